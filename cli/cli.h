@@ -1,0 +1,69 @@
+//  cli.h: what the `spillway` subcommands share.
+//
+//  Each subcommand is one file with one entry point, run with argv[0] set
+//  to the subcommand's name, and a help text; main.c holds the table of
+//  them and the small flag parser they all use, so that every command
+//  spells its errors and exit codes the same way: a one-line
+//  "spillway COMMAND: ..." on stderr, exit 2 for a usage error.
+
+#ifndef SPW_CLI_H_INCLUDED
+#define SPW_CLI_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_ERROR 1  // the command ran and failed
+#define CLI_EXIT_USAGE 2  // bad arguments: nothing was done
+
+//  One flag a command accepts; filled by cli_parse.
+typedef struct {
+    const char *name;   // "--edge"
+    bool has_value;     // takes a value ("--edge EP" or "--edge=EP")
+    const char *value;  // the value given, or NULL
+    bool seen;
+} cli_flag_t;
+
+//  What cli_parse found.
+typedef enum { CLI_PARSE_OK, CLI_PARSE_HELP, CLI_PARSE_ERROR } cli_parse_t;
+
+//  Parses argv[1..argc) against flags; arguments that are not flags ("-"
+//  included, and everything after "--") go to positional, at most
+//  max_positional of them. -h/--help anywhere gives CLI_PARSE_HELP. On an
+//  error prints it ("spillway COMMAND: unknown flag '--x'") and gives
+//  CLI_PARSE_ERROR.
+cli_parse_t cli_parse(const char *command, int argc, char **argv, cli_flag_t *flags,
+                      size_t flag_count, const char **positional, size_t max_positional,
+                      size_t *positional_count);
+
+//  Prints "spillway COMMAND: message" on stderr; returns CLI_EXIT_USAGE.
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+//  Prints "spillway COMMAND: message" on stderr.
+void cli_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+//  Reads flag's value as an integer in [min, max]; prints the error and
+//  returns -1 if it is not one.
+int cli_int(const char *command, const char *flag, const char *text, int64_t min,
+            int64_t max, int64_t *out);
+
+//  Checks a flag's value as an endpoint or a service name; prints the error
+//  and returns -1 if it is not one.
+int cli_endpoint(const char *command, const char *flag, const char *text);
+int cli_service(const char *command, const char *flag, const char *text);
+
+//  The subcommands: each takes argv[0] = its name.
+int cli_submit(int argc, char **argv);
+int cli_worker(int argc, char **argv);
+int cli_check_config(int argc, char **argv);
+
+//  Their help texts.
+void cli_submit_help(FILE *out);
+void cli_worker_help(FILE *out);
+void cli_check_config_help(FILE *out);
+
+#endif

@@ -1,0 +1,137 @@
+//  spw_proto.h: the Spillway native wire protocol, version 1.
+//
+//  Every native message is a list of ZeroMQ frames that starts with the
+//  protocol header frame "SPW1" and a one-byte command frame; the fields of
+//  the command follow, one frame each, then the body frames, which the
+//  brokers carry without looking inside. docs/protocol.md is the
+//  specification; this header is its C form.
+//
+//  The codec is pure: it reads and writes spw_msg_t, a bounded array of
+//  zmq_msg_t frames, and never touches a socket. Decoding does not copy: the
+//  decoded view points into the message's frames. Encoding appends frames;
+//  body frames are moved from one message to another, never copied.
+
+#ifndef SPW_PROTO_H_INCLUDED
+#define SPW_PROTO_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPW_PROTO_HEADER     "SPW1"
+#define SPW_PROTO_HEADER_LEN 4
+
+//  Limits that are part of the protocol: a message with more is malformed.
+#define SPW_MAX_BODY_FRAMES  16
+#define SPW_MAX_SERVICE_LEN  64
+#define SPW_MAX_IDENTITY_LEN 255
+//  Envelope (identity, REQ delimiter, task key, delimiter) + header + fields.
+#define SPW_MAX_FRAMES       (SPW_MAX_BODY_FRAMES + 12)
+
+typedef enum {
+    //  client <-> edge
+    SPW_CMD_REQUEST    = 0x01,
+    SPW_CMD_REPLY      = 0x02,
+    //  worker <-> edge
+    SPW_CMD_READY      = 0x10,
+    SPW_CMD_TASK       = 0x11,
+    SPW_CMD_RESULT     = 0x12,
+    SPW_CMD_HEARTBEAT  = 0x13,
+    SPW_CMD_DISCONNECT = 0x14,
+} spw_cmd_t;
+
+//  Reply status codes. Values are on the wire: never renumber.
+typedef enum {
+    SPW_STATUS_OK          = 0,  // body is the worker's reply
+    SPW_STATUS_NO_SERVICE  = 1,  // no worker has ever offered this service
+    SPW_STATUS_TIMEOUT     = 2,  // the request's deadline passed
+    SPW_STATUS_OVERLOADED  = 3,  // the service queue or task table is full
+    SPW_STATUS_FAILED      = 4,  // max_attempts workers died on it
+    SPW_STATUS_BAD_REQUEST = 5,  // the request did not parse
+    SPW_STATUS_TASK_ERROR  = 6,  // the worker ran it and reported failure
+    SPW_STATUS_BUSY        = 7,  // serving edge has no room (edge <-> edge)
+    SPW_STATUS_COUNT
+} spw_status_t;
+
+//  A message: up to SPW_MAX_FRAMES frames, owned by the struct.
+typedef struct {
+    zmq_msg_t frame[SPW_MAX_FRAMES];
+    size_t count;
+} spw_msg_t;
+
+//  A decoded native message: pointers into the frames of the message it
+//  was decoded from, valid while that message is.
+typedef struct {
+    spw_cmd_t cmd;
+    uint64_t id;              // REQUEST/REPLY: request id; TASK/RESULT: task key
+    const char *service;      // REQUEST, READY: not NUL-terminated
+    size_t service_len;
+    uint32_t timeout_ms;      // REQUEST: 0 means the edge's default
+    spw_status_t status;      // REPLY, RESULT
+    size_t body_first;        // index of the first body frame in the message
+    size_t body_count;
+} spw_proto_t;
+
+//  Initialises an empty message.
+void spw_msg_init(spw_msg_t *msg);
+
+//  Closes every frame and leaves the message empty.
+void spw_msg_reset(spw_msg_t *msg);
+
+//  Appends a frame holding a copy of size bytes; -1 if the message is full.
+int spw_msg_add_mem(spw_msg_t *msg, const void *data, size_t size);
+
+//  Appends a frame by moving src into the message (src is left empty).
+int spw_msg_add_move(spw_msg_t *msg, zmq_msg_t *src);
+
+//  Appends a frame that shares src's content (reference-counted by libzmq
+//  for all but tiny frames, so no bytes are copied).
+int spw_msg_add_share(spw_msg_t *msg, zmq_msg_t *src);
+
+//  Moves count frames starting at first from src to the end of dst.
+int spw_msg_move_frames(spw_msg_t *dst, spw_msg_t *src, size_t first, size_t count);
+
+//  Total bytes in the message's frames.
+size_t spw_msg_bytes(const spw_msg_t *msg);
+
+//  True if frame i holds exactly the given bytes.
+bool spw_msg_frame_is(const spw_msg_t *msg, size_t i, const void *data, size_t size);
+
+//  Decodes the native message that starts at frame first (the header frame).
+//  Returns 0, or -1 with *why set to a static reason for the log.
+int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
+                     const char **why);
+
+//  The encoders append the header, command and fields of one command to msg;
+//  the caller then appends the body frames. Each returns 0 or -1 if full.
+int spw_proto_put_request(spw_msg_t *msg, uint64_t request_id, const char *service,
+                          uint32_t timeout_ms);
+int spw_proto_put_reply(spw_msg_t *msg, uint64_t request_id, spw_status_t status);
+int spw_proto_put_ready(spw_msg_t *msg, const char *service);
+int spw_proto_put_task(spw_msg_t *msg, uint64_t task_key);
+int spw_proto_put_result(spw_msg_t *msg, uint64_t task_key, spw_status_t status);
+int spw_proto_put_heartbeat(spw_msg_t *msg);
+int spw_proto_put_disconnect(spw_msg_t *msg);
+
+//  Big-endian integers as the protocol writes them.
+void spw_put_u64(uint8_t *dst, uint64_t value);
+uint64_t spw_get_u64(const uint8_t *src);
+void spw_put_u32(uint8_t *dst, uint32_t value);
+uint32_t spw_get_u32(const uint8_t *src);
+
+//  The status's name as the docs and logs spell it ("ok", "no-service" ...).
+const char *spw_status_name(spw_status_t status);
+
+//  True if name is a valid service name (1..64 bytes of [A-Za-z0-9._-]).
+bool spw_service_name_valid(const char *name, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

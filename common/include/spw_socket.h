@@ -1,0 +1,51 @@
+//  spw_socket.h: the one way Spillway makes a socket and moves a message.
+//
+//  Every socket in every program comes from spw_socket_new, so that limits
+//  (message size, high-water marks, linger) and, later, security are set in
+//  one place. spw_msg_recv/spw_msg_send move whole multi-frame messages
+//  between a socket and an spw_msg_t; a message with more frames than an
+//  spw_msg_t holds is drained and reported as oversized, never half-read.
+
+#ifndef SPW_SOCKET_H_INCLUDED
+#define SPW_SOCKET_H_INCLUDED
+
+#include "spw_proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int64_t max_message_bytes;  // 0: no limit
+    int hwm;                    // send and receive high-water mark; 0: libzmq's
+} spw_socket_opts_t;
+
+//  Creates a socket of the given ZeroMQ type with the options set. NULL on
+//  failure (errno set).
+void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts);
+
+//  Closes the socket and nulls the caller's pointer; safe on NULL.
+void spw_socket_destroy(void **socket);
+
+//  Binds or connects, writing "cannot bind ENDPOINT: reason" into err on
+//  failure. Returns 0 or -1.
+int spw_socket_bind(void *socket, const char *endpoint, char *err, size_t errlen);
+int spw_socket_connect(void *socket, const char *endpoint, char *err, size_t errlen);
+
+//  Receives one whole message into msg (which must be empty). Returns 0; -1
+//  on EAGAIN/EINTR/ETERM (errno set), or with errno EMSGSIZE if it had more
+//  than SPW_MAX_FRAMES frames (the message is then dropped whole).
+int spw_msg_recv(spw_msg_t *msg, void *socket, int flags);
+
+//  Sends every frame of msg and leaves it empty, whatever happens. Returns 0
+//  or -1 (errno set; EHOSTUNREACH for an unknown ROUTER peer).
+int spw_msg_send(spw_msg_t *msg, void *socket, int flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,356 @@
+//  proto.c: the native protocol codec (see spw_proto.h, docs/protocol.md).
+//
+//  Decoding validates every frame's size and value before it produces a
+//  view, so that a broker can act on a decoded message without further
+//  checks; anything else is malformed and reported with a static reason.
+//  Integers are big-endian. No function here allocates except through
+//  zmq_msg_init_size for frames it appends.
+
+#include "spw_proto.h"
+
+#include <string.h>
+
+static const char *status_names[SPW_STATUS_COUNT] = {
+    [SPW_STATUS_OK] = "ok",
+    [SPW_STATUS_NO_SERVICE] = "no-service",
+    [SPW_STATUS_TIMEOUT] = "timeout",
+    [SPW_STATUS_OVERLOADED] = "overloaded",
+    [SPW_STATUS_FAILED] = "failed",
+    [SPW_STATUS_BAD_REQUEST] = "bad-request",
+    [SPW_STATUS_TASK_ERROR] = "task-error",
+    [SPW_STATUS_BUSY] = "busy",
+};
+
+const char *spw_status_name(spw_status_t status)
+{
+    if ((unsigned) status < SPW_STATUS_COUNT)
+        return status_names[status];
+    return "unknown";
+}
+
+void spw_put_u64(uint8_t *dst, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        dst[i] = (uint8_t) (value & 0xff);
+        value >>= 8;
+    }
+}
+
+uint64_t spw_get_u64(const uint8_t *src)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = (value << 8) | src[i];
+    return value;
+}
+
+void spw_put_u32(uint8_t *dst, uint32_t value)
+{
+    dst[0] = (uint8_t) (value >> 24);
+    dst[1] = (uint8_t) (value >> 16);
+    dst[2] = (uint8_t) (value >> 8);
+    dst[3] = (uint8_t) value;
+}
+
+uint32_t spw_get_u32(const uint8_t *src)
+{
+    return ((uint32_t) src[0] << 24) | ((uint32_t) src[1] << 16)
+         | ((uint32_t) src[2] << 8) | (uint32_t) src[3];
+}
+
+bool spw_service_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || len > SPW_MAX_SERVICE_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+               || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+void spw_msg_init(spw_msg_t *msg)
+{
+    msg->count = 0;
+}
+
+void spw_msg_reset(spw_msg_t *msg)
+{
+    for (size_t i = 0; i < msg->count; i++)
+        zmq_msg_close(&msg->frame[i]);
+    msg->count = 0;
+}
+
+int spw_msg_add_mem(spw_msg_t *msg, const void *data, size_t size)
+{
+    if (msg->count >= SPW_MAX_FRAMES)
+        return -1;
+    zmq_msg_t *frame = &msg->frame[msg->count];
+    if (zmq_msg_init_size(frame, size) != 0)
+        return -1;
+    if (size)
+        memcpy(zmq_msg_data(frame), data, size);
+    msg->count++;
+    return 0;
+}
+
+int spw_msg_add_move(spw_msg_t *msg, zmq_msg_t *src)
+{
+    if (msg->count >= SPW_MAX_FRAMES)
+        return -1;
+    zmq_msg_t *frame = &msg->frame[msg->count];
+    zmq_msg_init(frame);
+    zmq_msg_move(frame, src);
+    msg->count++;
+    return 0;
+}
+
+int spw_msg_add_share(spw_msg_t *msg, zmq_msg_t *src)
+{
+    if (msg->count >= SPW_MAX_FRAMES)
+        return -1;
+    zmq_msg_t *frame = &msg->frame[msg->count];
+    zmq_msg_init(frame);
+    if (zmq_msg_copy(frame, src) != 0) {
+        zmq_msg_close(frame);
+        return -1;
+    }
+    msg->count++;
+    return 0;
+}
+
+int spw_msg_move_frames(spw_msg_t *dst, spw_msg_t *src, size_t first, size_t count)
+{
+    if (first + count > src->count || dst->count + count > SPW_MAX_FRAMES)
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        spw_msg_add_move(dst, &src->frame[first + i]);
+    return 0;
+}
+
+size_t spw_msg_bytes(const spw_msg_t *msg)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < msg->count; i++)
+        total += zmq_msg_size((zmq_msg_t *) &msg->frame[i]);
+    return total;
+}
+
+bool spw_msg_frame_is(const spw_msg_t *msg, size_t i, const void *data, size_t size)
+{
+    if (i >= msg->count)
+        return false;
+    zmq_msg_t *frame = (zmq_msg_t *) &msg->frame[i];
+    return zmq_msg_size(frame) == size
+        && (size == 0 || memcmp(zmq_msg_data(frame), data, size) == 0);
+}
+
+static size_t frame_size(const spw_msg_t *msg, size_t i)
+{
+    return zmq_msg_size((zmq_msg_t *) &msg->frame[i]);
+}
+
+static const uint8_t *frame_data(const spw_msg_t *msg, size_t i)
+{
+    return zmq_msg_data((zmq_msg_t *) &msg->frame[i]);
+}
+
+//  Reads a fixed-size integer field at frame i; -1 if absent or mis-sized.
+static int read_u64(const spw_msg_t *msg, size_t i, uint64_t *value)
+{
+    if (i >= msg->count || frame_size(msg, i) != 8)
+        return -1;
+    *value = spw_get_u64(frame_data(msg, i));
+    return 0;
+}
+
+static int read_status(const spw_msg_t *msg, size_t i, spw_status_t *status)
+{
+    if (i >= msg->count || frame_size(msg, i) != 1)
+        return -1;
+    uint8_t value = frame_data(msg, i)[0];
+    if (value >= SPW_STATUS_COUNT)
+        return -1;
+    *status = (spw_status_t) value;
+    return 0;
+}
+
+static int read_service(const spw_msg_t *msg, size_t i, spw_proto_t *out)
+{
+    if (i >= msg->count)
+        return -1;
+    out->service = (const char *) frame_data(msg, i);
+    out->service_len = frame_size(msg, i);
+    return spw_service_name_valid(out->service, out->service_len) ? 0 : -1;
+}
+
+//  Sets the body to frames [from, count) and checks its bound.
+static int set_body(const spw_msg_t *msg, size_t from, spw_proto_t *out,
+                    const char **why)
+{
+    out->body_first = from;
+    out->body_count = msg->count > from ? msg->count - from : 0;
+    if (out->body_count > SPW_MAX_BODY_FRAMES) {
+        *why = "too many body frames";
+        return -1;
+    }
+    return 0;
+}
+
+//  Checks that a command has no frames after its fields.
+static int no_body(const spw_msg_t *msg, size_t from, spw_proto_t *out, const char **why)
+{
+    out->body_first = from;
+    out->body_count = 0;
+    if (msg->count != from) {
+        *why = "unexpected frames after command";
+        return -1;
+    }
+    return 0;
+}
+
+int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
+                     const char **why)
+{
+    static const char *unused;
+    if (!why)
+        why = &unused;
+    memset(out, 0, sizeof *out);
+    if (first + 2 > msg->count) {
+        *why = "too few frames";
+        return -1;
+    }
+    if (!spw_msg_frame_is(msg, first, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)) {
+        *why = "bad protocol header";
+        return -1;
+    }
+    if (frame_size(msg, first + 1) != 1) {
+        *why = "bad command frame";
+        return -1;
+    }
+    out->cmd = (spw_cmd_t) frame_data(msg, first + 1)[0];
+    size_t f = first + 2;
+    switch (out->cmd) {
+    case SPW_CMD_REQUEST:
+        if (read_u64(msg, f, &out->id) != 0) {
+            *why = "bad request id";
+            return -1;
+        }
+        if (read_service(msg, f + 1, out) != 0) {
+            *why = "bad service name";
+            return -1;
+        }
+        if (f + 2 >= msg->count || frame_size(msg, f + 2) != 4) {
+            *why = "bad timeout";
+            return -1;
+        }
+        out->timeout_ms = spw_get_u32(frame_data(msg, f + 2));
+        return set_body(msg, f + 3, out, why);
+    case SPW_CMD_REPLY:
+    case SPW_CMD_RESULT:
+        if (read_u64(msg, f, &out->id) != 0) {
+            *why = out->cmd == SPW_CMD_REPLY ? "bad request id" : "bad task key";
+            return -1;
+        }
+        if (read_status(msg, f + 1, &out->status) != 0) {
+            *why = "bad status";
+            return -1;
+        }
+        return set_body(msg, f + 2, out, why);
+    case SPW_CMD_READY:
+        if (read_service(msg, f, out) != 0) {
+            *why = "bad service name";
+            return -1;
+        }
+        return no_body(msg, f + 1, out, why);
+    case SPW_CMD_TASK:
+        if (read_u64(msg, f, &out->id) != 0) {
+            *why = "bad task key";
+            return -1;
+        }
+        return set_body(msg, f + 1, out, why);
+    case SPW_CMD_HEARTBEAT:
+    case SPW_CMD_DISCONNECT:
+        return no_body(msg, f, out, why);
+    }
+    *why = "unknown command";
+    return -1;
+}
+
+static int put_head(spw_msg_t *msg, spw_cmd_t cmd)
+{
+    uint8_t code = (uint8_t) cmd;
+    if (spw_msg_add_mem(msg, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN) != 0)
+        return -1;
+    return spw_msg_add_mem(msg, &code, 1);
+}
+
+static int put_u64(spw_msg_t *msg, uint64_t value)
+{
+    uint8_t bytes[8];
+    spw_put_u64(bytes, value);
+    return spw_msg_add_mem(msg, bytes, 8);
+}
+
+static int put_status(spw_msg_t *msg, spw_status_t status)
+{
+    uint8_t code = (uint8_t) status;
+    return spw_msg_add_mem(msg, &code, 1);
+}
+
+int spw_proto_put_request(spw_msg_t *msg, uint64_t request_id, const char *service,
+                          uint32_t timeout_ms)
+{
+    uint8_t timeout[4];
+    spw_put_u32(timeout, timeout_ms);
+    if (!spw_service_name_valid(service, strlen(service)))
+        return -1;
+    if (put_head(msg, SPW_CMD_REQUEST) || put_u64(msg, request_id)
+        || spw_msg_add_mem(msg, service, strlen(service))
+        || spw_msg_add_mem(msg, timeout, 4))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_reply(spw_msg_t *msg, uint64_t request_id, spw_status_t status)
+{
+    if (put_head(msg, SPW_CMD_REPLY) || put_u64(msg, request_id) || put_status(msg, status))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_ready(spw_msg_t *msg, const char *service)
+{
+    if (!spw_service_name_valid(service, strlen(service)))
+        return -1;
+    if (put_head(msg, SPW_CMD_READY) || spw_msg_add_mem(msg, service, strlen(service)))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_task(spw_msg_t *msg, uint64_t task_key)
+{
+    if (put_head(msg, SPW_CMD_TASK) || put_u64(msg, task_key))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_result(spw_msg_t *msg, uint64_t task_key, spw_status_t status)
+{
+    if (put_head(msg, SPW_CMD_RESULT) || put_u64(msg, task_key) || put_status(msg, status))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_heartbeat(spw_msg_t *msg)
+{
+    return put_head(msg, SPW_CMD_HEARTBEAT);
+}
+
+int spw_proto_put_disconnect(spw_msg_t *msg)
+{
+    return put_head(msg, SPW_CMD_DISCONNECT);
+}

@@ -1,0 +1,68 @@
+//  settings.c: the keys of every program's configuration and their defaults.
+//
+//  This table is the single place where a default lives. The loader
+//  (config.c) reads files and flags through it; config/edge.yaml documents
+//  each key, and docs/operations.md repeats the table for operators. Units
+//  are in the names: a key ending in _ms is milliseconds, _bytes is bytes.
+
+#include "spw_config.h"
+
+#include <stddef.h>
+
+static const char *const log_levels[] = { "debug", "info", "warning", "error", NULL };
+static const char *const log_formats[] = { "text", "json", NULL };
+
+#define STR(field, kind, ...) \
+    .type = kind, .offset = offsetof(spw_edge_config_t, field), \
+    .size = sizeof(((spw_edge_config_t *) 0)->field), __VA_ARGS__
+#define INT(field, lo, hi, ...) \
+    .type = SPW_KEY_INT, .offset = offsetof(spw_edge_config_t, field), \
+    .min = lo, .max = hi, __VA_ARGS__
+
+const spw_key_t spw_edge_keys[] = {
+    { .name = "name", STR(name, SPW_KEY_NAME, .required = true),
+      .help = "this edge's name, unique among the edges of one hub" },
+    { .name = "frontend", STR(frontend, SPW_KEY_ENDPOINT, .default_value = "tcp://*:5555"),
+      .help = "where clients connect (ROUTER, bound)" },
+    { .name = "backend", STR(backend, SPW_KEY_ENDPOINT, .default_value = "tcp://*:5556"),
+      .help = "where workers connect (ROUTER, bound)" },
+    { .name = "cloud", STR(cloud, SPW_KEY_ENDPOINT, .default_value = "tcp://*:5557"),
+      .help = "where other edges send delegated tasks (ROUTER, bound)" },
+    { .name = "hub", STR(hub, SPW_KEY_ENDPOINT, .optional = true, .default_value = ""),
+      .help = "the hub's control endpoint; empty runs this edge standalone" },
+    { .name = "advertise", STR(advertise, SPW_KEY_ENDPOINT, .optional = true, .default_value = ""),
+      .help = "the cloud endpoint other edges should connect to; empty derives it from cloud" },
+    { .name = "zone", STR(zone, SPW_KEY_STRING, .optional = true, .default_value = ""),
+      .help = "a zone label; the hub prefers edges of the same zone" },
+    { .name = "default_service", STR(default_service, SPW_KEY_NAME, .default_value = "default"),
+      .help = "the service of seed (REQ) clients and workers" },
+    { .name = "heartbeat_ms", INT(heartbeat_ms, 10, 60000, .default_value = "1000"),
+      .help = "interval of heartbeats with workers and the hub" },
+    { .name = "liveness", INT(liveness, 1, 100, .default_value = "3"),
+      .help = "heartbeats a peer may miss before it is dead" },
+    { .name = "max_attempts", INT(max_attempts, 1, 100, .default_value = "3"),
+      .help = "times a task is handed out before the client gets 'failed'" },
+    { .name = "task_timeout_ms", INT(task_timeout_ms, 1, 86400000, .default_value = "30000"),
+      .help = "deadline of a task whose request names none (seed clients)" },
+    { .name = "seed_worker_timeout_ms",
+      INT(seed_worker_timeout_ms, 10, 86400000, .default_value = "30000"),
+      .help = "time a seed (REQ) worker may take on one task before it is re-queued" },
+    { .name = "queue_max", INT(queue_max, 1, 1000000, .default_value = "1000"),
+      .help = "waiting tasks per service; more get 'overloaded'" },
+    { .name = "max_tasks", INT(max_tasks, 1, 1000000, .default_value = "10000"),
+      .help = "tasks this edge holds at once (waiting and running)" },
+    { .name = "max_workers", INT(max_workers, 1, 100000, .default_value = "1024"),
+      .help = "workers this edge accepts" },
+    { .name = "max_services", INT(max_services, 1, 10000, .default_value = "64"),
+      .help = "distinct services this edge tracks" },
+    { .name = "max_message_bytes",
+      INT(max_message_bytes, 64, 268435456, .default_value = "1048576"),
+      .help = "largest message accepted on any socket" },
+    { .name = "log_level", .type = SPW_KEY_ENUM, .offset = offsetof(spw_edge_config_t, log_level),
+      .choices = log_levels, .default_value = "info",
+      .help = "debug, info, warning or error" },
+    { .name = "log_format", .type = SPW_KEY_ENUM, .offset = offsetof(spw_edge_config_t, log_format),
+      .choices = log_formats, .default_value = "text",
+      .help = "text (key=value) or json (one object a line)" },
+    { .name = NULL },
+};

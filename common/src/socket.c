@@ -1,0 +1,111 @@
+//  socket.c: the one socket helper, and whole-message send and receive.
+//
+//  Options every socket gets: linger 0 (a stopping program never hangs on
+//  unsent messages; the origin edge owns every task, so nothing accepted is
+//  lost by dropping a socket's queue), a maximum message size (libzmq then
+//  drops the peer rather than hand us an oversized frame), and the given
+//  high-water marks. ROUTER sockets report unroutable sends
+//  (ZMQ_ROUTER_MANDATORY) so a reply to a vanished peer is seen, not lost
+//  silently. Security options will be added here and nowhere else.
+
+#include "spw_socket.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts)
+{
+    void *socket = zmq_socket(ctx, type);
+    if (!socket)
+        return NULL;
+    int zero = 0;
+    zmq_setsockopt(socket, ZMQ_LINGER, &zero, sizeof zero);
+    if (opts && opts->max_message_bytes > 0) {
+        int64_t max = opts->max_message_bytes;
+        zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    }
+    if (opts && opts->hwm > 0) {
+        zmq_setsockopt(socket, ZMQ_SNDHWM, &opts->hwm, sizeof opts->hwm);
+        zmq_setsockopt(socket, ZMQ_RCVHWM, &opts->hwm, sizeof opts->hwm);
+    }
+    if (type == ZMQ_ROUTER) {
+        int one = 1;
+        zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    }
+    return socket;
+}
+
+void spw_socket_destroy(void **socket)
+{
+    if (socket && *socket) {
+        zmq_close(*socket);
+        *socket = NULL;
+    }
+}
+
+int spw_socket_bind(void *socket, const char *endpoint, char *err, size_t errlen)
+{
+    if (zmq_bind(socket, endpoint) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+int spw_socket_connect(void *socket, const char *endpoint, char *err, size_t errlen)
+{
+    if (zmq_connect(socket, endpoint) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot connect to %s: %s", endpoint,
+             zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+int spw_msg_recv(spw_msg_t *msg, void *socket, int flags)
+{
+    bool oversized = false;
+    while (true) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, socket, msg->count || oversized ? 0 : flags) < 0) {
+            int saved = errno;
+            zmq_msg_close(&frame);
+            spw_msg_reset(msg);
+            errno = saved;
+            return -1;
+        }
+        bool more = zmq_msg_more(&frame);
+        if (!oversized && spw_msg_add_move(msg, &frame) != 0) {
+            oversized = true;
+            spw_msg_reset(msg);
+        }
+        zmq_msg_close(&frame);
+        if (!more)
+            break;
+    }
+    if (oversized) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return 0;
+}
+
+int spw_msg_send(spw_msg_t *msg, void *socket, int flags)
+{
+    int rc = 0;
+    size_t i = 0;
+    for (; i < msg->count; i++) {
+        int more = i + 1 < msg->count ? ZMQ_SNDMORE : 0;
+        if (zmq_msg_send(&msg->frame[i], socket, more | flags) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    int saved = errno;
+    //  Frames sent are already empty; close the rest.
+    for (; i < msg->count; i++)
+        zmq_msg_close(&msg->frame[i]);
+    msg->count = 0;
+    errno = saved;
+    return rc;
+}

@@ -1,0 +1,752 @@
+//  edge.c: the edge's loop, which moves messages between its sockets and its
+//  pure modules (pool, tasks, queue).
+//
+//  One thread, one zmq_poll over a frontend ROUTER (clients) and a backend
+//  ROUTER (workers), with the heartbeat tick and the earliest task deadline
+//  as the poll's timeout. The backend is read before the frontend each
+//  turn, so that freed workers are counted before new tasks are placed.
+//
+//  Invariants kept here:
+//  - Every accepted task is in the task table until exactly one reply has
+//    been sent to its client: ok, an error from its worker, or the edge's
+//    own timeout/failed. A task is QUEUED (in its service queue) or RUNNING
+//    (its worker's task), never both.
+//  - Body frames are moved from the client's message into the task and
+//    shared (reference-counted, no byte copy) with each worker it is handed
+//    to, so that it can be handed again if that worker dies.
+//  - Nothing from the network is trusted: every message is decoded and
+//    checked; one that fails is dropped, counted and logged (at most one
+//    line a second per socket, so a flood cannot flood the log).
+//  - Sends never block (ZMQ_DONTWAIT): a worker that cannot take its task
+//    is treated as gone and the task goes to another.
+
+#include "edge.h"
+#include "pool.h"
+#include "tasks.h"
+
+#include "spw_clock.h"
+#include "spw_log.h"
+#include "spw_proto.h"
+#include "spw_socket.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Messages read from one socket in one turn, so one socket cannot starve
+//  the other or the timers.
+#define SPW_EDGE_BATCH 256
+//  At most one "dropped malformed message" log line per socket per period.
+#define SPW_MALFORMED_LOG_PERIOD_MS 1000
+//  Services whose names start with this are the edge's own, not workers'.
+#define SPW_INTERNAL_PREFIX "spillway."
+
+typedef struct {
+    const char *name;
+    uint64_t count;
+    uint64_t since_log;
+    int64_t logged_at;
+} spw_drops_t;
+
+struct spw_edge_t {
+    spw_edge_config_t config;
+    void *ctx;
+    void *frontend;
+    void *backend;
+    spw_pool_t *pool;
+    spw_tasks_t *tasks;
+    int64_t started;
+    int64_t next_heartbeat;
+    int64_t liveness_ms;
+    spw_drops_t frontend_drops;
+    spw_drops_t backend_drops;
+    struct {
+        uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
+            bad_requests, requeued, late_replies, unroutable, workers_lost;
+    } stats;
+};
+
+static void dispatch(spw_edge_t *self, spw_service_t *service, int64_t now);
+
+//  Counts a dropped message and logs it unless one was logged recently.
+static void drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
+                 int64_t now)
+{
+    (void) self;
+    drops->count++;
+    drops->since_log++;
+    if (now - drops->logged_at < SPW_MALFORMED_LOG_PERIOD_MS && drops->logged_at)
+        return;
+    char peer[80] = "-";
+    if (msg->count > 0) {
+        zmq_msg_t *id = (zmq_msg_t *) &msg->frame[0];
+        spw_log_bytes(zmq_msg_data(id), zmq_msg_size(id), peer, sizeof peer);
+    }
+    spw_log(SPW_LOG_WARNING, "message_dropped",
+            "socket=%s peer=%s reason=\"%s\" dropped=%llu total=%llu", drops->name, peer, why,
+            (unsigned long long) drops->since_log, (unsigned long long) drops->count);
+    drops->logged_at = now;
+    drops->since_log = 0;
+}
+
+//  Sends a reply to a client: for native clients the REPLY command with
+//  status and body; for seed clients the body alone, or one text frame
+//  "error: STATUS: REASON" when there is no body to give. body may be NULL;
+//  its frames [first, first + count) are moved.
+static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
+                       uint64_t request_id, spw_status_t status, spw_msg_t *body,
+                       size_t first, size_t count, const char *reason)
+{
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_share(&out, client);
+    if (kind == SPW_CLIENT_NATIVE)
+        spw_proto_put_reply(&out, request_id, status);
+    else
+        spw_msg_add_mem(&out, "", 0);
+    if (body && count)
+        spw_msg_move_frames(&out, body, first, count);
+    else if (status == SPW_STATUS_OK && kind == SPW_CLIENT_SEED)
+        spw_msg_add_mem(&out, "", 0);  // a REQ reply needs a frame
+    else if (status != SPW_STATUS_OK) {
+        char text[256];
+        int n = kind == SPW_CLIENT_SEED
+                  ? snprintf(text, sizeof text, "error: %s: %s", spw_status_name(status),
+                             reason ? reason : "")
+                  : snprintf(text, sizeof text, "%s", reason ? reason : "");
+        spw_msg_add_mem(&out, text, (size_t) n < sizeof text ? (size_t) n : sizeof text - 1);
+    }
+    if (spw_msg_send(&out, self->frontend, ZMQ_DONTWAIT) != 0) {
+        self->stats.unroutable++;
+        spw_log(SPW_LOG_DEBUG, "reply_unroutable", "status=%s error=\"%s\"",
+                spw_status_name(status), zmq_strerror(errno));
+    }
+}
+
+//  Takes a task out of its queue or off its worker, whichever holds it.
+static void detach(spw_task_t *task)
+{
+    if (task->state == SPW_TASK_QUEUED)
+        spw_queue_remove(&task->service->queue, task);
+    else if (task->state == SPW_TASK_RUNNING) {
+        task->worker->task = NULL;
+        task->worker = NULL;
+        task->service->running--;
+    }
+    task->state = SPW_TASK_LOOSE;
+}
+
+//  Puts a loose task in its service's queue: at the tail if new, at the
+//  head if it is going back. Returns -1 if a new task finds the queue full.
+static int enqueue(spw_task_t *task, bool back)
+{
+    if (back)
+        spw_queue_push_front(&task->service->queue, task);
+    else if (spw_queue_push(&task->service->queue, task) != 0)
+        return -1;
+    task->state = SPW_TASK_QUEUED;
+    return 0;
+}
+
+//  Answers a task's client and forgets the task: the one place a task ends.
+static void finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, spw_msg_t *body,
+                   size_t first, size_t count, const char *reason)
+{
+    detach(task);
+    send_reply(self, &task->client, task->client_kind, task->request_id, status, body, first,
+               count, reason);
+    switch (status) {
+    case SPW_STATUS_OK: self->stats.done++; task->service->done++; break;
+    case SPW_STATUS_TASK_ERROR: self->stats.task_errors++; task->service->done++; break;
+    case SPW_STATUS_TIMEOUT: self->stats.timeouts++; break;
+    case SPW_STATUS_FAILED: self->stats.failed++; break;
+    default: break;
+    }
+    spw_tasks_remove(self->tasks, task);
+}
+
+//  Hands a task to a worker. Returns -1 if the worker cannot take it (gone
+//  or not reading); the task is then untouched.
+static int run_task(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *task, int64_t now)
+{
+    spw_msg_t out;
+    uint8_t key[8];
+    spw_msg_init(&out);
+    spw_msg_add_mem(&out, worker->identity.data, worker->identity.len);
+    if (worker->kind == SPW_WORKER_NATIVE)
+        spw_proto_put_task(&out, task->key);
+    else {
+        //  A REQ worker gets the envelope it must return: task key, delimiter.
+        spw_put_u64(key, task->key);
+        spw_msg_add_mem(&out, "", 0);
+        spw_msg_add_mem(&out, key, 8);
+        spw_msg_add_mem(&out, "", 0);
+    }
+    for (size_t i = 0; i < task->body_count; i++)
+        spw_msg_add_share(&out, &task->body[i]);
+    if (spw_msg_send(&out, self->backend, ZMQ_DONTWAIT) != 0)
+        return -1;
+    task->state = SPW_TASK_RUNNING;
+    task->worker = worker;
+    task->attempts++;
+    task->service->running++;
+    worker->task = task;
+    if (worker->kind == SPW_WORKER_SEED)
+        worker->expires = now + self->config.seed_worker_timeout_ms;
+    return 0;
+}
+
+//  Puts a task whose worker is gone back at the head of its queue, or
+//  fails it when it has had its attempts.
+static void requeue(spw_edge_t *self, spw_task_t *task, const char *why, int64_t now)
+{
+    detach(task);
+    if (task->attempts >= self->config.max_attempts) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "gave up after %d attempts: %s", task->attempts, why);
+        spw_log(SPW_LOG_WARNING, "task_failed", "service=%s attempts=%d reason=\"%s\"",
+                task->service->name, task->attempts, why);
+        finish(self, task, SPW_STATUS_FAILED, NULL, 0, 0, reason);
+        return;
+    }
+    self->stats.requeued++;
+    spw_log(SPW_LOG_INFO, "task_requeued", "service=%s attempts=%d reason=\"%s\"",
+            task->service->name, task->attempts, why);
+    enqueue(task, true);
+    dispatch(self, task->service, now);
+}
+
+//  Forgets a worker; its task, if any, goes back to the queue.
+static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char *why,
+                        int64_t now)
+{
+    char name[80];
+    spw_task_t *task = worker->task;
+    spw_service_t *service = worker->service;
+    spw_log(SPW_LOG_WARNING, "worker_lost", "service=%s worker=%s busy=%s reason=\"%s\"",
+            service->name,
+            spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
+            task ? "yes" : "no", why);
+    self->stats.workers_lost++;
+    if (task)
+        requeue(self, task, why, now);
+    spw_pool_remove(self->pool, worker);
+}
+
+//  Hands queued tasks of a service to its idle workers, oldest task to the
+//  least recently used worker, until one of the two runs out.
+static void dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
+{
+    while (service->queue.head && service->idle_head) {
+        spw_pool_worker_t *worker = spw_pool_take_idle(self->pool, service);
+        spw_task_t *task = spw_queue_pop(&service->queue);
+        task->state = SPW_TASK_LOOSE;
+        if (run_task(self, worker, task, now) != 0) {
+            enqueue(task, true);
+            lose_worker(self, worker, "cannot send to worker", now);
+        }
+    }
+}
+
+//  Makes a worker idle and gives it work if any waits.
+static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
+{
+    if (worker->kind == SPW_WORKER_NATIVE)
+        worker->expires = now + self->liveness_ms;
+    else
+        worker->expires = INT64_MAX;
+    spw_pool_set_idle(self->pool, worker);
+    dispatch(self, worker->service, now);
+}
+
+//  Frees a worker from whatever task it held before it said READY again:
+//  that task goes back to the queue, it was not answered.
+static void release_task(spw_edge_t *self, spw_pool_worker_t *worker, const char *why, int64_t now)
+{
+    spw_task_t *task = worker->task;
+    if (task)
+        requeue(self, task, why, now);
+}
+
+//  Answers the stats service: one text frame of key=value lines.
+static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
+                         uint64_t request_id, int64_t now);
+
+//  Accepts a client's request as a task, or answers it at once with why not.
+static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t kind,
+                           uint64_t request_id, const char *service_name, size_t service_len,
+                           uint32_t timeout_ms, size_t body_first, size_t body_count,
+                           int64_t now)
+{
+    zmq_msg_t *client = &msg->frame[0];
+    size_t prefix = strlen(SPW_INTERNAL_PREFIX);
+    if (service_len == prefix + 5 && memcmp(service_name, SPW_INTERNAL_PREFIX "stats", service_len) == 0) {
+        answer_stats(self, client, kind, request_id, now);
+        return;
+    }
+    char reason[160];
+    spw_service_t *service = spw_pool_service(self->pool, service_name, service_len, false);
+    if (!service) {
+        self->stats.no_service++;
+        snprintf(reason, sizeof reason, "no worker offers service '%.*s'", (int) service_len,
+                 service_name);
+        send_reply(self, client, kind, request_id, SPW_STATUS_NO_SERVICE, NULL, 0, 0, reason);
+        return;
+    }
+    bool queue_full = !service->idle_head && service->queue.size >= service->queue.limit;
+    spw_task_t *task = queue_full ? NULL
+                                  : spw_tasks_add(self->tasks, now + (timeout_ms
+                                                                         ? timeout_ms
+                                                                         : self->config.task_timeout_ms));
+    if (!task) {
+        self->stats.overloaded++;
+        if (queue_full)
+            snprintf(reason, sizeof reason, "queue of service '%s' is full (%zu tasks)",
+                     service->name, service->queue.limit);
+        else
+            snprintf(reason, sizeof reason, "edge holds its limit of %zu tasks",
+                     spw_tasks_limit(self->tasks));
+        send_reply(self, client, kind, request_id, SPW_STATUS_OVERLOADED, NULL, 0, 0, reason);
+        return;
+    }
+    self->stats.accepted++;
+    zmq_msg_move(&task->client, client);
+    task->client_kind = kind;
+    task->request_id = request_id;
+    task->service = service;
+    task->accepted = now;
+    for (size_t i = 0; i < body_count; i++) {
+        zmq_msg_init(&task->body[i]);
+        zmq_msg_move(&task->body[i], &msg->frame[body_first + i]);
+    }
+    task->body_count = body_count;
+    enqueue(task, false);
+    dispatch(self, service, now);
+}
+
+//  One message from the frontend: a seed REQ client's [id]["" ][body...] or
+//  a native client's [id]["SPW1"][REQUEST]...
+static void on_client(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+{
+    spw_drops_t *drops = &self->frontend_drops;
+    if (msg->count < 3) {
+        drop(self, drops, msg, "too few frames", now);
+        return;
+    }
+    if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes) {
+        drop(self, drops, msg, "message larger than max_message_bytes", now);
+        return;
+    }
+    if (zmq_msg_size(&msg->frame[1]) == 0) {
+        size_t body_count = msg->count - 2;
+        if (body_count > SPW_MAX_BODY_FRAMES) {
+            drop(self, drops, msg, "too many body frames", now);
+            return;
+        }
+        const char *service = self->config.default_service;
+        accept_request(self, msg, SPW_CLIENT_SEED, 0, service, strlen(service), 0, 2,
+                       body_count, now);
+        return;
+    }
+    spw_proto_t request;
+    const char *why = NULL;
+    if (spw_proto_decode(msg, 1, &request, &why) != 0) {
+        //  A request whose id we can read gets told why; others are dropped.
+        bool has_id = msg->count > 3
+                   && spw_msg_frame_is(msg, 1, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)
+                   && spw_msg_frame_is(msg, 2, (uint8_t[]) { SPW_CMD_REQUEST }, 1)
+                   && zmq_msg_size(&msg->frame[3]) == 8;
+        if (has_id) {
+            self->stats.bad_requests++;
+            char reason[120];
+            snprintf(reason, sizeof reason, "bad request: %s", why);
+            send_reply(self, &msg->frame[0], SPW_CLIENT_NATIVE,
+                       spw_get_u64(zmq_msg_data(&msg->frame[3])), SPW_STATUS_BAD_REQUEST, NULL,
+                       0, 0, reason);
+        }
+        drop(self, drops, msg, why, now);
+        return;
+    }
+    if (request.cmd != SPW_CMD_REQUEST) {
+        drop(self, drops, msg, "command not allowed from a client", now);
+        return;
+    }
+    accept_request(self, msg, SPW_CLIENT_NATIVE, request.id, request.service,
+                   request.service_len, request.timeout_ms, request.body_first,
+                   request.body_count, now);
+}
+
+//  A worker's answer to task key: delivered to the client if the task still
+//  waits for one; a late or duplicate answer is dropped.
+static void deliver(spw_edge_t *self, uint64_t key, spw_status_t status, spw_msg_t *msg,
+                    size_t first, size_t count)
+{
+    spw_task_t *task = spw_tasks_find(self->tasks, key);
+    if (!task) {
+        self->stats.late_replies++;
+        spw_log(SPW_LOG_DEBUG, "late_reply_dropped", "task=%llx", (unsigned long long) key);
+        return;
+    }
+    if (status != SPW_STATUS_OK)
+        status = SPW_STATUS_TASK_ERROR;
+    finish(self, task, status, msg, first, count, "the worker reported an error");
+}
+
+//  A seed REQ worker: [id][""]["READY"] or [id][""][task key][""][body...].
+static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *worker,
+                           int64_t now)
+{
+    spw_drops_t *drops = &self->backend_drops;
+    if (worker && worker->kind != SPW_WORKER_SEED) {
+        drop(self, drops, msg, "native worker sent a REQ envelope", now);
+        return;
+    }
+    bool ready = msg->count == 3 && spw_msg_frame_is(msg, 2, "READY", 5);
+    bool result = msg->count >= 5 && msg->count - 4 <= SPW_MAX_BODY_FRAMES
+               && zmq_msg_size(&msg->frame[2]) == 8 && zmq_msg_size(&msg->frame[3]) == 0;
+    if (!worker && !ready && !result) {
+        drop(self, drops, msg, "neither READY nor a returned task", now);
+        return;
+    }
+    if (!worker) {
+        //  New, or one we gave up on that answered after all: it is alive.
+        const char *name = self->config.default_service;
+        spw_service_t *service = spw_pool_service(self->pool, name, strlen(name), true);
+        worker = service ? spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
+                                        zmq_msg_size(&msg->frame[0]), SPW_WORKER_SEED, service)
+                         : NULL;
+        if (!worker) {
+            drop(self, drops, msg, "worker pool or service table full", now);
+            return;
+        }
+    }
+    if (result) {
+        uint64_t key = spw_get_u64(zmq_msg_data(&msg->frame[2]));
+        deliver(self, key, SPW_STATUS_OK, msg, 4, msg->count - 4);
+    }
+    else if (!ready)
+        drop(self, drops, msg, "neither READY nor a returned task", now);
+    //  Whatever a REQ worker sent, it now waits for a request: it is idle.
+    release_task(self, worker, "worker answered something else", now);
+    worker_ready(self, worker, now);
+}
+
+//  A native worker: [id]["SPW1"][command]...
+static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *worker,
+                             int64_t now)
+{
+    spw_drops_t *drops = &self->backend_drops;
+    spw_proto_t in;
+    const char *why = NULL;
+    if (spw_proto_decode(msg, 1, &in, &why) != 0) {
+        drop(self, drops, msg, why, now);
+        return;
+    }
+    if (worker && worker->kind != SPW_WORKER_NATIVE) {
+        drop(self, drops, msg, "REQ worker sent a native command", now);
+        return;
+    }
+    switch (in.cmd) {
+    case SPW_CMD_READY: {
+        spw_service_t *service = spw_pool_service(self->pool, in.service, in.service_len, true);
+        if (!service) {
+            drop(self, drops, msg, "service table full", now);
+            return;
+        }
+        if (worker) {
+            release_task(self, worker, "worker said READY again", now);
+            if (worker->service != service) {
+                spw_pool_remove(self->pool, worker);
+                worker = NULL;
+            }
+        }
+        if (!worker)
+            worker = spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
+                                  zmq_msg_size(&msg->frame[0]), SPW_WORKER_NATIVE, service);
+        if (!worker) {
+            drop(self, drops, msg, "worker pool full", now);
+            return;
+        }
+        char name[80];
+        spw_log(SPW_LOG_INFO, "worker_ready", "service=%s worker=%s workers=%zu",
+                service->name,
+                spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
+                service->workers);
+        worker_ready(self, worker, now);
+        return;
+    }
+    case SPW_CMD_RESULT:
+        deliver(self, in.id, in.status, msg, in.body_first, in.body_count);
+        if (worker) {
+            release_task(self, worker, "worker answered another task", now);
+            worker_ready(self, worker, now);
+            return;
+        }
+        break;
+    case SPW_CMD_HEARTBEAT:
+        if (worker) {
+            worker->expires = now + self->liveness_ms;
+            return;
+        }
+        break;
+    case SPW_CMD_DISCONNECT:
+        if (worker)
+            lose_worker(self, worker, "worker disconnected", now);
+        return;
+    default:
+        drop(self, drops, msg, "command not allowed from a worker", now);
+        return;
+    }
+    //  A worker we do not know (we restarted, or declared it dead): tell it
+    //  to reconnect and say READY.
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_share(&out, &msg->frame[0]);
+    spw_proto_put_disconnect(&out);
+    spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
+}
+
+static void on_worker(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+{
+    if (msg->count < 2) {
+        drop(self, &self->backend_drops, msg, "too few frames", now);
+        return;
+    }
+    if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes) {
+        drop(self, &self->backend_drops, msg, "message larger than max_message_bytes", now);
+        return;
+    }
+    zmq_msg_t *id = &msg->frame[0];
+    spw_pool_worker_t *worker = spw_pool_find(self->pool, zmq_msg_data(id), zmq_msg_size(id));
+    if (zmq_msg_size(&msg->frame[1]) == 0)
+        on_seed_worker(self, msg, worker, now);
+    else
+        on_native_worker(self, msg, worker, now);
+}
+
+//  Heartbeats to native workers, and the end of the silent and the stuck.
+static void tick(spw_edge_t *self, int64_t now)
+{
+    spw_pool_worker_t *worker;
+    while ((worker = spw_pool_expired(self->pool, now)))
+        lose_worker(self, worker,
+                    worker->kind == SPW_WORKER_NATIVE ? "silent for liveness x heartbeat"
+                                                      : "seed worker took too long",
+                    now);
+    for (worker = spw_pool_first(self->pool); worker; worker = spw_pool_next(worker)) {
+        if (worker->kind != SPW_WORKER_NATIVE)
+            continue;
+        spw_msg_t out;
+        spw_msg_init(&out);
+        spw_msg_add_mem(&out, worker->identity.data, worker->identity.len);
+        spw_proto_put_heartbeat(&out);
+        spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
+    }
+}
+
+static void expire_tasks(spw_edge_t *self, int64_t now)
+{
+    spw_task_t *task;
+    while ((task = spw_tasks_expired(self->tasks, now))) {
+        char reason[120];
+        snprintf(reason, sizeof reason, "no reply within %lld ms",
+                 (long long) (task->deadline - task->accepted));
+        spw_log(SPW_LOG_INFO, "task_timeout", "service=%s attempts=%d state=%s",
+                task->service->name, task->attempts,
+                task->state == SPW_TASK_QUEUED ? "queued" : "running");
+        finish(self, task, SPW_STATUS_TIMEOUT, NULL, 0, 0, reason);
+    }
+}
+
+typedef struct {
+    char *buf;
+    size_t size;
+    size_t len;
+} spw_text_t;
+
+static void text_add(spw_text_t *text, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void text_add(spw_text_t *text, const char *fmt, ...)
+{
+    if (text->len >= text->size)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(text->buf + text->len, text->size - text->len, fmt, args);
+    va_end(args);
+    if (n > 0)
+        text->len += (size_t) n;
+    if (text->len > text->size - 1)
+        text->len = text->size - 1;
+}
+
+static void add_service_stats(spw_service_t *service, void *arg)
+{
+    text_add(arg, "service=%s workers=%zu idle=%zu queued=%zu running=%zu done=%llu\n",
+             service->name, service->workers, service->idle, service->queue.size,
+             service->running, (unsigned long long) service->done);
+}
+
+static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
+                         uint64_t request_id, int64_t now)
+{
+    char buf[8192];
+    spw_text_t text = { buf, sizeof buf, 0 };
+    text_add(&text,
+             "edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
+             "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
+             "bad_requests=%llu requeued=%llu late_replies=%llu unroutable=%llu "
+             "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu\n",
+             self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
+             spw_tasks_size(self->tasks), (unsigned long long) self->stats.accepted,
+             (unsigned long long) self->stats.done, (unsigned long long) self->stats.task_errors,
+             (unsigned long long) self->stats.timeouts, (unsigned long long) self->stats.failed,
+             (unsigned long long) self->stats.overloaded,
+             (unsigned long long) self->stats.no_service,
+             (unsigned long long) self->stats.bad_requests,
+             (unsigned long long) self->stats.requeued,
+             (unsigned long long) self->stats.late_replies,
+             (unsigned long long) self->stats.unroutable,
+             (unsigned long long) self->stats.workers_lost,
+             (unsigned long long) self->frontend_drops.count,
+             (unsigned long long) self->backend_drops.count);
+    spw_pool_each_service(self->pool, add_service_stats, &text);
+    spw_msg_t body;
+    spw_msg_init(&body);
+    spw_msg_add_mem(&body, buf, text.len);
+    send_reply(self, client, kind, request_id, SPW_STATUS_OK, &body, 0, 1, NULL);
+    spw_msg_reset(&body);
+}
+
+spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errlen)
+{
+    spw_edge_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    self->liveness_ms = config->heartbeat_ms * config->liveness;
+    self->frontend_drops.name = "frontend";
+    self->backend_drops.name = "backend";
+    self->ctx = zmq_ctx_new();
+    self->pool = spw_pool_new((size_t) config->max_workers, (size_t) config->max_services,
+                              (size_t) config->queue_max);
+    self->tasks = spw_tasks_new((size_t) config->max_tasks);
+    if (!self->ctx || !self->pool || !self->tasks) {
+        snprintf(err, errlen, "out of memory");
+        spw_edge_destroy(&self);
+        return NULL;
+    }
+    //  Replies to one client may pile up to the whole task table.
+    spw_socket_opts_t front = { .max_message_bytes = config->max_message_bytes,
+                                .hwm = (int) config->max_tasks + 1000 };
+    spw_socket_opts_t back = { .max_message_bytes = config->max_message_bytes, .hwm = 1000 };
+    self->frontend = spw_socket_new(self->ctx, ZMQ_ROUTER, &front);
+    self->backend = spw_socket_new(self->ctx, ZMQ_ROUTER, &back);
+    if (!self->frontend || !self->backend) {
+        snprintf(err, errlen, "cannot create sockets: %s", zmq_strerror(errno));
+        spw_edge_destroy(&self);
+        return NULL;
+    }
+    if (spw_socket_bind(self->frontend, config->frontend, err, errlen) != 0
+        || spw_socket_bind(self->backend, config->backend, err, errlen) != 0) {
+        spw_edge_destroy(&self);
+        return NULL;
+    }
+    self->started = spw_clock_ms();
+    self->next_heartbeat = self->started + config->heartbeat_ms;
+    return self;
+}
+
+//  Reads up to a batch of messages from one socket. Returns -1 on a fatal
+//  error (the context was terminated), else 0.
+static int drain(spw_edge_t *self, void *socket,
+                 void (*handle)(spw_edge_t *, spw_msg_t *, int64_t), spw_drops_t *drops,
+                 int64_t now)
+{
+    for (int i = 0; i < SPW_EDGE_BATCH; i++) {
+        spw_msg_t msg;
+        spw_msg_init(&msg);
+        if (spw_msg_recv(&msg, socket, ZMQ_DONTWAIT) != 0) {
+            if (errno == EMSGSIZE) {
+                drop(self, drops, &msg, "too many frames", now);
+                continue;
+            }
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            return -1;
+        }
+        handle(self, &msg, now);
+        spw_msg_reset(&msg);
+    }
+    return 0;
+}
+
+int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
+{
+    spw_log(SPW_LOG_INFO, "started", "frontend=%s backend=%s default_service=%s",
+            self->config.frontend, self->config.backend, self->config.default_service);
+    zmq_pollitem_t items[] = {
+        { self->backend, 0, ZMQ_POLLIN, 0 },
+        { self->frontend, 0, ZMQ_POLLIN, 0 },
+    };
+    int rc = 0;
+    while (!*stop) {
+        int64_t now = spw_clock_ms();
+        int64_t wake = spw_tasks_next_deadline(self->tasks);
+        if (wake > self->next_heartbeat)
+            wake = self->next_heartbeat;
+        long timeout = wake > now ? (long) (wake - now) : 0;
+        if (zmq_poll(items, 2, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            spw_log(SPW_LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror(errno));
+            rc = -1;
+            break;
+        }
+        now = spw_clock_ms();
+        if ((items[0].revents & ZMQ_POLLIN)
+            && drain(self, self->backend, on_worker, &self->backend_drops, now) != 0)
+            rc = -1;
+        if ((items[1].revents & ZMQ_POLLIN)
+            && drain(self, self->frontend, on_client, &self->frontend_drops, now) != 0)
+            rc = -1;
+        if (rc != 0) {
+            spw_log(SPW_LOG_ERROR, "receive_failed", "error=\"%s\"", zmq_strerror(errno));
+            break;
+        }
+        expire_tasks(self, now);
+        if (now >= self->next_heartbeat) {
+            tick(self, now);
+            self->next_heartbeat = now + self->config.heartbeat_ms;
+        }
+    }
+    //  Every task still held gets an answer: the edge will not serve it.
+    spw_task_t *task;
+    size_t unfinished = spw_tasks_size(self->tasks);
+    while ((task = spw_tasks_expired(self->tasks, INT64_MAX)))
+        finish(self, task, SPW_STATUS_FAILED, NULL, 0, 0, "edge shutting down");
+    spw_log(SPW_LOG_INFO, "stopped", "accepted=%llu done=%llu unfinished=%zu",
+            (unsigned long long) self->stats.accepted, (unsigned long long) self->stats.done,
+            unfinished);
+    return rc;
+}
+
+void spw_edge_destroy(spw_edge_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    spw_edge_t *self = *self_p;
+    spw_socket_destroy(&self->frontend);
+    spw_socket_destroy(&self->backend);
+    spw_tasks_destroy(&self->tasks);
+    spw_pool_destroy(&self->pool);
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,229 @@
+"""Integration harness: starts the real Spillway programs as processes.
+
+Every test gets a fresh temporary folder for ipc:// endpoints and logs; every
+process it starts is stopped (SIGTERM, then SIGKILL after a deadline) when the
+test ends, and a program that does not exit 0 after SIGTERM fails the test
+(under AddressSanitizer that is how a leak shows). Waiting is always on an
+event with a deadline: a reply, a status figure, a process exit.
+
+The native client here is written from docs/protocol.md alone, in Python, as
+a second implementation of the protocol.
+"""
+
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import zmq
+
+BUILD = os.environ.get("SPW_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE = os.environ.get("SPW_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+EDGE_BIN = os.path.join(BUILD, "edge", "spillway-edge")
+CLI_BIN = os.path.join(BUILD, "cli", "spillway")
+
+HEADER = b"SPW1"
+REQUEST, REPLY = b"\x01", b"\x02"
+STATUS = {0: "ok", 1: "no-service", 2: "timeout", 3: "overloaded", 4: "failed",
+          5: "bad-request", 6: "task-error", 7: "busy"}
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+class Cluster:
+    """Processes and endpoints of one test; use as a context manager."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="spw-%s-" % name)
+        self.procs = []
+        self.ctx = zmq.Context()
+        self.ctx.linger = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        failures = []
+        for proc in reversed(self.procs):
+            rc = self.stop(proc, check_exit=False)
+            if exc_type is None and proc.expect_clean and rc != 0:
+                failures.append("%s exited %s after SIGTERM; log:\n%s"
+                                % (proc.label, rc, self.log_tail(proc)))
+        self.ctx.destroy(linger=0)  # closes sockets a failed test left open
+        if exc_type is not None or failures:
+            for proc in self.procs:
+                sys.stderr.write("---- %s log ----\n%s\n" % (proc.label, self.log_tail(proc, 60)))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if failures and exc_type is None:
+            raise TestFailure("\n".join(failures))
+        return False
+
+    def endpoint(self, name):
+        return "ipc://%s/%s.ipc" % (self.dir, name)
+
+    def start(self, label, argv, expect_clean=True, new_session=False):
+        """Starts a program; new_session puts it and its children in their
+        own process group, for kill_group."""
+        log = open(os.path.join(self.dir, label + ".log"), "wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=new_session)
+        proc.label = label
+        proc.log_path = log.name
+        proc.expect_clean = expect_clean
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def log_tail(self, proc, lines=30):
+        try:
+            with open(proc.log_path, "rb") as f:
+                return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, proc, check_exit=True, timeout=10):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if check_exit:
+            check(proc.returncode == 0, "%s exited %s after SIGTERM; log:\n%s"
+                  % (proc.label, proc.returncode, self.log_tail(proc)))
+        return proc.returncode
+
+    def kill(self, proc):
+        proc.kill()
+        proc.wait()
+        proc.expect_clean = False
+
+    def kill_group(self, proc):
+        """SIGKILL a program started with new_session and all its children."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.kill(proc)
+
+    def start_edge(self, name="A", *args):
+        fe, be = self.endpoint(name + "-fe"), self.endpoint(name + "-be")
+        proc = self.start("edge-" + name, [EDGE_BIN, "--name", name, "--frontend", fe,
+                                            "--backend", be] + list(args))
+        proc.frontend, proc.backend = fe, be
+        return proc
+
+    def start_worker(self, edge, label, *args):
+        return self.start(label, [CLI_BIN, "worker", "--edge", edge.backend] + list(args))
+
+    def client(self, edge):
+        return Client(self.ctx, edge.frontend)
+
+    def stats(self, edge, timeout=5.0):
+        """The edge's stats as {'edge': {...}, 'services': {name: {...}}}."""
+        client = self.client(edge)
+        try:
+            status, frames = client.call([b""], service="spillway.stats", timeout=timeout)
+        finally:
+            client.close()
+        check(status == "ok", "stats answered %s" % status)
+        result = {"edge": {}, "services": {}}
+        for line in frames[0].decode().splitlines():
+            pairs = dict(item.split("=", 1) for item in line.split())
+            if "service" in pairs:
+                result["services"][pairs["service"]] = pairs
+            else:
+                result["edge"] = pairs
+        return result
+
+    def wait_for(self, what, predicate, timeout=15.0, interval=0.05):
+        """Polls predicate until it returns a true value or timeout passes."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = predicate()
+            except TestFailure as e:
+                last = e
+            if last and not isinstance(last, TestFailure):
+                return last
+            time.sleep(interval)
+        raise TestFailure("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+
+    def wait_idle_workers(self, edge, service, count, timeout=15.0):
+        def ready():
+            s = self.stats(edge).get("services", {}).get(service)
+            return s and int(s["idle"]) >= count and int(s["workers"]) >= count
+        self.wait_for("%d idle workers of %s" % (count, service), ready, timeout)
+
+
+class Client:
+    """A native client (DEALER) speaking SPW1."""
+
+    def __init__(self, ctx, endpoint):
+        self.socket = ctx.socket(zmq.DEALER)
+        self.socket.linger = 0
+        self.socket.connect(endpoint)
+        self.next_id = 1
+
+    def close(self):
+        self.socket.close()
+
+    def send(self, frames, service="default", timeout_ms=0):
+        request_id = self.next_id
+        self.next_id += 1
+        self.socket.send_multipart([HEADER, REQUEST, struct.pack(">Q", request_id),
+                                    service.encode(), struct.pack(">I", timeout_ms)] + list(frames))
+        return request_id
+
+    def recv(self, timeout=10.0):
+        """Returns (request_id, status name, body frames), or None on timeout."""
+        if not self.socket.poll(int(timeout * 1000)):
+            return None
+        msg = self.socket.recv_multipart()
+        check(len(msg) >= 4 and msg[0] == HEADER and msg[1] == REPLY,
+              "malformed reply %r" % msg[:4])
+        return struct.unpack(">Q", msg[2])[0], STATUS.get(msg[3][0], "?"), msg[4:]
+
+    def call(self, frames, service="default", timeout=10.0, timeout_ms=0):
+        request_id = self.send(frames, service, timeout_ms)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            reply = self.recv(max(left, 0)) if left > 0 else None
+            if reply is None:
+                raise TestFailure("no reply to request %d within %.1fs" % (request_id, timeout))
+            if reply[0] == request_id:
+                return reply[1], reply[2]
+
+
+def run(tests):
+    """Runs test functions in order; prints 'N passed, N failed' and exits."""
+    passed = failed = 0
+    only = sys.argv[1:]
+    for test in tests:
+        if only and test.__name__ not in only:
+            continue
+        started = time.monotonic()
+        try:
+            test()
+            passed += 1
+            print("ok   %s (%.1fs)" % (test.__name__, time.monotonic() - started), flush=True)
+        except Exception as e:  # report every failure, not only ours
+            failed += 1
+            print("FAIL %s: %s: %s" % (test.__name__, type(e).__name__, e), flush=True)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
