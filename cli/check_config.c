@@ -5,8 +5,7 @@
 //  (defaults, then the file, then the required-key check), so a file that
 //  passes here starts the daemon, and an error is reported in the same
 //  one-line "FILE:LINE:COL: message" form. The kind of config is --kind, or
-//  guessed from the file's name ("hub" in it means a hub config). Only edge
-//  configs exist so far.
+//  guessed from the file's name ("hub" in it means a hub config).
 
 #include "cli.h"
 
@@ -25,8 +24,7 @@ void cli_check_config_help(FILE *out)
           "or the first error as FILE:LINE:COL: message.\n"
           "\n"
           "  --kind edge|hub  the kind of config (default: hub if the file's name\n"
-          "                   contains 'hub', else edge); hub configs are not\n"
-          "                   supported yet\n"
+          "                   contains 'hub', else edge)\n"
           "\n"
           "exit codes: 0 the file is valid, 1 it is not, 2 bad arguments\n", out);
 }
@@ -66,15 +64,17 @@ int cli_check_config(int argc, char **argv)
     const char *path = positional[0];
     if (!kind)
         kind = named_like_hub(path) ? "hub" : "edge";
-    if (strcmp(kind, "hub") == 0)
-        return cli_usage_error(COMMAND, "hub configs are not supported yet");
-
-    spw_edge_config_t config;
+    //  Either settings struct, read through its own key table.
+    union {
+        spw_edge_config_t edge;
+        spw_hub_config_t hub;
+    } config;
+    const spw_key_t *keys = strcmp(kind, "hub") == 0 ? spw_hub_keys : spw_edge_keys;
     memset(&config, 0, sizeof config);
     char err[SPW_ERROR_MAX];
-    if (spw_config_defaults(spw_edge_keys, &config, err, sizeof err) != 0
-        || spw_config_load(path, spw_edge_keys, &config, err, sizeof err) != 0
-        || spw_config_check(spw_edge_keys, &config, path, err, sizeof err) != 0) {
+    if (spw_config_defaults(keys, &config, err, sizeof err) != 0
+        || spw_config_load(path, keys, &config, err, sizeof err) != 0
+        || spw_config_check(keys, &config, path, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return CLI_EXIT_ERROR;
     }

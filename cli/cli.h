@@ -60,10 +60,16 @@ int cli_service(const char *command, const char *flag, const char *text);
 int cli_submit(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_top(int argc, char **argv);
 
 //  Their help texts.
 void cli_submit_help(FILE *out);
 void cli_worker_help(FILE *out);
 void cli_check_config_help(FILE *out);
+void cli_bench_help(FILE *out);
+void cli_status_help(FILE *out);
+void cli_top_help(FILE *out);
 
 #endif

@@ -27,6 +27,10 @@ static const cli_command_t commands[] = {
     { "submit", "send a task to an edge and print its reply", cli_submit, cli_submit_help },
     { "worker", "serve a service at an edge with a shell command", cli_worker,
       cli_worker_help },
+    { "bench", "load an edge with tasks and print rates and latencies", cli_bench,
+      cli_bench_help },
+    { "status", "print the edges as the hub sees them", cli_status, cli_status_help },
+    { "top", "show the hub's status, refreshed every second", cli_top, cli_top_help },
     { "check-config", "check an edge or hub config file", cli_check_config,
       cli_check_config_help },
 };

@@ -20,9 +20,7 @@
 //  - Sends never block (ZMQ_DONTWAIT): a worker that cannot take its task
 //    is treated as gone and the task goes to another.
 
-#include "edge.h"
-#include "pool.h"
-#include "tasks.h"
+#include "edge_impl.h"
 
 #include "spw_clock.h"
 #include "spw_log.h"
@@ -43,35 +41,9 @@
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
 
-typedef struct {
-    const char *name;
-    uint64_t count;
-    uint64_t since_log;
-    int64_t logged_at;
-} spw_drops_t;
-
-struct spw_edge_t {
-    spw_edge_config_t config;
-    void *ctx;
-    void *frontend;
-    void *backend;
-    spw_pool_t *pool;
-    spw_tasks_t *tasks;
-    int64_t started;
-    int64_t next_heartbeat;
-    int64_t liveness_ms;
-    spw_drops_t frontend_drops;
-    spw_drops_t backend_drops;
-    struct {
-        uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
-            bad_requests, requeued, late_replies, unroutable, workers_lost;
-    } stats;
-};
-
-static void dispatch(spw_edge_t *self, spw_service_t *service, int64_t now);
 
 //  Counts a dropped message and logs it unless one was logged recently.
-static void drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
+void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
                  int64_t now)
 {
     (void) self;
@@ -104,6 +76,8 @@ static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t ki
     spw_msg_add_share(&out, client);
     if (kind == SPW_CLIENT_NATIVE)
         spw_proto_put_reply(&out, request_id, status);
+    else if (kind == SPW_CLIENT_PEER)
+        spw_proto_put_done(&out, request_id, status);
     else
         spw_msg_add_mem(&out, "", 0);
     if (body && count)
@@ -118,7 +92,8 @@ static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t ki
                   : snprintf(text, sizeof text, "%s", reason ? reason : "");
         spw_msg_add_mem(&out, text, (size_t) n < sizeof text ? (size_t) n : sizeof text - 1);
     }
-    if (spw_msg_send(&out, self->frontend, ZMQ_DONTWAIT) != 0) {
+    void *socket = kind == SPW_CLIENT_PEER ? self->cloud : self->frontend;
+    if (spw_msg_send(&out, socket, ZMQ_DONTWAIT) != 0) {
         self->stats.unroutable++;
         spw_log(SPW_LOG_DEBUG, "reply_unroutable", "status=%s error=\"%s\"",
                 spw_status_name(status), zmq_strerror(errno));
@@ -135,6 +110,8 @@ static void detach(spw_task_t *task)
         task->worker = NULL;
         task->service->running--;
     }
+    else if (task->state == SPW_TASK_DELEGATED)
+        spw_cloud_detach(task);
     task->state = SPW_TASK_LOOSE;
 }
 
@@ -150,11 +127,21 @@ static int enqueue(spw_task_t *task, bool back)
     return 0;
 }
 
+//  Reports whether a peer's task is one the edge is giving back rather
+//  than answering: on shutdown the origin should re-route it, not fail it.
+static spw_status_t shutdown_status(const spw_task_t *task)
+{
+    return task->client_kind == SPW_CLIENT_PEER ? SPW_STATUS_BUSY : SPW_STATUS_FAILED;
+}
+
 //  Answers a task's client and forgets the task: the one place a task ends.
-static void finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, spw_msg_t *body,
+void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, spw_msg_t *body,
                    size_t first, size_t count, const char *reason)
 {
+    if (task->state == SPW_TASK_DELEGATED && status == SPW_STATUS_OK)
+        self->stats.served_remote++;
     detach(task);
+    self->state_dirty = true;
     send_reply(self, &task->client, task->client_kind, task->request_id, status, body, first,
                count, reason);
     switch (status) {
@@ -200,22 +187,26 @@ static int run_task(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *tas
 
 //  Puts a task whose worker is gone back at the head of its queue, or
 //  fails it when it has had its attempts.
-static void requeue(spw_edge_t *self, spw_task_t *task, const char *why, int64_t now)
+void spw_edge_requeue(spw_edge_t *self, spw_task_t *task, const char *why, bool count_attempt,
+                      int64_t now)
 {
     detach(task);
+    if (!count_attempt && task->attempts > 0)
+        task->attempts--;
     if (task->attempts >= self->config.max_attempts) {
         char reason[160];
         snprintf(reason, sizeof reason, "gave up after %d attempts: %s", task->attempts, why);
         spw_log(SPW_LOG_WARNING, "task_failed", "service=%s attempts=%d reason=\"%s\"",
                 task->service->name, task->attempts, why);
-        finish(self, task, SPW_STATUS_FAILED, NULL, 0, 0, reason);
+        spw_edge_finish(self, task, SPW_STATUS_FAILED, NULL, 0, 0, reason);
         return;
     }
     self->stats.requeued++;
     spw_log(SPW_LOG_INFO, "task_requeued", "service=%s attempts=%d reason=\"%s\"",
             task->service->name, task->attempts, why);
     enqueue(task, true);
-    dispatch(self, task->service, now);
+    spw_edge_dispatch(self, task->service, now);
+    spw_cloud_delegate(self, task->service, now);
 }
 
 //  Forgets a worker; its task, if any, goes back to the queue.
@@ -230,15 +221,17 @@ static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char 
             spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
             task ? "yes" : "no", why);
     self->stats.workers_lost++;
+    self->state_dirty = true;
     if (task)
-        requeue(self, task, why, now);
+        spw_edge_requeue(self, task, why, true, now);
     spw_pool_remove(self->pool, worker);
 }
 
 //  Hands queued tasks of a service to its idle workers, oldest task to the
 //  least recently used worker, until one of the two runs out.
-static void dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
+void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
 {
+    self->state_dirty = true;
     while (service->queue.head && service->idle_head) {
         spw_pool_worker_t *worker = spw_pool_take_idle(self->pool, service);
         spw_task_t *task = spw_queue_pop(&service->queue);
@@ -257,8 +250,9 @@ static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t no
         worker->expires = now + self->liveness_ms;
     else
         worker->expires = INT64_MAX;
+    worker->service->offered = true;
     spw_pool_set_idle(self->pool, worker);
-    dispatch(self, worker->service, now);
+    spw_edge_dispatch(self, worker->service, now);
 }
 
 //  Frees a worker from whatever task it held before it said READY again:
@@ -267,7 +261,7 @@ static void release_task(spw_edge_t *self, spw_pool_worker_t *worker, const char
 {
     spw_task_t *task = worker->task;
     if (task)
-        requeue(self, task, why, now);
+        spw_edge_requeue(self, task, why, true, now);
 }
 
 //  Answers the stats service: one text frame of key=value lines.
@@ -287,8 +281,10 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         return;
     }
     char reason[160];
-    spw_service_t *service = spw_pool_service(self->pool, service_name, service_len, false);
-    if (!service) {
+    //  With a hub, another edge may offer a service no local worker has.
+    spw_service_t *service = spw_pool_service(self->pool, service_name, service_len,
+                                              spw_hublink_joined(self));
+    if (!service || (!service->offered && !spw_hublink_joined(self))) {
         self->stats.no_service++;
         snprintf(reason, sizeof reason, "no worker offers service '%.*s'", (int) service_len,
                  service_name);
@@ -296,10 +292,10 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         return;
     }
     bool queue_full = !service->idle_head && service->queue.size >= service->queue.limit;
+    int64_t deadline = now + (timeout_ms ? timeout_ms : self->config.task_timeout_ms);
     spw_task_t *task = queue_full ? NULL
-                                  : spw_tasks_add(self->tasks, now + (timeout_ms
-                                                                         ? timeout_ms
-                                                                         : self->config.task_timeout_ms));
+                                  : spw_edge_new_task(self, msg, kind, request_id, service,
+                                                      deadline, body_first, body_count, now);
     if (!task) {
         self->stats.overloaded++;
         if (queue_full)
@@ -311,8 +307,20 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         send_reply(self, client, kind, request_id, SPW_STATUS_OVERLOADED, NULL, 0, 0, reason);
         return;
     }
+    enqueue(task, false);
+    spw_edge_dispatch(self, service, now);
+    spw_cloud_delegate(self, service, now);
+}
+
+spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t kind,
+                              uint64_t request_id, spw_service_t *service, int64_t deadline,
+                              size_t body_first, size_t body_count, int64_t now)
+{
+    spw_task_t *task = spw_tasks_add(self->tasks, deadline);
+    if (!task)
+        return NULL;
     self->stats.accepted++;
-    zmq_msg_move(&task->client, client);
+    zmq_msg_move(&task->client, &msg->frame[0]);
     task->client_kind = kind;
     task->request_id = request_id;
     task->service = service;
@@ -322,8 +330,7 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         zmq_msg_move(&task->body[i], &msg->frame[body_first + i]);
     }
     task->body_count = body_count;
-    enqueue(task, false);
-    dispatch(self, service, now);
+    return task;
 }
 
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or
@@ -332,17 +339,17 @@ static void on_client(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 {
     spw_drops_t *drops = &self->frontend_drops;
     if (msg->count < 3) {
-        drop(self, drops, msg, "too few frames", now);
+        spw_edge_drop(self, drops, msg, "too few frames", now);
         return;
     }
     if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes) {
-        drop(self, drops, msg, "message larger than max_message_bytes", now);
+        spw_edge_drop(self, drops, msg, "message larger than max_message_bytes", now);
         return;
     }
     if (zmq_msg_size(&msg->frame[1]) == 0) {
         size_t body_count = msg->count - 2;
         if (body_count > SPW_MAX_BODY_FRAMES) {
-            drop(self, drops, msg, "too many body frames", now);
+            spw_edge_drop(self, drops, msg, "too many body frames", now);
             return;
         }
         const char *service = self->config.default_service;
@@ -366,11 +373,11 @@ static void on_client(spw_edge_t *self, spw_msg_t *msg, int64_t now)
                        spw_get_u64(zmq_msg_data(&msg->frame[3])), SPW_STATUS_BAD_REQUEST, NULL,
                        0, 0, reason);
         }
-        drop(self, drops, msg, why, now);
+        spw_edge_drop(self, drops, msg, why, now);
         return;
     }
     if (request.cmd != SPW_CMD_REQUEST) {
-        drop(self, drops, msg, "command not allowed from a client", now);
+        spw_edge_drop(self, drops, msg, "command not allowed from a client", now);
         return;
     }
     accept_request(self, msg, SPW_CLIENT_NATIVE, request.id, request.service,
@@ -391,7 +398,7 @@ static void deliver(spw_edge_t *self, uint64_t key, spw_status_t status, spw_msg
     }
     if (status != SPW_STATUS_OK)
         status = SPW_STATUS_TASK_ERROR;
-    finish(self, task, status, msg, first, count, "the worker reported an error");
+    spw_edge_finish(self, task, status, msg, first, count, "the worker reported an error");
 }
 
 //  A seed REQ worker: [id][""]["READY"] or [id][""][task key][""][body...].
@@ -400,14 +407,14 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
 {
     spw_drops_t *drops = &self->backend_drops;
     if (worker && worker->kind != SPW_WORKER_SEED) {
-        drop(self, drops, msg, "native worker sent a REQ envelope", now);
+        spw_edge_drop(self, drops, msg, "native worker sent a REQ envelope", now);
         return;
     }
     bool ready = msg->count == 3 && spw_msg_frame_is(msg, 2, "READY", 5);
     bool result = msg->count >= 5 && msg->count - 4 <= SPW_MAX_BODY_FRAMES
                && zmq_msg_size(&msg->frame[2]) == 8 && zmq_msg_size(&msg->frame[3]) == 0;
     if (!worker && !ready && !result) {
-        drop(self, drops, msg, "neither READY nor a returned task", now);
+        spw_edge_drop(self, drops, msg, "neither READY nor a returned task", now);
         return;
     }
     if (!worker) {
@@ -418,7 +425,7 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
                                         zmq_msg_size(&msg->frame[0]), SPW_WORKER_SEED, service)
                          : NULL;
         if (!worker) {
-            drop(self, drops, msg, "worker pool or service table full", now);
+            spw_edge_drop(self, drops, msg, "worker pool or service table full", now);
             return;
         }
     }
@@ -427,7 +434,7 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
         deliver(self, key, SPW_STATUS_OK, msg, 4, msg->count - 4);
     }
     else if (!ready)
-        drop(self, drops, msg, "neither READY nor a returned task", now);
+        spw_edge_drop(self, drops, msg, "neither READY nor a returned task", now);
     //  Whatever a REQ worker sent, it now waits for a request: it is idle.
     release_task(self, worker, "worker answered something else", now);
     worker_ready(self, worker, now);
@@ -441,18 +448,18 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
     spw_proto_t in;
     const char *why = NULL;
     if (spw_proto_decode(msg, 1, &in, &why) != 0) {
-        drop(self, drops, msg, why, now);
+        spw_edge_drop(self, drops, msg, why, now);
         return;
     }
     if (worker && worker->kind != SPW_WORKER_NATIVE) {
-        drop(self, drops, msg, "REQ worker sent a native command", now);
+        spw_edge_drop(self, drops, msg, "REQ worker sent a native command", now);
         return;
     }
     switch (in.cmd) {
     case SPW_CMD_READY: {
         spw_service_t *service = spw_pool_service(self->pool, in.service, in.service_len, true);
         if (!service) {
-            drop(self, drops, msg, "service table full", now);
+            spw_edge_drop(self, drops, msg, "service table full", now);
             return;
         }
         if (worker) {
@@ -466,7 +473,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             worker = spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
                                   zmq_msg_size(&msg->frame[0]), SPW_WORKER_NATIVE, service);
         if (!worker) {
-            drop(self, drops, msg, "worker pool full", now);
+            spw_edge_drop(self, drops, msg, "worker pool full", now);
             return;
         }
         char name[80];
@@ -496,7 +503,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             lose_worker(self, worker, "worker disconnected", now);
         return;
     default:
-        drop(self, drops, msg, "command not allowed from a worker", now);
+        spw_edge_drop(self, drops, msg, "command not allowed from a worker", now);
         return;
     }
     //  A worker we do not know (we restarted, or declared it dead): tell it
@@ -511,11 +518,11 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
 static void on_worker(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 {
     if (msg->count < 2) {
-        drop(self, &self->backend_drops, msg, "too few frames", now);
+        spw_edge_drop(self, &self->backend_drops, msg, "too few frames", now);
         return;
     }
     if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes) {
-        drop(self, &self->backend_drops, msg, "message larger than max_message_bytes", now);
+        spw_edge_drop(self, &self->backend_drops, msg, "message larger than max_message_bytes", now);
         return;
     }
     zmq_msg_t *id = &msg->frame[0];
@@ -527,8 +534,19 @@ static void on_worker(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 }
 
 //  Heartbeats to native workers, and the end of the silent and the stuck.
+static void measure_rate(spw_service_t *service, void *arg)
+{
+    int64_t interval_ms = *(int64_t *) arg;
+    uint64_t served = service->done - service->done_at_last_tick;
+    service->done_at_last_tick = service->done;
+    if (interval_ms > 0)
+        service->rate_milli = (uint32_t) (served * 1000000u / (uint64_t) interval_ms);
+}
+
 static void tick(spw_edge_t *self, int64_t now)
 {
+    int64_t interval_ms = self->config.heartbeat_ms;
+    spw_pool_each_service(self->pool, measure_rate, &interval_ms);
     spw_pool_worker_t *worker;
     while ((worker = spw_pool_expired(self->pool, now)))
         lose_worker(self, worker,
@@ -556,7 +574,7 @@ static void expire_tasks(spw_edge_t *self, int64_t now)
         spw_log(SPW_LOG_INFO, "task_timeout", "service=%s attempts=%d state=%s",
                 task->service->name, task->attempts,
                 task->state == SPW_TASK_QUEUED ? "queued" : "running");
-        finish(self, task, SPW_STATUS_TIMEOUT, NULL, 0, 0, reason);
+        spw_edge_finish(self, task, SPW_STATUS_TIMEOUT, NULL, 0, 0, reason);
     }
 }
 
@@ -585,9 +603,10 @@ static void text_add(spw_text_t *text, const char *fmt, ...)
 
 static void add_service_stats(spw_service_t *service, void *arg)
 {
-    text_add(arg, "service=%s workers=%zu idle=%zu queued=%zu running=%zu done=%llu\n",
+    text_add(arg,
+             "service=%s workers=%zu idle=%zu queued=%zu running=%zu delegated=%zu done=%llu\n",
              service->name, service->workers, service->idle, service->queue.size,
-             service->running, (unsigned long long) service->done);
+             service->running, service->delegated, (unsigned long long) service->done);
 }
 
 static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
@@ -599,7 +618,8 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              "edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
              "bad_requests=%llu requeued=%llu late_replies=%llu unroutable=%llu "
-             "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu\n",
+             "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
+             "delegated_out=%llu delegated_in=%llu busy=%llu served_remote=%llu hub=%s\n",
              self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
              spw_tasks_size(self->tasks), (unsigned long long) self->stats.accepted,
              (unsigned long long) self->stats.done, (unsigned long long) self->stats.task_errors,
@@ -612,7 +632,13 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.unroutable,
              (unsigned long long) self->stats.workers_lost,
              (unsigned long long) self->frontend_drops.count,
-             (unsigned long long) self->backend_drops.count);
+             (unsigned long long) self->backend_drops.count,
+             (unsigned long long) self->stats.delegated_out,
+             (unsigned long long) self->stats.delegated_in, (unsigned long long) self->stats.busy,
+             (unsigned long long) self->stats.served_remote,
+             self->hub_state == SPW_HUB_JOINED        ? "joined"
+             : self->hub_state == SPW_HUB_REGISTERING ? "registering"
+                                                      : "off");
     spw_pool_each_service(self->pool, add_service_stats, &text);
     spw_msg_t body;
     spw_msg_init(&body);
@@ -632,6 +658,8 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     self->liveness_ms = config->heartbeat_ms * config->liveness;
     self->frontend_drops.name = "frontend";
     self->backend_drops.name = "backend";
+    self->hub_drops.name = "hub";
+    self->cloud_drops.name = "cloud";
     self->ctx = zmq_ctx_new();
     self->pool = spw_pool_new((size_t) config->max_workers, (size_t) config->max_services,
                               (size_t) config->queue_max);
@@ -657,6 +685,10 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
         spw_edge_destroy(&self);
         return NULL;
     }
+    if (spw_cloud_start(self, err, errlen) != 0 || spw_hublink_start(self, err, errlen) != 0) {
+        spw_edge_destroy(&self);
+        return NULL;
+    }
     self->started = spw_clock_ms();
     self->next_heartbeat = self->started + config->heartbeat_ms;
     return self;
@@ -673,7 +705,7 @@ static int drain(spw_edge_t *self, void *socket,
         spw_msg_init(&msg);
         if (spw_msg_recv(&msg, socket, ZMQ_DONTWAIT) != 0) {
             if (errno == EMSGSIZE) {
-                drop(self, drops, &msg, "too many frames", now);
+                spw_edge_drop(self, drops, &msg, "too many frames", now);
                 continue;
             }
             if (errno == EAGAIN || errno == EINTR)
@@ -686,22 +718,79 @@ static int drain(spw_edge_t *self, void *socket,
     return 0;
 }
 
+static void on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+{
+    spw_hublink_on_control(self, msg, now);
+}
+
+static void on_cloud(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+{
+    spw_cloud_on_request(self, msg, now);
+}
+
+//  Reads what one peer link has for us, a batch at most.
+static int drain_peer(spw_edge_t *self, spw_peer_t *peer, int64_t now)
+{
+    for (int i = 0; i < SPW_EDGE_BATCH; i++) {
+        spw_msg_t msg;
+        spw_msg_init(&msg);
+        if (spw_msg_recv(&msg, peer->socket, ZMQ_DONTWAIT) != 0) {
+            if (errno == EMSGSIZE) {
+                spw_edge_drop(self, &self->cloud_drops, &msg, "too many frames", now);
+                continue;
+            }
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        }
+        spw_cloud_on_peer(self, peer, &msg, now);
+        spw_msg_reset(&msg);
+        //  A message may have closed this link (a peer found dead).
+        bool still_linked = false;
+        for (size_t p = 0; p < self->peer_count; p++)
+            still_linked |= self->peers[p] == peer;
+        if (!still_linked)
+            return 0;
+    }
+    return 0;
+}
+
 int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
 {
-    spw_log(SPW_LOG_INFO, "started", "frontend=%s backend=%s default_service=%s",
-            self->config.frontend, self->config.backend, self->config.default_service);
-    zmq_pollitem_t items[] = {
-        { self->backend, 0, ZMQ_POLLIN, 0 },
-        { self->frontend, 0, ZMQ_POLLIN, 0 },
-    };
+    spw_log(SPW_LOG_INFO, "started", "frontend=%s backend=%s cloud=%s hub=%s default_service=%s",
+            self->config.frontend, self->config.backend, self->cloud ? self->config.cloud : "-",
+            self->control ? self->config.hub : "-", self->config.default_service);
     int rc = 0;
-    while (!*stop) {
+    while (!*stop && !self->fatal) {
+        //  The poll set changes as links to peers come and go.
+        zmq_pollitem_t items[4 + SPW_EDGE_MAX_PEERS];
+        spw_peer_t *polled[SPW_EDGE_MAX_PEERS];
+        size_t n = 0;
+        items[n++] = (zmq_pollitem_t) { self->backend, 0, ZMQ_POLLIN, 0 };
+        items[n++] = (zmq_pollitem_t) { self->frontend, 0, ZMQ_POLLIN, 0 };
+        size_t control_at = self->control ? n++ : SIZE_MAX;
+        if (self->control)
+            items[control_at] = (zmq_pollitem_t) { self->control, 0, ZMQ_POLLIN, 0 };
+        size_t cloud_at = self->cloud ? n++ : SIZE_MAX;
+        if (self->cloud)
+            items[cloud_at] = (zmq_pollitem_t) { self->cloud, 0, ZMQ_POLLIN, 0 };
+        size_t peers_at = n;
+        for (size_t p = 0; p < self->peer_count; p++) {
+            polled[p] = self->peers[p];
+            items[n++] = (zmq_pollitem_t) { self->peers[p]->socket, 0, ZMQ_POLLIN, 0 };
+        }
+        size_t peers_polled = self->peer_count;
+
         int64_t now = spw_clock_ms();
         int64_t wake = spw_tasks_next_deadline(self->tasks);
         if (wake > self->next_heartbeat)
             wake = self->next_heartbeat;
+        if (self->control && wake > self->next_hub_beat)
+            wake = self->next_hub_beat;
+        if (self->control && wake > self->next_ask_retry)
+            wake = self->next_ask_retry;
+        if (self->state_dirty && self->state && wake > self->state_sent + 10)
+            wake = self->state_sent + 10;  // coalesce state changes, 10 ms at most
         long timeout = wake > now ? (long) (wake - now) : 0;
-        if (zmq_poll(items, 2, timeout) < 0) {
+        if (zmq_poll(items, (int) n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             spw_log(SPW_LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror(errno));
@@ -711,6 +800,21 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         now = spw_clock_ms();
         if ((items[0].revents & ZMQ_POLLIN)
             && drain(self, self->backend, on_worker, &self->backend_drops, now) != 0)
+            rc = -1;
+        if (control_at != SIZE_MAX && (items[control_at].revents & ZMQ_POLLIN) && self->control
+            && drain(self, self->control, on_control, &self->hub_drops, now) != 0)
+            rc = -1;
+        for (size_t p = 0; p < peers_polled; p++) {
+            if (!(items[peers_at + p].revents & ZMQ_POLLIN))
+                continue;
+            bool still_linked = false;
+            for (size_t q = 0; q < self->peer_count; q++)
+                still_linked |= self->peers[q] == polled[p];
+            if (still_linked && drain_peer(self, polled[p], now) != 0)
+                rc = -1;
+        }
+        if (cloud_at != SIZE_MAX && (items[cloud_at].revents & ZMQ_POLLIN)
+            && drain(self, self->cloud, on_cloud, &self->cloud_drops, now) != 0)
             rc = -1;
         if ((items[1].revents & ZMQ_POLLIN)
             && drain(self, self->frontend, on_client, &self->frontend_drops, now) != 0)
@@ -722,18 +826,29 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         expire_tasks(self, now);
         if (now >= self->next_heartbeat) {
             tick(self, now);
+            spw_cloud_tick(self, now);
             self->next_heartbeat = now + self->config.heartbeat_ms;
         }
+        if (self->control && now >= self->next_hub_beat)
+            spw_hublink_tick(self, now);
+        if (self->control && now >= self->next_ask_retry) {
+            self->next_ask_retry = INT64_MAX;
+            spw_cloud_delegate_all(self, now);
+        }
+        if (self->state_dirty && now >= self->state_sent + 10)
+            spw_hublink_publish(self, now);
     }
     //  Every task still held gets an answer: the edge will not serve it.
+    //  Other edges' tasks go back to them as busy, to be re-routed.
     spw_task_t *task;
     size_t unfinished = spw_tasks_size(self->tasks);
     while ((task = spw_tasks_expired(self->tasks, INT64_MAX)))
-        finish(self, task, SPW_STATUS_FAILED, NULL, 0, 0, "edge shutting down");
+        spw_edge_finish(self, task, shutdown_status(task), NULL, 0, 0, "edge shutting down");
+    spw_hublink_stop(self);
     spw_log(SPW_LOG_INFO, "stopped", "accepted=%llu done=%llu unfinished=%zu",
             (unsigned long long) self->stats.accepted, (unsigned long long) self->stats.done,
             unfinished);
-    return rc;
+    return rc != 0 || self->fatal ? -1 : 0;
 }
 
 void spw_edge_destroy(spw_edge_t **self_p)
@@ -741,6 +856,8 @@ void spw_edge_destroy(spw_edge_t **self_p)
     if (!self_p || !*self_p)
         return;
     spw_edge_t *self = *self_p;
+    spw_cloud_stop(self);
+    spw_hublink_stop(self);
     spw_socket_destroy(&self->frontend);
     spw_socket_destroy(&self->backend);
     spw_tasks_destroy(&self->tasks);

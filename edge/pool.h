@@ -37,6 +37,11 @@ struct spw_service_t {
     size_t idle;
     size_t running;   // tasks handed to its workers
     uint64_t done;    // replies delivered for it
+    bool offered;     // a local worker has offered it at some time
+    size_t delegated; // tasks of it delegated to other edges, in flight
+    int64_t asked_until;   // an ASK to the hub is pending until then
+    uint64_t done_at_last_tick;  // for the recent service rate
+    uint32_t rate_milli;         // tasks served per 1000 s, last tick
 };
 
 struct spw_pool_worker_t {

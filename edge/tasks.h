@@ -26,11 +26,13 @@ typedef enum {
     SPW_TASK_LOOSE,    // held by neither a queue nor a worker (in passing)
     SPW_TASK_QUEUED,   // waiting in its service's queue
     SPW_TASK_RUNNING,  // handed to a worker, which points back at it
+    SPW_TASK_DELEGATED,  // sent to another edge, in that peer's in-flight list
 } spw_task_state_t;
 
 typedef enum {
     SPW_CLIENT_NATIVE,  // DEALER speaking SPW1: replies carry id and status
     SPW_CLIENT_SEED,    // plain REQ: replies are the body alone
+    SPW_CLIENT_PEER,    // another edge delegated it: replies are DONE
 } spw_client_kind_t;
 
 typedef struct spw_task_t spw_task_t;
@@ -45,6 +47,7 @@ struct spw_task_t {
     int64_t deadline;            // ms; the client gets 'timeout' after it
     int attempts;                // times handed to a worker
     spw_pool_worker_t *worker;   // RUNNING: who has it
+    struct spw_peer_t *peer;     // DELEGATED: which edge has it
     size_t body_count;
     zmq_msg_t body[SPW_MAX_BODY_FRAMES];
     //  Links of the service queue (queue.c) and the deadline heap.

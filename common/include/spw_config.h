@@ -69,11 +69,32 @@ typedef struct {
     int64_t max_workers;
     int64_t max_services;
     int64_t max_message_bytes;
+    int64_t ask_max;
+    int64_t link_idle_ms;
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t
 } spw_edge_config_t;
 
 extern const spw_key_t spw_edge_keys[];  // terminated by a key with name NULL
+
+//  Settings of spillway-hub.
+typedef struct {
+    char name[SPW_NAME_MAX + 1];
+    char control[SPW_ENDPOINT_MAX];
+    char state[SPW_ENDPOINT_MAX];
+    char state_advertise[SPW_ENDPOINT_MAX];
+    int64_t heartbeat_ms;
+    int64_t liveness;
+    int policy;  // index into the policy key's choices ("most-spare", ...)
+    int64_t grant_ttl_ms;
+    int64_t max_grant;
+    int64_t max_edges;
+    int64_t max_services;
+    int log_level;   // spw_log_level_t
+    int log_format;  // spw_log_format_t
+} spw_hub_config_t;
+
+extern const spw_key_t spw_hub_keys[];  // terminated by a key with name NULL
 
 //  Sets every key that has a default to it. Returns 0, or -1 (a bad table).
 int spw_config_defaults(const spw_key_t *keys, void *settings, char *err, size_t errlen);

@@ -43,7 +43,32 @@ typedef enum {
     SPW_CMD_RESULT     = 0x12,
     SPW_CMD_HEARTBEAT  = 0x13,
     SPW_CMD_DISCONNECT = 0x14,
+    //  edge <-> hub (control: DEALER -> ROUTER; state: PUB -> SUB)
+    SPW_CMD_REGISTER   = 0x20,
+    SPW_CMD_WELCOME    = 0x21,
+    SPW_CMD_REFUSED    = 0x22,
+    SPW_CMD_ASK        = 0x23,
+    SPW_CMD_GRANT      = 0x24,
+    SPW_CMD_MEMBER     = 0x25,
+    SPW_CMD_STATE      = 0x26,
+    //  edge <-> edge (cloud: DEALER -> ROUTER)
+    SPW_CMD_DELEGATE   = 0x30,
+    SPW_CMD_DONE       = 0x31,
 } spw_cmd_t;
+
+//  MEMBER events.
+typedef enum {
+    SPW_MEMBER_JOINED = 1,
+    SPW_MEMBER_DIED   = 2,
+    SPW_MEMBER_LEFT   = 3,
+} spw_member_event_t;
+
+#define SPW_MAX_NAME_LEN     64
+#define SPW_MAX_ENDPOINT_LEN 255
+#define SPW_MAX_TEXT_LEN     1024
+//  A STATE or GRANT message packs its records into one frame of at most
+//  this many bytes (see docs/protocol.md).
+#define SPW_MAX_RECORDS_LEN  65536
 
 //  Reply status codes. Values are on the wire: never renumber.
 typedef enum {
@@ -72,10 +97,41 @@ typedef struct {
     const char *service;      // REQUEST, READY: not NUL-terminated
     size_t service_len;
     uint32_t timeout_ms;      // REQUEST: 0 means the edge's default
-    spw_status_t status;      // REPLY, RESULT
+    spw_status_t status;      // REPLY, RESULT, DONE
+    const char *name;         // REGISTER, MEMBER, STATE: edge; DELEGATE: origin
+    size_t name_len;
+    const char *endpoint;     // REGISTER: advertise; WELCOME: state; MEMBER
+    size_t endpoint_len;
+    const char *text;         // REGISTER: zone (may be empty); REFUSED: reason
+    size_t text_len;
+    uint64_t epoch;           // REGISTER, STATE
+    uint64_t out, in;         // STATE: tasks delegated out and in, in all
+    uint32_t count;           // ASK: tasks; WELCOME: heartbeat_ms; GRANT: ttl_ms;
+                              // REFUSED: retry_ms (0: final)
+    uint32_t liveness;        // WELCOME
+    uint8_t event;            // MEMBER: spw_member_event_t
+    const uint8_t *records;   // GRANT: grants; STATE: service figures
+    size_t records_len;
     size_t body_first;        // index of the first body frame in the message
     size_t body_count;
 } spw_proto_t;
+
+//  One service's figures in a STATE message.
+typedef struct {
+    const char *service;
+    size_t service_len;
+    uint32_t workers, idle, queued, running;
+    uint32_t rate_milli;  // tasks served per 1000 s, recently
+} spw_service_figures_t;
+
+//  One grant in a GRANT message.
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *endpoint;
+    size_t endpoint_len;
+    uint32_t count;
+} spw_grant_entry_t;
 
 //  Initialises an empty message.
 void spw_msg_init(spw_msg_t *msg);
@@ -117,6 +173,28 @@ int spw_proto_put_task(spw_msg_t *msg, uint64_t task_key);
 int spw_proto_put_result(spw_msg_t *msg, uint64_t task_key, spw_status_t status);
 int spw_proto_put_heartbeat(spw_msg_t *msg);
 int spw_proto_put_disconnect(spw_msg_t *msg);
+int spw_proto_put_register(spw_msg_t *msg, const char *name, uint64_t epoch,
+                           const char *advertise, const char *zone);
+int spw_proto_put_welcome(spw_msg_t *msg, const char *state_endpoint, uint32_t heartbeat_ms,
+                          uint32_t liveness);
+int spw_proto_put_refused(spw_msg_t *msg, const char *reason, uint32_t retry_ms);
+int spw_proto_put_ask(spw_msg_t *msg, const char *service, uint32_t count);
+int spw_proto_put_grant(spw_msg_t *msg, const char *service, uint32_t ttl_ms,
+                        const spw_grant_entry_t *grants, size_t count);
+int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *name,
+                         const char *endpoint);
+int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64_t out,
+                        uint64_t in, const spw_service_figures_t *figures, size_t count);
+int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,
+                           const char *service, uint32_t timeout_ms);
+int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status);
+
+//  Walk the records of a decoded GRANT or STATE: *offset starts at 0.
+//  Returns 1 with the next record, 0 at the end, -1 if malformed (decode
+//  has already checked every record, so -1 means a caller's mistake).
+int spw_proto_next_grant(const spw_proto_t *decoded, size_t *offset, spw_grant_entry_t *out);
+int spw_proto_next_figures(const spw_proto_t *decoded, size_t *offset,
+                           spw_service_figures_t *out);
 
 //  Big-endian integers as the protocol writes them.
 void spw_put_u64(uint8_t *dst, uint64_t value);
@@ -127,7 +205,8 @@ uint32_t spw_get_u32(const uint8_t *src);
 //  The status's name as the docs and logs spell it ("ok", "no-service" ...).
 const char *spw_status_name(spw_status_t status);
 
-//  True if name is a valid service name (1..64 bytes of [A-Za-z0-9._-]).
+//  True if name is a valid service or edge name (1..64 bytes of
+//  [A-Za-z0-9._-]).
 bool spw_service_name_valid(const char *name, size_t len);
 
 #ifdef __cplusplus

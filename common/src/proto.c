@@ -212,6 +212,113 @@ static int no_body(const spw_msg_t *msg, size_t from, spw_proto_t *out, const ch
     return 0;
 }
 
+//  Reads a text field of 0..max bytes (min 1 if required) at frame i.
+static int read_text(const spw_msg_t *msg, size_t i, size_t min, size_t max,
+                     const char **text, size_t *len)
+{
+    if (i >= msg->count)
+        return -1;
+    *text = (const char *) frame_data(msg, i);
+    *len = frame_size(msg, i);
+    if (*len < min || *len > max || memchr(*text, 0, *len))
+        return -1;
+    return 0;
+}
+
+static int read_name(const spw_msg_t *msg, size_t i, const char **name, size_t *len)
+{
+    if (i >= msg->count)
+        return -1;
+    *name = (const char *) frame_data(msg, i);
+    *len = frame_size(msg, i);
+    return spw_service_name_valid(*name, *len) ? 0 : -1;
+}
+
+static int read_u32(const spw_msg_t *msg, size_t i, uint32_t *value)
+{
+    if (i >= msg->count || frame_size(msg, i) != 4)
+        return -1;
+    *value = spw_get_u32(frame_data(msg, i));
+    return 0;
+}
+
+//  Takes len bytes at *offset of a record frame; NULL if they are not there.
+static const uint8_t *take(const spw_proto_t *p, size_t *offset, size_t len)
+{
+    if (*offset + len > p->records_len)
+        return NULL;
+    const uint8_t *at = p->records + *offset;
+    *offset += len;
+    return at;
+}
+
+//  Takes a length-prefixed text of a record.
+static int take_text(const spw_proto_t *p, size_t *offset, const char **text, size_t *len)
+{
+    const uint8_t *n = take(p, offset, 1);
+    if (!n)
+        return -1;
+    *len = *n;
+    *text = (const char *) take(p, offset, *len);
+    return *text ? 0 : -1;
+}
+
+int spw_proto_next_grant(const spw_proto_t *p, size_t *offset, spw_grant_entry_t *out)
+{
+    if (*offset >= p->records_len)
+        return 0;
+    if (take_text(p, offset, &out->name, &out->name_len) != 0
+        || !spw_service_name_valid(out->name, out->name_len)
+        || take_text(p, offset, &out->endpoint, &out->endpoint_len) != 0
+        || out->endpoint_len == 0 || memchr(out->endpoint, 0, out->endpoint_len))
+        return -1;
+    const uint8_t *count = take(p, offset, 4);
+    if (!count)
+        return -1;
+    out->count = spw_get_u32(count);
+    return 1;
+}
+
+int spw_proto_next_figures(const spw_proto_t *p, size_t *offset, spw_service_figures_t *out)
+{
+    if (*offset >= p->records_len)
+        return 0;
+    if (take_text(p, offset, &out->service, &out->service_len) != 0
+        || !spw_service_name_valid(out->service, out->service_len))
+        return -1;
+    const uint8_t *f = take(p, offset, 20);
+    if (!f)
+        return -1;
+    out->workers = spw_get_u32(f);
+    out->idle = spw_get_u32(f + 4);
+    out->queued = spw_get_u32(f + 8);
+    out->running = spw_get_u32(f + 12);
+    out->rate_milli = spw_get_u32(f + 16);
+    return 1;
+}
+
+//  Takes the records frame at i and checks every record in it.
+static int read_records(const spw_msg_t *msg, size_t i, spw_proto_t *out)
+{
+    if (i >= msg->count || frame_size(msg, i) > SPW_MAX_RECORDS_LEN)
+        return -1;
+    out->records = frame_data(msg, i);
+    out->records_len = frame_size(msg, i);
+    size_t offset = 0;
+    int rc;
+    if (out->cmd == SPW_CMD_GRANT) {
+        spw_grant_entry_t grant;
+        while ((rc = spw_proto_next_grant(out, &offset, &grant)) == 1)
+            ;
+    }
+    else {
+        spw_service_figures_t figures;
+        while ((rc = spw_proto_next_figures(out, &offset, &figures)) == 1)
+            ;
+    }
+    return rc;
+}
+
 int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
                      const char **why)
 {
@@ -275,6 +382,121 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
     case SPW_CMD_HEARTBEAT:
     case SPW_CMD_DISCONNECT:
         return no_body(msg, f, out, why);
+    case SPW_CMD_REGISTER:
+        if (read_name(msg, f, &out->name, &out->name_len) != 0) {
+            *why = "bad edge name";
+            return -1;
+        }
+        if (read_u64(msg, f + 1, &out->epoch) != 0) {
+            *why = "bad epoch";
+            return -1;
+        }
+        if (read_text(msg, f + 2, 1, SPW_MAX_ENDPOINT_LEN, &out->endpoint, &out->endpoint_len)
+            != 0) {
+            *why = "bad endpoint";
+            return -1;
+        }
+        if (read_text(msg, f + 3, 0, SPW_MAX_NAME_LEN, &out->text, &out->text_len) != 0) {
+            *why = "bad zone";
+            return -1;
+        }
+        return no_body(msg, f + 4, out, why);
+    case SPW_CMD_WELCOME:
+        if (read_text(msg, f, 1, SPW_MAX_ENDPOINT_LEN, &out->endpoint, &out->endpoint_len) != 0
+            || read_u32(msg, f + 1, &out->count) != 0 || read_u32(msg, f + 2, &out->liveness) != 0
+            || out->count == 0 || out->liveness == 0) {
+            *why = "bad welcome";
+            return -1;
+        }
+        return no_body(msg, f + 3, out, why);
+    case SPW_CMD_REFUSED:
+        if (read_text(msg, f, 0, SPW_MAX_TEXT_LEN, &out->text, &out->text_len) != 0
+            || read_u32(msg, f + 1, &out->count) != 0) {
+            *why = "bad refusal";
+            return -1;
+        }
+        return no_body(msg, f + 2, out, why);
+    case SPW_CMD_ASK:
+        if (read_service(msg, f, out) != 0) {
+            *why = "bad service name";
+            return -1;
+        }
+        if (read_u32(msg, f + 1, &out->count) != 0 || out->count == 0) {
+            *why = "bad count";
+            return -1;
+        }
+        return no_body(msg, f + 2, out, why);
+    case SPW_CMD_GRANT:
+        if (read_service(msg, f, out) != 0) {
+            *why = "bad service name";
+            return -1;
+        }
+        if (read_u32(msg, f + 1, &out->count) != 0) {
+            *why = "bad ttl";
+            return -1;
+        }
+        if (read_records(msg, f + 2, out) != 0) {
+            *why = "bad grant records";
+            return -1;
+        }
+        return no_body(msg, f + 3, out, why);
+    case SPW_CMD_MEMBER:
+        if (f >= msg->count || frame_size(msg, f) != 1 || frame_data(msg, f)[0] < SPW_MEMBER_JOINED
+            || frame_data(msg, f)[0] > SPW_MEMBER_LEFT) {
+            *why = "bad member event";
+            return -1;
+        }
+        out->event = frame_data(msg, f)[0];
+        if (read_name(msg, f + 1, &out->name, &out->name_len) != 0
+            || read_text(msg, f + 2, 0, SPW_MAX_ENDPOINT_LEN, &out->endpoint, &out->endpoint_len)
+                   != 0) {
+            *why = "bad member";
+            return -1;
+        }
+        return no_body(msg, f + 3, out, why);
+    case SPW_CMD_STATE:
+        if (read_name(msg, f, &out->name, &out->name_len) != 0) {
+            *why = "bad edge name";
+            return -1;
+        }
+        if (read_u64(msg, f + 1, &out->epoch) != 0 || read_u64(msg, f + 2, &out->out) != 0
+            || read_u64(msg, f + 3, &out->in) != 0) {
+            *why = "bad state counters";
+            return -1;
+        }
+        if (read_records(msg, f + 4, out) != 0) {
+            *why = "bad service figures";
+            return -1;
+        }
+        return no_body(msg, f + 5, out, why);
+    case SPW_CMD_DELEGATE:
+        if (read_name(msg, f, &out->name, &out->name_len) != 0) {
+            *why = "bad origin name";
+            return -1;
+        }
+        if (read_u64(msg, f + 1, &out->id) != 0) {
+            *why = "bad task key";
+            return -1;
+        }
+        if (read_service(msg, f + 2, out) != 0) {
+            *why = "bad service name";
+            return -1;
+        }
+        if (read_u32(msg, f + 3, &out->timeout_ms) != 0 || out->timeout_ms == 0) {
+            *why = "bad timeout";
+            return -1;
+        }
+        return set_body(msg, f + 4, out, why);
+    case SPW_CMD_DONE:
+        if (read_u64(msg, f, &out->id) != 0) {
+            *why = "bad task key";
+            return -1;
+        }
+        if (read_status(msg, f + 1, &out->status) != 0) {
+            *why = "bad status";
+            return -1;
+        }
+        return set_body(msg, f + 2, out, why);
     }
     *why = "unknown command";
     return -1;
@@ -299,6 +521,18 @@ static int put_status(spw_msg_t *msg, spw_status_t status)
 {
     uint8_t code = (uint8_t) status;
     return spw_msg_add_mem(msg, &code, 1);
+}
+
+static int put_text(spw_msg_t *msg, const char *text)
+{
+    return spw_msg_add_mem(msg, text, strlen(text));
+}
+
+static int put_u32(spw_msg_t *msg, uint32_t value)
+{
+    uint8_t bytes[4];
+    spw_put_u32(bytes, value);
+    return spw_msg_add_mem(msg, bytes, 4);
 }
 
 int spw_proto_put_request(spw_msg_t *msg, uint64_t request_id, const char *service,
@@ -353,4 +587,141 @@ int spw_proto_put_heartbeat(spw_msg_t *msg)
 int spw_proto_put_disconnect(spw_msg_t *msg)
 {
     return put_head(msg, SPW_CMD_DISCONNECT);
+}
+
+static bool name_ok(const char *name)
+{
+    return name && spw_service_name_valid(name, strlen(name));
+}
+
+int spw_proto_put_register(spw_msg_t *msg, const char *name, uint64_t epoch,
+                           const char *advertise, const char *zone)
+{
+    if (!name_ok(name) || !*advertise || strlen(advertise) > SPW_MAX_ENDPOINT_LEN
+        || strlen(zone) > SPW_MAX_NAME_LEN)
+        return -1;
+    if (put_head(msg, SPW_CMD_REGISTER) || put_text(msg, name) || put_u64(msg, epoch)
+        || put_text(msg, advertise) || put_text(msg, zone))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_welcome(spw_msg_t *msg, const char *state_endpoint, uint32_t heartbeat_ms,
+                          uint32_t liveness)
+{
+    if (!*state_endpoint || strlen(state_endpoint) > SPW_MAX_ENDPOINT_LEN)
+        return -1;
+    if (put_head(msg, SPW_CMD_WELCOME) || put_text(msg, state_endpoint)
+        || put_u32(msg, heartbeat_ms) || put_u32(msg, liveness))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_refused(spw_msg_t *msg, const char *reason, uint32_t retry_ms)
+{
+    size_t len = strlen(reason);
+    if (put_head(msg, SPW_CMD_REFUSED)
+        || spw_msg_add_mem(msg, reason, len < SPW_MAX_TEXT_LEN ? len : SPW_MAX_TEXT_LEN)
+        || put_u32(msg, retry_ms))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_ask(spw_msg_t *msg, const char *service, uint32_t count)
+{
+    if (!name_ok(service) || count == 0)
+        return -1;
+    if (put_head(msg, SPW_CMD_ASK) || put_text(msg, service) || put_u32(msg, count))
+        return -1;
+    return 0;
+}
+
+//  Appends a length-prefixed text to a record buffer; -1 if it overflows.
+static int record_text(uint8_t *buf, size_t *len, const char *text, size_t text_len)
+{
+    if (text_len > 255 || *len + 1 + text_len > SPW_MAX_RECORDS_LEN)
+        return -1;
+    buf[(*len)++] = (uint8_t) text_len;
+    memcpy(buf + *len, text, text_len);
+    *len += text_len;
+    return 0;
+}
+
+int spw_proto_put_grant(spw_msg_t *msg, const char *service, uint32_t ttl_ms,
+                        const spw_grant_entry_t *grants, size_t count)
+{
+    static uint8_t records[SPW_MAX_RECORDS_LEN];
+    size_t len = 0;
+    if (!name_ok(service))
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (!spw_service_name_valid(grants[i].name, grants[i].name_len)
+            || grants[i].endpoint_len == 0
+            || record_text(records, &len, grants[i].name, grants[i].name_len)
+            || record_text(records, &len, grants[i].endpoint, grants[i].endpoint_len)
+            || len + 4 > SPW_MAX_RECORDS_LEN)
+            return -1;
+        spw_put_u32(records + len, grants[i].count);
+        len += 4;
+    }
+    if (put_head(msg, SPW_CMD_GRANT) || put_text(msg, service) || put_u32(msg, ttl_ms)
+        || spw_msg_add_mem(msg, records, len))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *name,
+                         const char *endpoint)
+{
+    uint8_t code = (uint8_t) event;
+    if (!name_ok(name) || strlen(endpoint) > SPW_MAX_ENDPOINT_LEN)
+        return -1;
+    if (put_head(msg, SPW_CMD_MEMBER) || spw_msg_add_mem(msg, &code, 1) || put_text(msg, name)
+        || put_text(msg, endpoint))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64_t out,
+                        uint64_t in, const spw_service_figures_t *figures, size_t count)
+{
+    static uint8_t records[SPW_MAX_RECORDS_LEN];
+    size_t len = 0;
+    if (!name_ok(name))
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        const spw_service_figures_t *f = &figures[i];
+        if (!spw_service_name_valid(f->service, f->service_len)
+            || record_text(records, &len, f->service, f->service_len)
+            || len + 20 > SPW_MAX_RECORDS_LEN)
+            return -1;
+        spw_put_u32(records + len, f->workers);
+        spw_put_u32(records + len + 4, f->idle);
+        spw_put_u32(records + len + 8, f->queued);
+        spw_put_u32(records + len + 12, f->running);
+        spw_put_u32(records + len + 16, f->rate_milli);
+        len += 20;
+    }
+    if (put_head(msg, SPW_CMD_STATE) || put_text(msg, name) || put_u64(msg, epoch)
+        || put_u64(msg, out) || put_u64(msg, in) || spw_msg_add_mem(msg, records, len))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,
+                           const char *service, uint32_t timeout_ms)
+{
+    if (!name_ok(origin) || !name_ok(service) || timeout_ms == 0)
+        return -1;
+    if (put_head(msg, SPW_CMD_DELEGATE) || put_text(msg, origin) || put_u64(msg, task_key)
+        || put_text(msg, service) || put_u32(msg, timeout_ms))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status)
+{
+    if (put_head(msg, SPW_CMD_DONE) || put_u64(msg, task_key) || put_status(msg, status))
+        return -1;
+    return 0;
 }

@@ -58,10 +58,57 @@ const spw_key_t spw_edge_keys[] = {
     { .name = "max_message_bytes",
       INT(max_message_bytes, 64, 268435456, .default_value = "1048576"),
       .help = "largest message accepted on any socket" },
+    { .name = "ask_max", INT(ask_max, 1, 100000, .default_value = "64"),
+      .help = "most tasks of one service asked of the hub at once" },
+    { .name = "link_idle_ms", INT(link_idle_ms, 100, 86400000, .default_value = "10000"),
+      .help = "a link to another edge with nothing in flight is closed after this" },
     { .name = "log_level", .type = SPW_KEY_ENUM, .offset = offsetof(spw_edge_config_t, log_level),
       .choices = log_levels, .default_value = "info",
       .help = "debug, info, warning or error" },
     { .name = "log_format", .type = SPW_KEY_ENUM, .offset = offsetof(spw_edge_config_t, log_format),
+      .choices = log_formats, .default_value = "text",
+      .help = "text (key=value) or json (one object a line)" },
+    { .name = NULL },
+};
+
+static const char *const hub_policies[] = { "most-spare", "random", "shortest-wait", NULL };
+
+#define HUB_STR(field, kind, ...) \
+    .type = kind, .offset = offsetof(spw_hub_config_t, field), \
+    .size = sizeof(((spw_hub_config_t *) 0)->field), __VA_ARGS__
+#define HUB_INT(field, lo, hi, ...) \
+    .type = SPW_KEY_INT, .offset = offsetof(spw_hub_config_t, field), \
+    .min = lo, .max = hi, __VA_ARGS__
+
+const spw_key_t spw_hub_keys[] = {
+    { .name = "name", HUB_STR(name, SPW_KEY_NAME, .default_value = "hub"),
+      .help = "this hub's name, in its logs and its status" },
+    { .name = "control", HUB_STR(control, SPW_KEY_ENDPOINT, .default_value = "tcp://*:5560"),
+      .help = "where edges and status clients connect (ROUTER, bound)" },
+    { .name = "state", HUB_STR(state, SPW_KEY_ENDPOINT, .default_value = "tcp://*:5561"),
+      .help = "where edges publish their capacity (SUB, bound; edges connect)" },
+    { .name = "state_advertise",
+      HUB_STR(state_advertise, SPW_KEY_ENDPOINT, .optional = true, .default_value = ""),
+      .help = "the state endpoint told to edges; empty tells them the state endpoint itself" },
+    { .name = "heartbeat_ms", HUB_INT(heartbeat_ms, 10, 60000, .default_value = "1000"),
+      .help = "interval of heartbeats with the edges" },
+    { .name = "liveness", HUB_INT(liveness, 1, 100, .default_value = "3"),
+      .help = "heartbeats an edge may miss before it is dead" },
+    { .name = "policy", .type = SPW_KEY_ENUM, .offset = offsetof(spw_hub_config_t, policy),
+      .choices = hub_policies, .default_value = "most-spare",
+      .help = "grant order: most-spare, random or shortest-wait" },
+    { .name = "grant_ttl_ms", HUB_INT(grant_ttl_ms, 10, 600000, .default_value = "1000"),
+      .help = "how long a grant lets an edge send tasks to another" },
+    { .name = "max_grant", HUB_INT(max_grant, 1, 100000, .default_value = "64"),
+      .help = "most tasks granted for one ask" },
+    { .name = "max_edges", HUB_INT(max_edges, 1, 10000, .default_value = "256"),
+      .help = "edges this hub tracks; more are refused" },
+    { .name = "max_services", HUB_INT(max_services, 1, 1024, .default_value = "64"),
+      .help = "services tracked per edge" },
+    { .name = "log_level", .type = SPW_KEY_ENUM, .offset = offsetof(spw_hub_config_t, log_level),
+      .choices = log_levels, .default_value = "info",
+      .help = "debug, info, warning or error" },
+    { .name = "log_format", .type = SPW_KEY_ENUM, .offset = offsetof(spw_hub_config_t, log_format),
       .choices = log_formats, .default_value = "text",
       .help = "text (key=value) or json (one object a line)" },
     { .name = NULL },

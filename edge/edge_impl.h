@@ -1,0 +1,128 @@
+//  edge_impl.h: the edge's state, shared by the loop (edge.c), the hub link
+//  (hublink.c) and the cloud links (cloud.c). Not a public header: these
+//  three files are one program split by concern.
+
+#ifndef SPW_EDGE_IMPL_H_INCLUDED
+#define SPW_EDGE_IMPL_H_INCLUDED
+
+#include "edge.h"
+#include "pool.h"
+#include "tasks.h"
+
+#include "spw_proto.h"
+
+//  Most edges this edge holds links to at once, and grants it keeps.
+#define SPW_EDGE_MAX_PEERS  64
+#define SPW_EDGE_MAX_GRANTS 256
+
+typedef struct {
+    const char *name;
+    uint64_t count;
+    uint64_t since_log;
+    int64_t logged_at;
+} spw_drops_t;
+
+//  A link to another edge, made when a grant first names it.
+typedef struct spw_peer_t {
+    char name[SPW_MAX_NAME_LEN + 1];
+    char endpoint[SPW_MAX_ENDPOINT_LEN + 1];
+    void *socket;          // DEALER to the peer's cloud ROUTER
+    spw_queue_t inflight;  // tasks delegated to it, awaiting DONE
+    int64_t heard;         // last message from it
+    int64_t used;          // last task sent to it
+} spw_peer_t;
+
+//  "Edge peer may take count more tasks of service until expires."
+typedef struct {
+    spw_service_t *service;
+    spw_peer_t *peer;
+    uint32_t count;
+    int64_t expires;
+} spw_grant_t;
+
+typedef enum { SPW_HUB_OFF, SPW_HUB_REGISTERING, SPW_HUB_JOINED } spw_hub_state_t;
+
+struct spw_edge_t {
+    spw_edge_config_t config;
+    void *ctx;
+    void *frontend;
+    void *backend;
+    spw_pool_t *pool;
+    spw_tasks_t *tasks;
+    int64_t started;
+    int64_t next_heartbeat;
+    int64_t liveness_ms;
+    spw_drops_t frontend_drops;
+    spw_drops_t backend_drops;
+    spw_drops_t hub_drops;
+    spw_drops_t cloud_drops;
+    bool fatal;  // stop the loop and exit non-zero (refused by the hub)
+    struct {
+        uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
+            bad_requests, requeued, late_replies, unroutable, workers_lost, delegated_out,
+            delegated_in, busy, served_remote;
+    } stats;
+
+    //  Hub link (hublink.c).
+    void *control;          // DEALER to the hub; NULL when standalone
+    void *state;            // PUB to the hub's state SUB, after WELCOME
+    spw_hub_state_t hub_state;
+    uint64_t epoch;
+    char advertise[SPW_ENDPOINT_MAX];
+    int64_t hub_heard;
+    int64_t hub_liveness_ms;
+    int64_t hub_heartbeat_ms;  // the hub's interval, from WELCOME
+    int64_t next_hub_beat;
+    int64_t next_ask_retry;    // when a service refused grants may ask again
+    int64_t next_register;
+    int64_t refused_since;
+    bool state_dirty;
+    int64_t state_sent;
+
+    //  Cloud links (cloud.c).
+    void *cloud;            // ROUTER where peers send us tasks
+    spw_peer_t *peers[SPW_EDGE_MAX_PEERS];
+    size_t peer_count;
+    spw_grant_t grants[SPW_EDGE_MAX_GRANTS];
+    size_t grant_count;
+};
+
+//  edge.c: the task life cycle, used by the links too.
+void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
+                   int64_t now);
+void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, spw_msg_t *body,
+                     size_t first, size_t count, const char *reason);
+void spw_edge_requeue(spw_edge_t *self, spw_task_t *task, const char *why, bool count_attempt,
+                      int64_t now);
+void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now);
+spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t kind,
+                              uint64_t request_id, spw_service_t *service,
+                              int64_t deadline, size_t body_first, size_t body_count,
+                              int64_t now);
+
+//  hublink.c
+int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen);
+void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now);
+void spw_hublink_tick(spw_edge_t *self, int64_t now);
+void spw_hublink_publish(spw_edge_t *self, int64_t now);
+void spw_hublink_ask(spw_edge_t *self, spw_service_t *service, int64_t now);
+bool spw_hublink_joined(spw_edge_t *self);
+void spw_hublink_stop(spw_edge_t *self);
+
+//  cloud.c
+int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen);
+void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now);
+void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64_t now);
+void spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
+                     size_t name_len, const char *endpoint, size_t endpoint_len,
+                     uint32_t count, int64_t expires, int64_t now);
+void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now);
+void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
+                         int64_t now);
+void spw_cloud_forget_grants(spw_edge_t *self);
+void spw_cloud_tick(spw_edge_t *self, int64_t now);
+void spw_cloud_delegate_all(spw_edge_t *self, int64_t now);
+void spw_cloud_detach(spw_task_t *task);
+void spw_cloud_stop(spw_edge_t *self);
+
+#endif

@@ -1,0 +1,136 @@
+//  capacity.h: the hub's capacity table, what it believes about every edge.
+//
+//  One record per edge name: the incarnation (epoch, random per process
+//  start), where peers reach it (cloud endpoint), its zone, when it was last
+//  heard, and per service the counts its last state message reported, plus
+//  `granted`: the tasks the hub has allowed other edges to send it that have
+//  not yet expired. Spare capacity is idle minus granted. A state message
+//  replaces the reported counts but never resets `granted`: an edge that has
+//  not yet seen the delegated tasks reports them as idle, and believing it
+//  would over-commit (under-commit is safe, over-commit is not). Invariant:
+//  each service's `granted` equals the sum of the outstanding grants held
+//  for it in the table's bounded grant list; a grant leaves the list when it
+//  expires, or when its edge or service goes.
+//
+//  Records live in slots allocated once at the table's limit, so a record
+//  pointer stays valid until a register or forget call (which may reuse a
+//  dead record's slot). Nothing here touches a socket or the clock: callers
+//  pass times in (ms, any monotonic origin).
+
+#ifndef SPW_HUB_CAPACITY_H_INCLUDED
+#define SPW_HUB_CAPACITY_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPW_CAPACITY_NAME_MAX     64    // edge and service names, bytes
+#define SPW_CAPACITY_ZONE_MAX     64
+#define SPW_CAPACITY_ENDPOINT_MAX 255
+
+typedef struct spw_capacity_t spw_capacity_t;
+
+typedef struct {
+    char name[SPW_CAPACITY_NAME_MAX + 1];
+    uint32_t workers, idle, queued, running;
+    double rate;        // tasks/s recently served
+    uint32_t granted;   // outstanding grants the hub gave against this edge's spare capacity
+} spw_service_state_t;
+
+//  One edge as the hub sees it. Read-only to callers: the table keeps
+//  `granted` consistent with its grant list.
+typedef struct {
+    char name[SPW_CAPACITY_NAME_MAX + 1];
+    uint64_t epoch;
+    char endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1];   // cloud address peers use (advertise)
+    char zone[SPW_CAPACITY_ZONE_MAX + 1];           // may be empty
+    int64_t registered_at;  // ms
+    int64_t last_heard;     // ms
+    bool alive;
+    uint64_t delegated_out, delegated_in;   // as reported by the edge, for status
+    size_t service_count;
+    spw_service_state_t *services;          // service_count of the table's max_services
+} spw_edge_state_t;
+
+typedef enum {
+    SPW_REG_NEW,         // unknown name, or a dead record of that name: a fresh record
+    SPW_REG_SAME,        // same name and epoch: record kept, endpoint and zone updated
+    SPW_REG_RESTARTED,   // same name, new epoch, old one silent beyond hold_ms: old state forgotten
+    SPW_REG_NAME_TAKEN,  // same name, new epoch, old one heard within hold_ms: refused
+    SPW_REG_FULL,        // max_edges live records and none dead to evict: refused
+    SPW_REG_INVALID,     // name empty or too long, endpoint or zone too long: refused
+} spw_reg_result_t;
+
+//  Creates a table of at most max_edges edges with max_services services
+//  each, and room for max_edges * max_services * 4 outstanding grants.
+//  NULL if out of memory or a limit is 0.
+spw_capacity_t *spw_capacity_new(size_t max_edges, size_t max_services);
+
+//  Destroys the table and every record; nulls the pointer. Safe on NULL.
+void spw_capacity_destroy(spw_capacity_t **self_p);
+
+//  Registers an edge (see spw_reg_result_t). *edge_out (if edge_out is not
+//  NULL) gets the edge's record on NEW, SAME and RESTARTED, the live holder's
+//  record on NAME_TAKEN (for the log line), NULL otherwise. endpoint and
+//  zone may be NULL (empty).
+spw_reg_result_t spw_capacity_register(spw_capacity_t *self, const char *name, uint64_t epoch,
+                                       const char *endpoint, const char *zone, int64_t now,
+                                       int64_t hold_ms, spw_edge_state_t **edge_out);
+
+//  A state message: replaces the edge's service list with a copy of services
+//  (each persisting service keeps its granted, a service that goes loses its
+//  grants; idle is capped at workers, a negative or NaN rate reads as 0),
+//  records the counters and sets last_heard. -1 if name/epoch is not a live
+//  registered edge, count > max_services, or a service name is empty,
+//  unterminated or repeated; nothing changes then.
+int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
+                        const spw_service_state_t *services, size_t count,
+                        uint64_t delegated_out, uint64_t delegated_in, int64_t now);
+
+//  A heartbeat: sets last_heard. -1 if name/epoch is not a live registered edge.
+int spw_capacity_heard(spw_capacity_t *self, const char *name, uint64_t epoch, int64_t now);
+
+//  (An update whose delegated_in grew by n since the last one releases n
+//  granted tasks from that edge's grants, soonest to expire first: they
+//  have arrived and now show as busy workers, not as spare.)
+
+//  Marks live edges silent for more than silence_ms as dead (their grants
+//  dropped) and puts up to max_dead of them in dead[]; the rest stay alive
+//  until a later call returns them, so each dead edge is returned once.
+//  The pointers stay valid until the next register or forget call.
+size_t spw_capacity_expire(spw_capacity_t *self, int64_t now, int64_t silence_ms,
+                           spw_edge_state_t **dead, size_t max_dead);
+
+//  Removes an edge's record and its grants (an edge that said goodbye).
+//  Does nothing for an unknown name.
+void spw_capacity_forget(spw_capacity_t *self, const char *name);
+
+//  The record of an edge (alive or dead), or NULL.
+spw_edge_state_t *spw_capacity_find(spw_capacity_t *self, const char *name);
+
+//  Records held, alive and dead, and the i-th of them (NULL past the end),
+//  for status. Register and forget may change the order.
+size_t spw_capacity_count(spw_capacity_t *self);
+spw_edge_state_t *spw_capacity_at(spw_capacity_t *self, size_t i);
+
+//  The edge's record of a service, or NULL if it does not offer it.
+spw_service_state_t *spw_capacity_service(spw_edge_state_t *edge, const char *service);
+
+//  What the hub may still grant against a service: idle minus granted, or 0.
+uint32_t spw_capacity_spare(const spw_service_state_t *service);
+
+//  Records a grant of count tasks against edge's service until expires
+//  (ms); the service's granted grows by count. A grant with the same edge,
+//  service and expiry as an outstanding one joins it. -1 (nothing recorded)
+//  if the edge is dead or not in the table, does not offer the service, or
+//  the grant list is full.
+int spw_capacity_add_grant(spw_capacity_t *self, spw_edge_state_t *edge, const char *service,
+                           uint32_t count, int64_t expires);
+
+//  Drops the grants whose expiry is <= now, lowering their services' granted.
+void spw_capacity_expire_grants(spw_capacity_t *self, int64_t now);
+
+//  Outstanding grants in the table's grant list, for status and tests.
+size_t spw_capacity_grant_count(spw_capacity_t *self);
+
+#endif

@@ -1,0 +1,419 @@
+"""spillway-hub on its own, driven by fake edges written in Python from the
+protocol (docs/protocol.md, the hub section): registration and refusal,
+the state flow into `spillway status`, death by silence and the news of it,
+grants bounded by spare capacity, and garbage that must not hurt it."""
+
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import BUILD, CLI_BIN, HEADER, Cluster, check, run  # noqa: E402
+
+HUB_BIN = os.path.join(BUILD, "hub", "spillway-hub")
+
+HEARTBEAT, DISCONNECT = b"\x13", b"\x14"
+REGISTER, WELCOME, REFUSED, ASK, GRANT, MEMBER, STATE = (
+    b"\x20", b"\x21", b"\x22", b"\x23", b"\x24", b"\x25", b"\x26")
+JOINED, DIED, LEFT = 1, 2, 3
+
+
+def start_hub(c, *args, label="hub"):
+    """Starts a hub on ipc:// endpoints of the cluster's folder and waits
+    until it answers its status."""
+    control, state = c.endpoint(label + "-control"), c.endpoint(label + "-state")
+    proc = c.start(label, [HUB_BIN, "--name", label, "--control", control, "--state", state]
+                   + list(args))
+    proc.control, proc.state = control, state
+    c.wait_for("the hub to answer its status", lambda: status_json(proc, timeout_ms=500))
+    return proc
+
+
+def status_json(hub, timeout_ms=3000):
+    """The hub's status as a dict, through `spillway status --json`; None if
+    the hub did not answer."""
+    result = subprocess.run([CLI_BIN, "status", "--hub", hub.control, "--json",
+                             "--timeout", str(timeout_ms)],
+                            capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout)
+
+
+def edge_status(hub, name):
+    status = status_json(hub)
+    for edge in (status or {}).get("edges", []):
+        if edge["name"] == name:
+            return edge
+    return None
+
+
+def figures(*services):
+    """STATE records: (service, workers, idle, queued, running, rate_milli)..."""
+    out = b""
+    for name, workers, idle, queued, running, rate_milli in services:
+        out += bytes([len(name)]) + name.encode()
+        out += struct.pack(">IIIII", workers, idle, queued, running, rate_milli)
+    return out
+
+
+def parse_grants(records):
+    grants, i = [], 0
+    while i < len(records):
+        n = records[i]
+        name = records[i + 1:i + 1 + n].decode()
+        i += 1 + n
+        n = records[i]
+        endpoint = records[i + 1:i + 1 + n].decode()
+        i += 1 + n
+        grants.append((name, endpoint, struct.unpack(">I", records[i:i + 4])[0]))
+        i += 4
+    return grants
+
+
+class FakeEdge:
+    """An edge as the hub sees it: a DEALER on the control endpoint and,
+    once welcomed, a PUB connected to the state endpoint it was told."""
+
+    def __init__(self, c, hub, name, epoch=None, zone=""):
+        self.c, self.hub, self.name, self.zone = c, hub, name, zone
+        self.epoch = epoch if epoch is not None else int.from_bytes(os.urandom(8), "big")
+        self.endpoint = c.endpoint(name + "-cloud")
+        self.control = c.ctx.socket(zmq.DEALER)
+        self.control.linger = 0
+        self.control.connect(hub.control)
+        self.pub = None
+        self.inbox = []
+        self.services = b""
+        self.out = self.in_ = 0
+
+    def send(self, *frames):
+        self.control.send_multipart([HEADER] + list(frames))
+
+    def register(self):
+        self.send(REGISTER, self.name.encode(), struct.pack(">Q", self.epoch),
+                  self.endpoint.encode(), self.zone.encode())
+        reply = self.expect(lambda m: m[1] in (WELCOME, REFUSED), "WELCOME or REFUSED")
+        if reply[1] == WELCOME and self.pub is None:
+            self.pub = self.c.ctx.socket(zmq.PUB)
+            self.pub.linger = 0
+            self.pub.connect(reply[2].decode())
+        return reply
+
+    def publish(self):
+        if self.pub is not None:
+            self.pub.send_multipart([HEADER, STATE, self.name.encode(),
+                                     struct.pack(">Q", self.epoch), struct.pack(">Q", self.out),
+                                     struct.pack(">Q", self.in_), self.services])
+
+    def beat(self):
+        """What a live edge does every heartbeat: HEARTBEAT and STATE."""
+        self.send(HEARTBEAT)
+        self.publish()
+
+    def poll(self):
+        while self.control.poll(0):
+            self.inbox.append(self.control.recv_multipart())
+
+    def expect(self, predicate, what, timeout=5.0, beat=True):
+        """Waits for a message the predicate accepts, beating meanwhile;
+        returns it and removes it from the inbox."""
+        def found():
+            if beat:
+                self.beat()
+            self.poll()
+            for i, msg in enumerate(self.inbox):
+                check(msg[0] == HEADER, "%s got a message without the header: %r" % (self.name, msg))
+                if predicate(msg):
+                    return self.inbox.pop(i)
+            return None
+        return self.c.wait_for("%s to receive %s" % (self.name, what), found, timeout)
+
+    def close(self):
+        self.control.close()
+        if self.pub is not None:
+            self.pub.close()
+
+
+def wait_for_figures(c, hub, edges, name, predicate, what):
+    """Waits until the hub's status of edge name satisfies predicate, with
+    every edge in edges beating meanwhile (a PUB's first messages are lost
+    until it has connected)."""
+    def seen():
+        for edge in edges:
+            edge.beat()
+        status = edge_status(hub, name)
+        return status if status and predicate(status) else None
+    return c.wait_for(what, seen)
+
+
+def test_hub_starts_from_flags_alone_and_answers_status():
+    with Cluster("hub-flags") as c:
+        hub = start_hub(c)
+        status = status_json(hub)
+        check(status["hub"] == "hub" and status["policy"] == "most-spare"
+              and status["edges"] == [], "status of an empty hub: %r" % status)
+        table = subprocess.run([CLI_BIN, "status", "--hub", hub.control], capture_output=True,
+                               text=True, timeout=30)
+        check(table.returncode == 0 and "NAME" in table.stdout and "OUT/s" in table.stdout,
+              "status table: %d %r %r" % (table.returncode, table.stdout, table.stderr))
+        for flag in ("--help", "--version"):
+            result = subprocess.run([HUB_BIN, flag], capture_output=True, text=True, timeout=10)
+            check(result.returncode == 0 and result.stdout, "%s: %r" % (flag, result))
+
+
+def test_status_without_a_hub_fails_in_one_line():
+    with Cluster("hub-nohub") as c:
+        result = subprocess.run([CLI_BIN, "status", "--hub", c.endpoint("nobody"),
+                                 "--timeout", "300"], capture_output=True, text=True, timeout=30)
+        expected = "spillway status: the hub at %s did not answer within 300 ms\n" % c.endpoint("nobody")
+        check(result.returncode == 1 and result.stderr == expected,
+              "got %d %r" % (result.returncode, result.stderr))
+
+
+def test_bad_config_line_is_an_exact_error_and_exit_1():
+    with Cluster("hub-config") as c:
+        path = os.path.join(c.dir, "hub.yaml")
+        with open(path, "w") as f:
+            f.write("name: h\ncontrol: %s\nheartbeat_msec: 100\n" % c.endpoint("control"))
+        result = subprocess.run([HUB_BIN, "--config", path], capture_output=True, text=True,
+                                timeout=10)
+        expected = "%s:3:1: unknown key 'heartbeat_msec' (did you mean 'heartbeat_ms'?)\n" % path
+        check(result.returncode == 1 and result.stderr == expected,
+              "got %d %r" % (result.returncode, result.stderr))
+        check(not os.path.exists(os.path.join(c.dir, "control.ipc")), "the hub bound before failing")
+        checked = subprocess.run([CLI_BIN, "check-config", path], capture_output=True, text=True,
+                                 timeout=10)
+        check(checked.returncode == 1 and checked.stderr == expected,
+              "check-config: %d %r" % (checked.returncode, checked.stderr))
+        with open(path, "w") as f:
+            f.write("policy: shortest-wait\n")
+        checked = subprocess.run([CLI_BIN, "check-config", path], capture_output=True, text=True,
+                                 timeout=10)
+        check(checked.returncode == 0, "a good hub config: %d %r" % (checked.returncode, checked.stderr))
+        result = subprocess.run([HUB_BIN, "--polcy", "random"], capture_output=True, text=True,
+                                timeout=10)
+        check(result.returncode == 2 and result.stderr.startswith("spillway-hub: unknown flag '--polcy'"),
+              "bad flag: %d %r" % (result.returncode, result.stderr))
+
+
+def test_edge_registers_and_a_second_edge_of_the_same_name_is_refused():
+    with Cluster("hub-register") as c:
+        hub = start_hub(c, "--heartbeat-ms", "200", "--liveness", "5")
+        a = FakeEdge(c, hub, "A")
+        welcome = a.register()
+        check(welcome[1] == WELCOME, "A was not welcomed: %r" % welcome)
+        check(welcome[2].decode() == hub.state and struct.unpack(">I", welcome[3])[0] == 200
+              and struct.unpack(">I", welcome[4])[0] == 5, "WELCOME fields: %r" % welcome)
+        impostor = FakeEdge(c, hub, "A", epoch=a.epoch + 1)
+        refused = impostor.register()
+        check(refused[1] == REFUSED, "the second A was not refused: %r" % refused)
+        check(refused[2] == b"name 'A' is held by a live edge", "reason: %r" % refused[2])
+        check(struct.unpack(">I", refused[3])[0] == 1000, "retry_ms: %r" % refused[3])
+        # The first A, registering again (same epoch), is still welcome.
+        check(a.register()[1] == WELCOME, "A's second registration was refused")
+        a.close()
+        impostor.close()
+
+
+def test_status_shows_the_figures_an_edge_reported():
+    with Cluster("hub-state") as c:
+        hub = start_hub(c)
+        a = FakeEdge(c, hub, "A", zone="eu-west")
+        check(a.register()[1] == WELCOME, "A not welcomed")
+        a.services = figures(("echo", 4, 3, 2, 1, 2500), ("resize", 1, 0, 0, 1, 0))
+        a.out, a.in_ = 10, 5
+        edge = wait_for_figures(c, hub, [a], "A", lambda e: e["workers"] == 5,
+                                "A's figures in the status")
+        check(edge["state"] == "alive" and edge["zone"] == "eu-west"
+              and edge["endpoint"] == a.endpoint and edge["idle"] == 3 and edge["queued"] == 2
+              and edge["running"] == 2, "edge figures: %r" % edge)
+        echo = [s for s in edge["services"] if s["name"] == "echo"]
+        check(echo and echo[0]["workers"] == 4 and echo[0]["idle"] == 3 and echo[0]["queued"] == 2
+              and echo[0]["running"] == 1 and abs(echo[0]["rate"] - 2.5) < 1e-9
+              and echo[0]["granted"] == 0, "echo figures: %r" % echo)
+        # The delegated totals grow by 20 a second: the status shows a rate.
+        started = time.monotonic()
+
+        def rate_seen():
+            a.out = 10 + int(20 * (time.monotonic() - started))
+            a.beat()
+            e = edge_status(hub, "A")
+            return e if e and 10 <= e["delegated_out_per_s"] <= 30 else None
+        c.wait_for("A's delegated_out_per_s near 20", rate_seen, timeout=10)
+        table = subprocess.run([CLI_BIN, "status", "--hub", hub.control], capture_output=True,
+                               text=True, timeout=30)
+        row = [line for line in table.stdout.splitlines() if line.startswith("A ")]
+        check(row and "alive" in row[0] and "echo,resize" in row[0] and "eu-west" in row[0],
+              "table row of A: %r" % table.stdout)
+        a.close()
+
+
+def test_silent_edge_is_declared_dead_and_the_others_are_told():
+    with Cluster("hub-death") as c:
+        hub = start_hub(c, "--heartbeat-ms", "100", "--liveness", "3")
+        a, b = FakeEdge(c, hub, "A"), FakeEdge(c, hub, "B")
+        check(a.register()[1] == WELCOME and b.register()[1] == WELCOME, "not welcomed")
+        joined = a.expect(lambda m: m[1] == MEMBER and m[2][0] == JOINED, "MEMBER joined B")
+        check(joined[3] == b"B" and joined[4] == b.endpoint.encode(), "joined: %r" % joined)
+        b.expect(lambda m: m[1] == HEARTBEAT, "the hub's heartbeat")
+        # A falls silent; B goes on beating and hears of A's death in time.
+        silent_since = time.monotonic()
+        died = b.expect(lambda m: m[1] == MEMBER and m[2][0] == DIED, "MEMBER died A", timeout=5)
+        elapsed = time.monotonic() - silent_since
+        check(died[3] == b"A" and died[4] == a.endpoint.encode(), "died: %r" % died)
+        check(elapsed < 0.3 + 0.1 + 1.0, "A declared dead only after %.2fs" % elapsed)
+        edge = edge_status(hub, "A")
+        check(edge and edge["state"] == "dead", "A in status: %r" % edge)
+        check(edge_status(hub, "B")["state"] == "alive", "B should be alive")
+        # A dead edge that speaks again is told to register again.
+        a.inbox.clear()
+        a.send(HEARTBEAT)
+        a.expect(lambda m: m[1] == DISCONNECT, "DISCONNECT for a dead edge", beat=False)
+        check(a.register()[1] == WELCOME, "A could not come back")
+        b.expect(lambda m: m[1] == MEMBER and m[2][0] == JOINED and m[3] == b"A",
+                 "MEMBER joined A again")
+        # An edge that says goodbye is gone at once, and the others hear it.
+        a.send(DISCONNECT)
+        b.expect(lambda m: m[1] == MEMBER and m[2][0] == LEFT and m[3] == b"A", "MEMBER left A")
+        c.wait_for("A gone from the status", lambda: edge_status(hub, "A") is None
+                   and edge_status(hub, "B") is not None)
+        a.close()
+        b.close()
+
+
+def ask(edge, service, count):
+    edge.send(ASK, service.encode(), struct.pack(">I", count))
+    grant = edge.expect(lambda m: m[1] == GRANT, "GRANT")
+    check(grant[2] == service.encode(), "GRANT for %r" % grant[2])
+    return parse_grants(grant[4])
+
+
+def test_ask_is_granted_the_other_edges_spare_and_no_more():
+    with Cluster("hub-grant") as c:
+        hub = start_hub(c)
+        a, b = FakeEdge(c, hub, "A"), FakeEdge(c, hub, "B")
+        check(a.register()[1] == WELCOME and b.register()[1] == WELCOME, "not welcomed")
+        a.services = figures(("echo", 1, 0, 10, 1, 1000))
+        b.services = figures(("echo", 3, 3, 0, 0, 1000))
+        wait_for_figures(c, hub, [a, b], "B", lambda e: e["idle"] == 3, "B's 3 idle workers")
+        wait_for_figures(c, hub, [a, b], "A", lambda e: e["queued"] == 10, "A's 10 queued tasks")
+        grants = ask(a, "echo", 10)
+        check(grants and all(g[0] == "B" and g[1] == b.endpoint for g in grants),
+              "grants should name B only: %r" % grants)
+        total = sum(g[2] for g in grants)
+        check(0 < total <= 3, "granted %d tasks against 3 idle workers" % total)
+        check(ask(a, "echo", 10) == [], "a second ask got more than the spare")
+        # B asking finds no spare at A, and is never granted itself.
+        check(ask(b, "echo", 5) == [], "B was granted something")
+        status = edge_status(hub, "B")
+        check(status["services"][0]["granted"] == total, "B's granted in status: %r" % status)
+        # An unknown service, and an edge nobody registered, get nothing.
+        check(ask(a, "resize", 5) == [], "a grant for a service nobody offers")
+        stranger = FakeEdge(c, hub, "C")
+        stranger.send(ASK, b"echo", struct.pack(">I", 1))
+        stranger.expect(lambda m: m[1] == DISCONNECT, "DISCONNECT for an unregistered ask",
+                        beat=False)
+        for edge in (a, b, stranger):
+            edge.close()
+
+
+def test_garbage_on_both_sockets_does_not_kill_it():
+    with Cluster("hub-garbage") as c:
+        hub = start_hub(c)
+        a = FakeEdge(c, hub, "A")
+        check(a.register()[1] == WELCOME, "not welcomed")
+        junk = c.ctx.socket(zmq.DEALER)
+        junk.linger = 0
+        junk.connect(hub.control)
+        garbage = [
+            [b""], [b"hello"], [HEADER], [HEADER, b"\x99"], [HEADER, b"\x20\x20"],
+            [HEADER, REGISTER, b"bad name!", b"\0" * 8, b"tcp://x:1", b""],
+            [HEADER, REGISTER, b"A", b"\0" * 7, b"tcp://x:1", b""],
+            [HEADER, REGISTER, b"Z", b"\0" * 8, b"not an endpoint", b""],
+            [HEADER, ASK, b"echo", b"\0\0\0"], [HEADER, ASK, b"echo", b"\0\0\0\0"],
+            [HEADER, STATE, b"A"], [HEADER, WELCOME, b"x", b"\0\0\0\1", b"\0\0\0\1"],
+            [HEADER, b"\x01", b"\0" * 8, b"spillway.status", b"\0\0\0"],
+            [b"x"] * 100,
+            [HEADER, HEARTBEAT, b"extra"],
+        ]
+        for frames in garbage:
+            junk.send_multipart(frames)
+        pub = c.ctx.socket(zmq.PUB)
+        pub.linger = 0
+        pub.connect(hub.state)
+        state_garbage = [
+            [b"junk"], [HEADER, STATE], [HEADER, HEARTBEAT],
+            [HEADER, STATE, b"A", struct.pack(">Q", a.epoch), b"\0" * 8, b"\0" * 8, b"\5echo"],
+            [HEADER, STATE, b"nobody", b"\0" * 8, b"\0" * 8, b"\0" * 8, b""],
+        ]
+
+        def counted():
+            for frames in state_garbage:
+                pub.send_multipart(frames)
+            a.beat()
+            status = status_json(hub)
+            counters = status["counters"] if status else {}
+            return counters if counters.get("dropped_state", 0) >= 4 and \
+                counters.get("states_unknown", 0) >= 1 else None
+        counters = c.wait_for("the state garbage dropped and counted", counted)
+        check(counters["dropped_control"] >= 12, "control drops: %r" % counters)
+        # The bad REGISTER of Z was refused, not dropped.
+        reply = junk.poll(2000) and junk.recv_multipart()
+        check(reply and reply[1] in (REFUSED, DISCONNECT, b"\x02"), "junk got %r" % reply)
+        # Other services are answered no-service; the hub still serves A.
+        client = c.ctx.socket(zmq.DEALER)
+        client.linger = 0
+        client.connect(hub.control)
+        client.send_multipart([HEADER, b"\x01", struct.pack(">Q", 7), b"echo", b"\0\0\0\0"])
+        check(client.poll(5000), "no answer to a request for another service")
+        reply = client.recv_multipart()
+        check(reply[1] == b"\x02" and reply[3] == b"\x01", "reply to echo: %r" % reply)
+        check(edge_status(hub, "A")["state"] == "alive", "A lost after the garbage")
+        check(hub.poll() is None, "the hub died")
+        for s in (junk, pub, client):
+            s.close()
+        a.close()
+
+
+def test_top_refreshes_until_sigterm():
+    with Cluster("hub-top") as c:
+        hub = start_hub(c)
+        top = subprocess.Popen([CLI_BIN, "top", "--hub", hub.control], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            out = b""
+            while out.count(b"NAME") < 2 and time.monotonic() < deadline:
+                ready, _, _ = select.select([top.stdout], [], [], 0.5)
+                if ready:
+                    out += os.read(top.stdout.fileno(), 65536)
+            check(out.count(b"NAME") >= 2 and b"\033[H\033[2J" in out,
+                  "top did not refresh: %r" % out[:300])
+            top.send_signal(signal.SIGTERM)
+            check(top.wait(10) == 0, "top exited %s after SIGTERM" % top.returncode)
+        finally:
+            if top.poll() is None:
+                top.kill()
+                top.wait()
+
+
+if __name__ == "__main__":
+    run([
+        test_hub_starts_from_flags_alone_and_answers_status,
+        test_status_without_a_hub_fails_in_one_line,
+        test_bad_config_line_is_an_exact_error_and_exit_1,
+        test_edge_registers_and_a_second_edge_of_the_same_name_is_refused,
+        test_status_shows_the_figures_an_edge_reported,
+        test_silent_edge_is_declared_dead_and_the_others_are_told,
+        test_ask_is_granted_the_other_edges_spare_and_no_more,
+        test_garbage_on_both_sockets_does_not_kill_it,
+        test_top_refreshes_until_sigterm,
+    ])

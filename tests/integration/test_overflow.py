@@ -1,0 +1,212 @@
+"""Overflow between edges through the hub: the real hub and edges as
+processes, native and seed clients, workers that say which edge served."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import BUILD, CLI_BIN, EDGE_BIN, Cluster, check, run  # noqa: E402
+
+import zmq  # noqa: E402
+
+HUB_BIN = os.path.join(BUILD, "hub", "spillway-hub")
+HB = "200"  # heartbeat_ms everywhere: faults are noticed in 600 ms
+
+
+def start_hub(c, label="hub"):
+    control, state = c.endpoint("hub-control"), c.endpoint("hub-state")
+    hub = c.start(label, [HUB_BIN, "--control", control, "--state", state,
+                          "--heartbeat-ms", HB, "--liveness", "3"])
+    hub.control = control
+    return hub
+
+
+def start_edge(c, hub, name, *args, label=None):
+    label = label or "edge-" + name
+    fe, be, cloud = (c.endpoint(label + "-fe"), c.endpoint(label + "-be"),
+                     c.endpoint(label + "-cloud"))
+    edge = c.start(label,
+                   [EDGE_BIN, "--name", name, "--frontend", fe, "--backend", be,
+                    "--cloud", cloud, "--hub", hub.control, "--heartbeat-ms", HB] + list(args))
+    edge.frontend, edge.backend, edge.name = fe, be, name
+    return edge
+
+
+def start_workers(c, edge, count, service="job", work="sleep 0.05"):
+    """Workers that answer 'EDGE:' + the body, so tests see who served."""
+    for i in range(count):
+        c.start("worker-%s-%d" % (edge.name, i),
+                [CLI_BIN, "worker", "--edge", edge.backend, "--service", service,
+                 "--heartbeat-ms", HB, "--exec", "%s; printf '%s:'; cat" % (work, edge.name)])
+
+
+def joined(c, edge):
+    return c.stats(edge)["edge"]["hub"] == "joined"
+
+
+def hub_sees(c, hub, names):
+    """True when the hub's status lists every name as alive with its workers."""
+    client = c.client(type("E", (), {"frontend": hub.control})())
+    try:
+        status, frames = client.call([b""], service="spillway.status", timeout=2)
+    finally:
+        client.close()
+    if status != "ok":
+        return False
+    import json
+    edges = {e["name"]: e for e in json.loads(frames[0])["edges"]}
+    return all(n in edges and edges[n]["state"] == "alive" for n in names)
+
+
+def run_load(c, edge, count, service="job", window=16, timeout=60):
+    """Sends count tasks through a window; returns {edge name: served}."""
+    client = c.client(edge)
+    served, outstanding, sent = {}, {}, 0
+    deadline = time.monotonic() + timeout
+    while sent < count or outstanding:
+        while sent < count and len(outstanding) < window:
+            body = b"task-%d" % sent
+            outstanding[client.send([body], service=service, timeout_ms=20000)] = body
+            sent += 1
+        check(time.monotonic() < deadline, "load did not finish: %d outstanding" % len(outstanding))
+        reply = client.recv(5)
+        check(reply is not None, "no reply for 5 s with %d outstanding" % len(outstanding))
+        request_id, status, frames = reply
+        body = outstanding.pop(request_id)
+        check(status == "ok", "task %r: %s %r" % (body, status, frames))
+        where, _, echoed = frames[0].partition(b":")
+        check(echoed == body, "expected %r back, got %r" % (body, frames[0]))
+        served[where.decode()] = served.get(where.decode(), 0) + 1
+    client.close()
+    return served
+
+
+def test_edge_without_workers_is_served_by_others_in_proportion_to_spare():
+    with Cluster("spare") as c:
+        hub = start_hub(c)
+        a, b, cc = start_edge(c, hub, "A"), start_edge(c, hub, "B"), start_edge(c, hub, "C")
+        start_workers(c, b, 6)
+        start_workers(c, cc, 2)
+        c.wait_idle_workers(b, "job", 6)
+        c.wait_idle_workers(cc, "job", 2)
+        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"]))
+        served = run_load(c, a, 400, window=8)
+        check(set(served) <= {"B", "C"} and sum(served.values()) == 400, "served: %r" % served)
+        share = served.get("B", 0) / 400
+        check(0.55 <= share <= 0.95, "B has 3/4 of the spare and served %.0f%% (%r)"
+              % (share * 100, served))
+
+
+def test_overloaded_edge_spills_and_beats_its_own_throughput():
+    with Cluster("spill") as c:
+        hub = start_hub(c)
+        a, b, cc = start_edge(c, hub, "A"), start_edge(c, hub, "B"), start_edge(c, hub, "C")
+        for edge in (a, b, cc):
+            start_workers(c, edge, 2, work="sleep 0.1")
+            c.wait_idle_workers(edge, "job", 2)
+        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"]))
+        tasks = 120
+        started = time.monotonic()
+        served = run_load(c, a, tasks, window=24)
+        took = time.monotonic() - started
+        alone = tasks * 0.1 / 2  # A's two workers alone
+        check(served.get("B", 0) + served.get("C", 0) > 0, "nothing spilled: %r" % served)
+        check(took < alone * 0.75, "took %.1fs; A alone needs %.1fs (%r)" % (took, alone, served))
+
+
+def test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation():
+    with Cluster("hubdown") as c:
+        hub = start_hub(c)
+        a, b = start_edge(c, hub, "A"), start_edge(c, hub, "B")
+        start_workers(c, b, 2, work="true")
+        c.wait_idle_workers(b, "job", 2)
+        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"]))
+        check(run_load(c, a, 10) == {"B": 10}, "before: A's tasks should go to B")
+        c.kill(hub)
+        c.wait_for("A to notice the hub is gone", lambda: not joined(c, a), timeout=5)
+        check(run_load(c, b, 20) == {"B": 20}, "local traffic at B must go on")
+        hub2 = start_hub(c, label="hub-again")
+        started = time.monotonic()
+        c.wait_for("A to rejoin", lambda: joined(c, a) and hub_sees(c, hub2, ["A", "B"]),
+                   timeout=5, interval=0.02)
+        rejoined = time.monotonic() - started
+        check(rejoined < 2 * 0.2 + 0.5, "rejoined after %.2fs" % rejoined)
+        check(run_load(c, a, 10) == {"B": 10}, "after: delegation resumes")
+
+
+def test_new_edge_joins_under_load_and_receives_overflow():
+    with Cluster("join") as c:
+        hub = start_hub(c)
+        a = start_edge(c, hub, "A")
+        start_workers(c, a, 1, work="sleep 0.05")
+        c.wait_idle_workers(a, "job", 1)
+        client = c.client(a)
+        outstanding = {}
+        answered = 0
+        d = None
+        deadline = time.monotonic() + 60
+        while answered < 150:
+            check(time.monotonic() < deadline, "load did not finish")
+            while len(outstanding) < 10:
+                outstanding[client.send([b"x"], service="job", timeout_ms=20000)] = 1
+            reply = client.recv(5)
+            check(reply is not None and reply[1] == "ok", "reply: %r" % (reply,))
+            outstanding.pop(reply[0])
+            answered += 1
+            if answered == 20:
+                d = start_edge(c, hub, "D")
+                start_workers(c, d, 3, work="sleep 0.05")
+        while outstanding:
+            reply = client.recv(10)
+            check(reply is not None, "lost tasks at the end")
+            outstanding.pop(reply[0])
+        client.close()
+        check(int(c.stats(d)["edge"]["delegated_in"]) > 0, "the new edge got no overflow")
+
+
+def test_duplicate_edge_name_is_refused_with_its_reason():
+    with Cluster("dup") as c:
+        hub = start_hub(c)
+        a = start_edge(c, hub, "A")
+        c.wait_for("A to join", lambda: joined(c, a))
+        twin = start_edge(c, hub, "A", label="edge-A-twin")
+        twin.expect_clean = False
+        try:
+            rc = twin.wait(10)
+        except Exception:
+            raise AssertionError("the duplicate edge did not exit")
+        check(rc != 0, "the duplicate edge exited 0")
+        log = c.log_tail(twin)
+        check("name 'A' is held by a live edge" in log, "no reason in its log: %s" % log)
+        check(joined(c, a), "the first A must stay joined")
+
+
+def test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere():
+    with Cluster("seedspill") as c:
+        hub = start_hub(c)
+        a, b = start_edge(c, hub, "A"), start_edge(c, hub, "B")
+        for i in range(2):
+            c.start("echo-%d" % i, [CLI_BIN, "worker", "--edge", b.backend, "--echo",
+                                    "--heartbeat-ms", HB])
+        c.wait_idle_workers(b, "default", 2)
+        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"]))
+        req = c.ctx.socket(zmq.REQ)
+        req.connect(a.frontend)
+        for i in range(20):
+            frames = [b"seed-%d" % i, b"two"]
+            req.send_multipart(frames)
+            check(req.poll(10000), "no reply to the REQ client")
+            reply = req.recv_multipart()
+            check(reply == frames, "expected %r, got %r" % (frames, reply))
+        req.close()
+
+
+run([
+    test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
+    test_overloaded_edge_spills_and_beats_its_own_throughput,
+    test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation,
+    test_new_edge_joins_under_load_and_receives_overflow,
+    test_duplicate_edge_name_is_refused_with_its_reason,
+    test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere,
+])

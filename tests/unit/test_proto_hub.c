@@ -1,0 +1,292 @@
+//  test_proto_hub.c: the edge <-> hub and edge <-> edge commands of SPW1
+//  (docs/protocol.md): each round-trips through its encoder and the
+//  decoder, and each malformed shape is refused with its reason.
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "spw_proto.h"
+
+static void decode_ok(spw_msg_t *msg, spw_proto_t *out)
+{
+    const char *why = NULL;
+    int rc = spw_proto_decode(msg, 0, out, &why);
+    if (rc != 0)
+        fail_msg("expected the message to decode, got: %s", why);
+}
+
+static const char *decode_error(spw_msg_t *msg)
+{
+    spw_proto_t out;
+    const char *why = NULL;
+    if (spw_proto_decode(msg, 0, &out, &why) == 0)
+        fail_msg("expected a malformed message, it decoded");
+    return why;
+}
+
+static void assert_text(const char *text, size_t len, const char *expected)
+{
+    assert_int_equal(len, strlen(expected));
+    assert_memory_equal(text, expected, len);
+}
+
+static void test_register_round_trips_name_epoch_advertise_and_zone(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_register(&msg, "edge-a", 0x0102030405060708u,
+                                            "tcp://10.0.0.1:5557", "eu-west"), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_REGISTER);
+    assert_text(in.name, in.name_len, "edge-a");
+    assert_true(in.epoch == 0x0102030405060708u);
+    assert_text(in.endpoint, in.endpoint_len, "tcp://10.0.0.1:5557");
+    assert_text(in.text, in.text_len, "eu-west");
+    spw_msg_reset(&msg);
+}
+
+static void test_register_accepts_an_empty_zone_but_not_an_empty_advertise(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_register(&msg, "a", 1, "ipc:///x", ""), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.text_len, 0);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_register(&msg, "a", 1, "", ""), -1);
+    spw_msg_reset(&msg);
+}
+
+static void test_register_with_a_bad_name_is_malformed(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    uint8_t epoch[8] = { 0 };
+    spw_msg_init(&msg);
+    spw_msg_add_mem(&msg, "SPW1", 4);
+    spw_msg_add_mem(&msg, (uint8_t[]) { SPW_CMD_REGISTER }, 1);
+    spw_msg_add_mem(&msg, "bad name", 8);
+    spw_msg_add_mem(&msg, epoch, 8);
+    spw_msg_add_mem(&msg, "ipc://x", 7);
+    spw_msg_add_mem(&msg, "", 0);
+    assert_string_equal(decode_error(&msg), "bad edge name");
+    spw_msg_reset(&msg);
+}
+
+static void test_welcome_round_trips_and_refuses_zero_heartbeat(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_welcome(&msg, "tcp://*:5561", 250, 4), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_WELCOME);
+    assert_text(in.endpoint, in.endpoint_len, "tcp://*:5561");
+    assert_int_equal(in.count, 250);
+    assert_int_equal(in.liveness, 4);
+    spw_msg_reset(&msg);
+    spw_proto_put_welcome(&msg, "tcp://*:5561", 0, 4);
+    assert_string_equal(decode_error(&msg), "bad welcome");
+    spw_msg_reset(&msg);
+}
+
+static void test_refused_carries_reason_and_retry(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_refused(&msg, "name 'A' is held by a live edge", 3000), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_REFUSED);
+    assert_text(in.text, in.text_len, "name 'A' is held by a live edge");
+    assert_int_equal(in.count, 3000);
+    spw_msg_reset(&msg);
+}
+
+static void test_ask_round_trips_and_refuses_a_zero_count(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_ask(&msg, "resize", 17), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_ASK);
+    assert_text(in.service, in.service_len, "resize");
+    assert_int_equal(in.count, 17);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_ask(&msg, "resize", 0), -1);
+    spw_msg_reset(&msg);
+}
+
+static void test_grant_round_trips_every_record_in_order(void **state)
+{
+    (void) state;
+    spw_grant_entry_t grants[] = {
+        { "B", 1, "tcp://b:5557", 12, 3 },
+        { "edge-c", 6, "ipc:///tmp/c.ipc", 16, 1 },
+    };
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_grant(&msg, "echo", 2000, grants, 2), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_GRANT);
+    assert_text(in.service, in.service_len, "echo");
+    assert_int_equal(in.count, 2000);
+    size_t offset = 0;
+    spw_grant_entry_t got;
+    assert_int_equal(spw_proto_next_grant(&in, &offset, &got), 1);
+    assert_text(got.name, got.name_len, "B");
+    assert_text(got.endpoint, got.endpoint_len, "tcp://b:5557");
+    assert_int_equal(got.count, 3);
+    assert_int_equal(spw_proto_next_grant(&in, &offset, &got), 1);
+    assert_text(got.name, got.name_len, "edge-c");
+    assert_int_equal(got.count, 1);
+    assert_int_equal(spw_proto_next_grant(&in, &offset, &got), 0);
+    spw_msg_reset(&msg);
+}
+
+static void test_grant_with_no_records_is_valid(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_grant(&msg, "echo", 0, NULL, 0), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.records_len, 0);
+    spw_msg_reset(&msg);
+}
+
+static void test_grant_with_a_truncated_record_is_malformed(void **state)
+{
+    (void) state;
+    uint8_t ttl[4] = { 0, 0, 0, 1 };
+    uint8_t records[] = { 1, 'B', 3, 'x', ':', '/', 0, 0 };  // count cut short
+    spw_msg_t msg;
+    spw_msg_init(&msg);
+    spw_msg_add_mem(&msg, "SPW1", 4);
+    spw_msg_add_mem(&msg, (uint8_t[]) { SPW_CMD_GRANT }, 1);
+    spw_msg_add_mem(&msg, "echo", 4);
+    spw_msg_add_mem(&msg, ttl, 4);
+    spw_msg_add_mem(&msg, records, sizeof records);
+    assert_string_equal(decode_error(&msg), "bad grant records");
+    spw_msg_reset(&msg);
+}
+
+static void test_member_round_trips_each_event_and_refuses_others(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    for (int event = SPW_MEMBER_JOINED; event <= SPW_MEMBER_LEFT; event++) {
+        assert_int_equal(spw_proto_put_member(&msg, (spw_member_event_t) event, "B", "tcp://b:1"), 0);
+        decode_ok(&msg, &in);
+        assert_int_equal(in.event, event);
+        assert_text(in.name, in.name_len, "B");
+        spw_msg_reset(&msg);
+    }
+    spw_proto_put_member(&msg, (spw_member_event_t) 9, "B", "tcp://b:1");
+    assert_string_equal(decode_error(&msg), "bad member event");
+    spw_msg_reset(&msg);
+}
+
+static void test_state_round_trips_counters_and_every_service(void **state)
+{
+    (void) state;
+    spw_service_figures_t figures[] = {
+        { "echo", 4, 8, 2, 1, 3, 12345 },
+        { "resize", 6, 0, 0, 0, 0, 0 },
+    };
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_state(&msg, "A", 99, 1000, 20, figures, 2), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_STATE);
+    assert_text(in.name, in.name_len, "A");
+    assert_true(in.epoch == 99 && in.out == 1000 && in.in == 20);
+    size_t offset = 0;
+    spw_service_figures_t got;
+    assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 1);
+    assert_text(got.service, got.service_len, "echo");
+    assert_int_equal(got.workers, 8);
+    assert_int_equal(got.idle, 2);
+    assert_int_equal(got.queued, 1);
+    assert_int_equal(got.running, 3);
+    assert_int_equal(got.rate_milli, 12345);
+    assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 1);
+    assert_text(got.service, got.service_len, "resize");
+    assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 0);
+    spw_msg_reset(&msg);
+}
+
+static void test_delegate_round_trips_and_keeps_the_body(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_delegate(&msg, "A", 0xabcdef, "echo", 1500), 0);
+    spw_msg_add_mem(&msg, "one", 3);
+    spw_msg_add_mem(&msg, "two", 3);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_DELEGATE);
+    assert_text(in.name, in.name_len, "A");
+    assert_true(in.id == 0xabcdef);
+    assert_text(in.service, in.service_len, "echo");
+    assert_int_equal(in.timeout_ms, 1500);
+    assert_int_equal(in.body_count, 2);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_delegate(&msg, "A", 1, "echo", 0), -1);
+    spw_msg_reset(&msg);
+}
+
+static void test_done_round_trips_status_and_body(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_done(&msg, 42, SPW_STATUS_BUSY), 0);
+    spw_msg_add_mem(&msg, "no idle worker", 14);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_DONE);
+    assert_true(in.id == 42);
+    assert_int_equal(in.status, SPW_STATUS_BUSY);
+    assert_int_equal(in.body_count, 1);
+    spw_msg_reset(&msg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register_round_trips_name_epoch_advertise_and_zone),
+        cmocka_unit_test(test_register_accepts_an_empty_zone_but_not_an_empty_advertise),
+        cmocka_unit_test(test_register_with_a_bad_name_is_malformed),
+        cmocka_unit_test(test_welcome_round_trips_and_refuses_zero_heartbeat),
+        cmocka_unit_test(test_refused_carries_reason_and_retry),
+        cmocka_unit_test(test_ask_round_trips_and_refuses_a_zero_count),
+        cmocka_unit_test(test_grant_round_trips_every_record_in_order),
+        cmocka_unit_test(test_grant_with_no_records_is_valid),
+        cmocka_unit_test(test_grant_with_a_truncated_record_is_malformed),
+        cmocka_unit_test(test_member_round_trips_each_event_and_refuses_others),
+        cmocka_unit_test(test_state_round_trips_counters_and_every_service),
+        cmocka_unit_test(test_delegate_round_trips_and_keeps_the_body),
+        cmocka_unit_test(test_done_round_trips_status_and_body),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
