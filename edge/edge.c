@@ -36,31 +36,16 @@
 //  Messages read from one socket in one turn, so one socket cannot starve
 //  the other or the timers.
 #define SPW_EDGE_BATCH 256
-//  At most one "dropped malformed message" log line per socket per period.
-#define SPW_MALFORMED_LOG_PERIOD_MS 1000
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
 
 
-//  Counts a dropped message and logs it unless one was logged recently.
+//  Counts a dropped message; the sender is the ROUTER identity in frame 0.
 void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
-                 int64_t now)
+                   int64_t now)
 {
     (void) self;
-    drops->count++;
-    drops->since_log++;
-    if (now - drops->logged_at < SPW_MALFORMED_LOG_PERIOD_MS && drops->logged_at)
-        return;
-    char peer[80] = "-";
-    if (msg->count > 0) {
-        zmq_msg_t *id = (zmq_msg_t *) &msg->frame[0];
-        spw_log_bytes(zmq_msg_data(id), zmq_msg_size(id), peer, sizeof peer);
-    }
-    spw_log(SPW_LOG_WARNING, "message_dropped",
-            "socket=%s peer=%s reason=\"%s\" dropped=%llu total=%llu", drops->name, peer, why,
-            (unsigned long long) drops->since_log, (unsigned long long) drops->count);
-    drops->logged_at = now;
-    drops->since_log = 0;
+    spw_drops_note(drops, msg, drops == &self->hub_drops ? -1 : 0, why, now);
 }
 
 //  Sends a reply to a client: for native clients the REPLY command with
@@ -335,8 +320,9 @@ spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_
 
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or
 //  a native client's [id]["SPW1"][REQUEST]...
-static void on_client(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+static void on_client(void *arg, spw_msg_t *msg, int64_t now)
 {
+    spw_edge_t *self = arg;
     spw_drops_t *drops = &self->frontend_drops;
     if (msg->count < 3) {
         spw_edge_drop(self, drops, msg, "too few frames", now);
@@ -515,8 +501,9 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
     spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
 }
 
-static void on_worker(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+static void on_worker(void *arg, spw_msg_t *msg, int64_t now)
 {
+    spw_edge_t *self = arg;
     if (msg->count < 2) {
         spw_edge_drop(self, &self->backend_drops, msg, "too few frames", now);
         return;
@@ -694,63 +681,25 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     return self;
 }
 
-//  Reads up to a batch of messages from one socket. Returns -1 on a fatal
-//  error (the context was terminated), else 0.
-static int drain(spw_edge_t *self, void *socket,
-                 void (*handle)(spw_edge_t *, spw_msg_t *, int64_t), spw_drops_t *drops,
-                 int64_t now)
-{
-    for (int i = 0; i < SPW_EDGE_BATCH; i++) {
-        spw_msg_t msg;
-        spw_msg_init(&msg);
-        if (spw_msg_recv(&msg, socket, ZMQ_DONTWAIT) != 0) {
-            if (errno == EMSGSIZE) {
-                spw_edge_drop(self, drops, &msg, "too many frames", now);
-                continue;
-            }
-            if (errno == EAGAIN || errno == EINTR)
-                return 0;
-            return -1;
-        }
-        handle(self, &msg, now);
-        spw_msg_reset(&msg);
-    }
-    return 0;
-}
-
-static void on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+static void on_control(void *self, spw_msg_t *msg, int64_t now)
 {
     spw_hublink_on_control(self, msg, now);
 }
 
-static void on_cloud(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+static void on_cloud(void *self, spw_msg_t *msg, int64_t now)
 {
     spw_cloud_on_request(self, msg, now);
 }
 
-//  Reads what one peer link has for us, a batch at most.
-static int drain_peer(spw_edge_t *self, spw_peer_t *peer, int64_t now)
+typedef struct {
+    spw_edge_t *edge;
+    spw_peer_t *peer;
+} spw_peer_link_t;
+
+static void on_peer(void *arg, spw_msg_t *msg, int64_t now)
 {
-    for (int i = 0; i < SPW_EDGE_BATCH; i++) {
-        spw_msg_t msg;
-        spw_msg_init(&msg);
-        if (spw_msg_recv(&msg, peer->socket, ZMQ_DONTWAIT) != 0) {
-            if (errno == EMSGSIZE) {
-                spw_edge_drop(self, &self->cloud_drops, &msg, "too many frames", now);
-                continue;
-            }
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        }
-        spw_cloud_on_peer(self, peer, &msg, now);
-        spw_msg_reset(&msg);
-        //  A message may have closed this link (a peer found dead).
-        bool still_linked = false;
-        for (size_t p = 0; p < self->peer_count; p++)
-            still_linked |= self->peers[p] == peer;
-        if (!still_linked)
-            return 0;
-    }
-    return 0;
+    spw_peer_link_t *link = arg;
+    spw_cloud_on_peer(link->edge, link->peer, msg, now);
 }
 
 int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
@@ -799,10 +748,10 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         }
         now = spw_clock_ms();
         if ((items[0].revents & ZMQ_POLLIN)
-            && drain(self, self->backend, on_worker, &self->backend_drops, now) != 0)
+            && spw_msg_drain(self->backend, SPW_EDGE_BATCH, on_worker, self, &self->backend_drops, 0, now) != 0)
             rc = -1;
         if (control_at != SIZE_MAX && (items[control_at].revents & ZMQ_POLLIN) && self->control
-            && drain(self, self->control, on_control, &self->hub_drops, now) != 0)
+            && spw_msg_drain(self->control, SPW_EDGE_BATCH, on_control, self, &self->hub_drops, -1, now) != 0)
             rc = -1;
         for (size_t p = 0; p < peers_polled; p++) {
             if (!(items[peers_at + p].revents & ZMQ_POLLIN))
@@ -810,14 +759,18 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             bool still_linked = false;
             for (size_t q = 0; q < self->peer_count; q++)
                 still_linked |= self->peers[q] == polled[p];
-            if (still_linked && drain_peer(self, polled[p], now) != 0)
+            spw_peer_link_t link = { self, polled[p] };
+            if (still_linked
+                && spw_msg_drain(polled[p]->socket, SPW_EDGE_BATCH, on_peer, &link,
+                                 &self->cloud_drops, -1, now)
+                       != 0)
                 rc = -1;
         }
         if (cloud_at != SIZE_MAX && (items[cloud_at].revents & ZMQ_POLLIN)
-            && drain(self, self->cloud, on_cloud, &self->cloud_drops, now) != 0)
+            && spw_msg_drain(self->cloud, SPW_EDGE_BATCH, on_cloud, self, &self->cloud_drops, 0, now) != 0)
             rc = -1;
         if ((items[1].revents & ZMQ_POLLIN)
-            && drain(self, self->frontend, on_client, &self->frontend_drops, now) != 0)
+            && spw_msg_drain(self->frontend, SPW_EDGE_BATCH, on_client, self, &self->frontend_drops, 0, now) != 0)
             rc = -1;
         if (rc != 0) {
             spw_log(SPW_LOG_ERROR, "receive_failed", "error=\"%s\"", zmq_strerror(errno));

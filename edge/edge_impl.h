@@ -10,17 +10,11 @@
 #include "tasks.h"
 
 #include "spw_proto.h"
+#include "spw_socket.h"
 
 //  Most edges this edge holds links to at once, and grants it keeps.
 #define SPW_EDGE_MAX_PEERS  64
 #define SPW_EDGE_MAX_GRANTS 256
-
-typedef struct {
-    const char *name;
-    uint64_t count;
-    uint64_t since_log;
-    int64_t logged_at;
-} spw_drops_t;
 
 //  A link to another edge, made when a grant first names it.
 typedef struct spw_peer_t {

@@ -44,8 +44,6 @@
 //  Messages read from one socket in one turn, so one socket cannot starve
 //  the other or the timers.
 #define SPW_HUB_BATCH 256
-//  At most one "dropped malformed message" log line per socket per period.
-#define SPW_MALFORMED_LOG_PERIOD_MS 1000
 //  Dead edges handled per call of spw_capacity_expire.
 #define SPW_HUB_EXPIRE_BATCH 64
 //  The shortest interval over which delegated rates are measured.
@@ -61,13 +59,6 @@
 #define SPW_HUB_STATUS_TEXT_SERVICE "spillway.status.text"
 //  The widest the SERVICES column of the text table grows before it overflows.
 #define SPW_HUB_SERVICES_COLUMN_MAX 40
-
-typedef struct {
-    const char *name;
-    uint64_t count;
-    uint64_t since_log;
-    int64_t logged_at;
-} spw_drops_t;
 
 //  What the loop knows of an edge beyond the capacity table.
 typedef struct {
@@ -120,20 +111,7 @@ struct spw_hub_t {
 static void drop(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, const char *why,
                  int64_t now)
 {
-    drops->count++;
-    drops->since_log++;
-    if (now - drops->logged_at < SPW_MALFORMED_LOG_PERIOD_MS && drops->logged_at)
-        return;
-    char peer[80] = "-";
-    if (peer_frame >= 0 && msg->count > (size_t) peer_frame) {
-        zmq_msg_t *id = (zmq_msg_t *) &msg->frame[peer_frame];
-        spw_log_bytes(zmq_msg_data(id), zmq_msg_size(id), peer, sizeof peer);
-    }
-    spw_log(SPW_LOG_WARNING, "message_dropped",
-            "socket=%s peer=%s reason=\"%s\" dropped=%llu total=%llu", drops->name, peer, why,
-            (unsigned long long) drops->since_log, (unsigned long long) drops->count);
-    drops->logged_at = now;
-    drops->since_log = 0;
+    spw_drops_note(drops, msg, peer_frame, why, now);
 }
 
 //  Copies a decoded field into a NUL-terminated buffer of size bytes.
@@ -663,8 +641,9 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
 }
 
 //  One message on the control socket: [identity]["SPW1"][command]...
-static void on_control(spw_hub_t *self, spw_msg_t *msg, int64_t now)
+static void on_control(void *arg, spw_msg_t *msg, int64_t now)
 {
+    spw_hub_t *self = arg;
     spw_drops_t *drops = &self->control_drops;
     if (msg->count < 3) {
         drop(drops, msg, 0, "too few frames", now);
@@ -725,8 +704,9 @@ static void sample_rates(spw_peer_t *peer, uint64_t out, uint64_t in, int64_t no
 }
 
 //  One message on the state socket: ["SPW1"][STATE]...
-static void on_state(spw_hub_t *self, spw_msg_t *msg, int64_t now)
+static void on_state(void *arg, spw_msg_t *msg, int64_t now)
 {
+    spw_hub_t *self = arg;
     spw_drops_t *drops = &self->state_drops;
     spw_proto_t in;
     const char *why = NULL;
@@ -872,27 +852,6 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
 
 //  Reads up to a batch of messages from one socket. Returns -1 on a fatal
 //  error (the context was terminated), else 0.
-static int drain(spw_hub_t *self, void *socket, void (*handle)(spw_hub_t *, spw_msg_t *, int64_t),
-                 spw_drops_t *drops, int peer_frame, int64_t now)
-{
-    for (int i = 0; i < SPW_HUB_BATCH; i++) {
-        spw_msg_t msg;
-        spw_msg_init(&msg);
-        if (spw_msg_recv(&msg, socket, ZMQ_DONTWAIT) != 0) {
-            if (errno == EMSGSIZE) {
-                drop(drops, &msg, peer_frame, "too many frames", now);
-                continue;
-            }
-            if (errno == EAGAIN || errno == EINTR)
-                return 0;
-            return -1;
-        }
-        handle(self, &msg, now);
-        spw_msg_reset(&msg);
-    }
-    return 0;
-}
-
 int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
 {
     spw_log(SPW_LOG_INFO, "started",
@@ -918,10 +877,10 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         now = spw_clock_ms();
         //  State first: fresh figures before the grants that use them.
         if ((items[1].revents & ZMQ_POLLIN)
-            && drain(self, self->state, on_state, &self->state_drops, -1, now) != 0)
+            && spw_msg_drain(self->state, SPW_HUB_BATCH, on_state, self, &self->state_drops, -1, now) != 0)
             rc = -1;
         if ((items[0].revents & ZMQ_POLLIN)
-            && drain(self, self->control, on_control, &self->control_drops, 0, now) != 0)
+            && spw_msg_drain(self->control, SPW_HUB_BATCH, on_control, self, &self->control_drops, 0, now) != 0)
             rc = -1;
         if (rc != 0) {
             spw_log(SPW_LOG_ERROR, "receive_failed", "error=\"%s\"", zmq_strerror(errno));

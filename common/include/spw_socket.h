@@ -44,6 +44,28 @@ int spw_msg_recv(spw_msg_t *msg, void *socket, int flags);
 //  or -1 (errno set; EHOSTUNREACH for an unknown ROUTER peer).
 int spw_msg_send(spw_msg_t *msg, void *socket, int flags);
 
+//  Messages a socket dropped as malformed: counted always, logged at most
+//  once a second with the count since the last line, so that a flood of
+//  garbage cannot flood the log.
+typedef struct {
+    const char *name;     // the socket's name in the log ("frontend")
+    uint64_t count;       // dropped in all
+    uint64_t since_log;
+    int64_t logged_at;
+} spw_drops_t;
+
+//  Counts one dropped message and logs it unless a line went out recently.
+//  peer_frame is the frame that names the sender (a ROUTER's identity), or
+//  -1 if none does.
+void spw_drops_note(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, const char *why,
+                    int64_t now);
+
+//  Handles up to batch messages waiting on socket, without blocking, so one
+//  busy socket cannot starve the others or the timers. A message with too
+//  many frames is noted in drops. Returns 0, or -1 on a fatal socket error.
+int spw_msg_drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *msg, int64_t now),
+                  void *arg, spw_drops_t *drops, int peer_frame, int64_t now);
+
 #ifdef __cplusplus
 }
 #endif

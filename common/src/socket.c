@@ -10,6 +10,8 @@
 
 #include "spw_socket.h"
 
+#include "spw_log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,4 +110,46 @@ int spw_msg_send(spw_msg_t *msg, void *socket, int flags)
     msg->count = 0;
     errno = saved;
     return rc;
+}
+
+//  At most one "dropped" log line a socket per this period.
+#define SPW_DROPS_LOG_PERIOD_MS 1000
+
+void spw_drops_note(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, const char *why,
+                    int64_t now)
+{
+    drops->count++;
+    drops->since_log++;
+    if (drops->logged_at && now - drops->logged_at < SPW_DROPS_LOG_PERIOD_MS)
+        return;
+    char peer[80] = "-";
+    if (peer_frame >= 0 && msg->count > (size_t) peer_frame) {
+        zmq_msg_t *id = (zmq_msg_t *) &msg->frame[peer_frame];
+        spw_log_bytes(zmq_msg_data(id), zmq_msg_size(id), peer, sizeof peer);
+    }
+    spw_log(SPW_LOG_WARNING, "message_dropped",
+            "socket=%s peer=%s reason=\"%s\" dropped=%llu total=%llu", drops->name, peer,
+            why ? why : "malformed", (unsigned long long) drops->since_log,
+            (unsigned long long) drops->count);
+    drops->logged_at = now;
+    drops->since_log = 0;
+}
+
+int spw_msg_drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *msg, int64_t now),
+                  void *arg, spw_drops_t *drops, int peer_frame, int64_t now)
+{
+    for (int i = 0; i < batch; i++) {
+        spw_msg_t msg;
+        spw_msg_init(&msg);
+        if (spw_msg_recv(&msg, socket, ZMQ_DONTWAIT) != 0) {
+            if (errno == EMSGSIZE) {
+                spw_drops_note(drops, &msg, peer_frame, "too many frames", now);
+                continue;
+            }
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        }
+        handle(arg, &msg, now);
+        spw_msg_reset(&msg);
+    }
+    return 0;
 }

@@ -1,0 +1,40 @@
+//  spw_daemon.h: what the edge and the hub share as programs — settings
+//  from defaults, a --config file and flags, help and version, and the
+//  signals that stop them.
+
+#ifndef SPW_DAEMON_H_INCLUDED
+#define SPW_DAEMON_H_INCLUDED
+
+#include "spw_config.h"
+
+#include <signal.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *program;        // "spillway-edge", the prefix of its errors
+    const char *usage;          // the flags to show after the program's name
+    const char *summary;        // what the program is, a line or two
+    const char *example;        // the example config, "config/edge.yaml"
+    const char *missing_hint;   // added to a missing-key error when no file was given
+    const spw_key_t *keys;
+} spw_daemon_spec_t;
+
+//  Fills settings (zeroed by the caller) from the keys' defaults, then the
+//  --config file wherever it stands, then every other flag in order, then
+//  checks required keys. Returns -1 if the program should go on, or the
+//  code it should exit with: 0 after --help or --version, 1 for a bad file,
+//  2 for bad flags. Errors are printed, one line.
+int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc, char **argv);
+
+//  Makes SIGINT and SIGTERM set the returned flag instead of killing the
+//  process, without SA_RESTART so that a blocking zmq_poll returns EINTR.
+volatile sig_atomic_t *spw_daemon_signals(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,103 @@
+//  daemon.c: the command line and signals of spillway-edge and
+//  spillway-hub (see spw_daemon.h). Settings are read in a fixed order —
+//  defaults, the file, flags — so that a flag always wins, and the first
+//  bad value stops the program before it binds anything.
+
+#include "spw_daemon.h"
+
+#include "spillway.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int signum)
+{
+    (void) signum;
+    stop_requested = 1;
+}
+
+volatile sig_atomic_t *spw_daemon_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    return &stop_requested;
+}
+
+static void print_help(const spw_daemon_spec_t *spec)
+{
+    printf("usage: %s %s\n\n%s\nFlags override the file; every key of the config is also a flag:\n\n",
+           spec->program, spec->usage, spec->summary);
+    for (const spw_key_t *key = spec->keys; key->name; key++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", key->name);
+        for (char *c = flag + 2; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        bool has_default = key->default_value && *key->default_value;
+        printf("  %-26s %s%s%s%s\n", flag, key->help, has_default ? " (default " : "",
+               has_default ? key->default_value : "", has_default ? ")" : "");
+    }
+    printf("\n  %-26s read settings from a YAML file (see %s)\n", "--config FILE", spec->example);
+    printf("  %-26s print this help\n  %-26s print the version\n", "-h, --help", "--version");
+}
+
+int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc, char **argv)
+{
+    char err[SPW_ERROR_MAX];
+    if (spw_config_defaults(spec->keys, settings, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->program, err);
+        return 1;
+    }
+    const char *config_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            print_help(spec);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("%s %s\n", spec->program, SPW_VERSION);
+            return 0;
+        }
+        if (strncmp(argv[i], "--", 2) != 0) {
+            fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", spec->program, argv[i]);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "%s: %s needs a value\n", spec->program, argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--config") == 0)
+            config_path = argv[i + 1];
+        i++;  // a flag's value; checked below
+    }
+    if (config_path && spw_config_load(config_path, spec->keys, settings, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    for (int i = 1; i < argc; i += 2) {
+        const char *flag = argv[i];
+        if (strcmp(flag, "--config") == 0)
+            continue;
+        if (!spw_config_key(spec->keys, flag + 2)) {
+            fprintf(stderr, "%s: unknown flag '%s' (see --help)\n", spec->program, flag);
+            return 2;
+        }
+        if (spw_config_set(spec->keys, settings, flag + 2, argv[i + 1], flag, err, sizeof err)
+            != 0) {
+            fprintf(stderr, "%s: %s\n", spec->program, err);
+            return 2;
+        }
+    }
+    if (spw_config_check(spec->keys, settings, config_path ? config_path : spec->program, err,
+                         sizeof err)
+        != 0) {
+        fprintf(stderr, "%s%s\n", err, config_path ? "" : spec->missing_hint);
+        return config_path ? 1 : 2;
+    }
+    return -1;
+}
