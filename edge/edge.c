@@ -266,10 +266,11 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         return;
     }
     char reason[160];
-    //  With a hub, another edge may offer a service no local worker has.
-    spw_service_t *service = spw_pool_service(self->pool, service_name, service_len,
-                                              spw_hublink_joined(self));
-    if (!service || (!service->offered && !spw_hublink_joined(self))) {
+    //  With a hub, another edge may offer a service no local worker has:
+    //  the task waits for a grant (or the hub's word that no edge has it).
+    bool has_hub = self->control != NULL;
+    spw_service_t *service = spw_pool_service(self->pool, service_name, service_len, has_hub);
+    if (!service || (!service->offered && !has_hub)) {
         self->stats.no_service++;
         snprintf(reason, sizeof reason, "no worker offers service '%.*s'", (int) service_len,
                  service_name);

@@ -72,6 +72,7 @@ struct spw_edge_t {
     int64_t refused_since;
     bool state_dirty;
     int64_t state_sent;
+    spw_service_figures_t *figures;  // max_services, for STATE messages
 
     //  Cloud links (cloud.c).
     void *cloud;            // ROUTER where peers send us tasks

@@ -27,8 +27,9 @@
 
 //  Figures of every service for one STATE message.
 typedef struct {
-    spw_service_figures_t figures[256];
+    spw_service_figures_t *figures;
     size_t count;
+    size_t limit;
 } spw_state_batch_t;
 
 bool spw_hublink_joined(spw_edge_t *self)
@@ -89,6 +90,9 @@ int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen)
         gethostname(host, sizeof host - 1);
         fill_host(self->advertise, sizeof self->advertise, self->config.cloud, host);
     }
+    self->figures = calloc((size_t) self->config.max_services, sizeof *self->figures);
+    if (!self->figures)
+        return snprintf(err, errlen, "out of memory"), -1;
     spw_socket_opts_t opts = { .max_message_bytes = SPW_MAX_RECORDS_LEN * 2, .hwm = 1000 };
     self->control = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
     if (!self->control || spw_socket_connect(self->control, self->config.hub, err, errlen) != 0)
@@ -115,6 +119,8 @@ void spw_hublink_stop(spw_edge_t *self)
     self->hub_state = SPW_HUB_OFF;
     spw_socket_destroy(&self->control);
     spw_socket_destroy(&self->state);
+    free(self->figures);
+    self->figures = NULL;
 }
 
 //  Connects the state publisher to the endpoint the hub named.
@@ -255,18 +261,19 @@ void spw_hublink_ask(spw_edge_t *self, spw_service_t *service, int64_t now)
         return;
     if (want > (size_t) self->config.ask_max)
         want = (size_t) self->config.ask_max;
-    //  An unanswered ask lapses after a heartbeat.
     spw_msg_t out;
     spw_msg_init(&out);
     spw_proto_put_ask(&out, service->name, (uint32_t) want);
+    //  The hub holds an ask it cannot grant yet for up to a heartbeat; ours
+    //  lapses after two, in case the answer was lost.
     if (spw_msg_send(&out, self->control, ZMQ_DONTWAIT) == 0)
-        service->asked_until = now + self->hub_heartbeat_ms;
+        service->asked_until = now + 2 * self->hub_heartbeat_ms;
 }
 
 static void add_figures(spw_service_t *service, void *arg)
 {
     spw_state_batch_t *batch = arg;
-    if (batch->count >= sizeof batch->figures / sizeof batch->figures[0])
+    if (batch->count >= batch->limit)
         return;
     spw_service_figures_t *f = &batch->figures[batch->count++];
     f->service = service->name;
@@ -283,8 +290,7 @@ void spw_hublink_publish(spw_edge_t *self, int64_t now)
     self->state_dirty = false;
     if (!self->state || self->hub_state != SPW_HUB_JOINED)
         return;
-    static spw_state_batch_t batch;
-    batch.count = 0;
+    spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services };
     spw_pool_each_service(self->pool, add_figures, &batch);
     spw_msg_t out;
     spw_msg_init(&out);

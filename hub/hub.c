@@ -73,6 +73,19 @@ typedef struct {
     double out_per_s, in_per_s;
 } spw_peer_t;
 
+//  An ask the hub could not grant at once. It waits here until another
+//  edge reports spare capacity for its service (then it is granted at
+//  once) or for one heartbeat (then it is answered with nothing), so that
+//  an origin hears of freed workers as soon as the hub does, without
+//  polling.
+typedef struct {
+    spw_peer_t *peer;   // NULL: a free slot
+    uint64_t epoch;
+    char service[SPW_MAX_SERVICE_LEN + 1];
+    uint32_t wanted;
+    int64_t expires;
+} spw_parked_ask_t;
+
 //  A growing text buffer for status answers; failed once out of memory.
 typedef struct {
     char *data;
@@ -95,6 +108,8 @@ struct spw_hub_t {
     spw_grant_t *grants;            // scratch for an ASK
     spw_grant_entry_t *entries;     // scratch for a GRANT
     size_t grant_limit;
+    spw_parked_ask_t *parked;       // asks waiting for spare, peer_limit * 4
+    size_t parked_limit;
     uint64_t random_state;
     int64_t started;
     int64_t next_tick;
@@ -346,20 +361,35 @@ static bool offered_elsewhere(spw_hub_t *self, const char *origin, const char *s
     return false;
 }
 
-static void on_ask(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+//  Decides grants for an ask and sends them. An ask that gets nothing is
+//  parked (unless final, or no slot is free) and 1 is returned; else 0.
+static int answer_ask(spw_hub_t *self, spw_peer_t *peer, const char *service, uint32_t wanted,
+                      bool final, int64_t park_until, int64_t now)
 {
-    spw_peer_t *peer = known_sender(self, msg);
-    if (!peer)
-        return;
-    spw_capacity_heard(self->capacity, peer->name, peer->epoch, now);
-    char service[SPW_MAX_SERVICE_LEN + 1];
-    copy_field(service, sizeof service, in->service, in->service_len);
-    uint32_t wanted = in->count < (uint64_t) self->config.max_grant
-                        ? in->count
-                        : (uint32_t) self->config.max_grant;
     size_t count = spw_grants_decide(self->capacity, self->policy, peer->name, service, wanted,
                                      now, self->config.grant_ttl_ms, &self->random_state,
                                      self->grants, self->grant_limit);
+    //  A hub that has just started waits one liveness for the edges' state
+    //  before it says no live edge offers a service.
+    bool warm = now - self->started >= self->config.heartbeat_ms * self->config.liveness;
+    bool nobody = warm && !offered_elsewhere(self, peer->name, service);
+    if (count == 0 && !final && !nobody) {
+        spw_parked_ask_t *slot = NULL;
+        for (size_t i = 0; i < self->parked_limit; i++) {
+            spw_parked_ask_t *ask = &self->parked[i];
+            if (ask->peer == peer && strcmp(ask->service, service) == 0) {
+                slot = ask;  // a repeated ask replaces the waiting one
+                break;
+            }
+            if (!ask->peer && !slot)
+                slot = ask;
+        }
+        if (slot) {
+            *slot = (spw_parked_ask_t) { peer, peer->epoch, "", wanted, park_until };
+            snprintf(slot->service, sizeof slot->service, "%s", service);
+            return 1;
+        }
+    }
     uint32_t total = 0;
     for (size_t i = 0; i < count; i++) {
         self->entries[i] = (spw_grant_entry_t) {
@@ -371,30 +401,66 @@ static void on_ask(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64
         };
         total += self->grants[i].count;
     }
-    self->stats.asks++;
     self->stats.granted_tasks += total;
     spw_log(SPW_LOG_DEBUG, "grant", "origin=%s service=%s asked=%u granted=%u edges=%zu",
-            peer->name, service, in->count, total, count);
+            peer->name, service, wanted, total, count);
     //  A ttl of 0 tells the origin no other live edge offers the service
     //  at all, so it can answer no-service instead of waiting.
-    uint32_t ttl = (uint32_t) self->config.grant_ttl_ms;
-    //  A hub that has just started waits one liveness for the edges'
-    //  state before it says that.
-    bool warm = now - self->started >= self->config.heartbeat_ms * self->config.liveness;
-    if (count == 0 && warm && !offered_elsewhere(self, peer->name, service))
-        ttl = 0;
+    uint32_t ttl = count == 0 && nobody ? 0 : (uint32_t) self->config.grant_ttl_ms;
     spw_msg_t out;
     spw_msg_init(&out);
-    spw_msg_add_share(&out, &msg->frame[0]);
-    if (spw_proto_put_grant(&out, service, ttl, self->entries, count)
-        != 0) {
+    spw_msg_add_mem(&out, peer->identity, peer->identity_len);
+    if (spw_proto_put_grant(&out, service, ttl, self->entries, count) != 0) {
         //  The grants stay recorded and expire with their ttl: under-commit is safe.
         spw_log(SPW_LOG_ERROR, "grant_unencodable", "origin=%s service=%s edges=%zu",
                 peer->name, service, count);
         spw_msg_reset(&out);
-        return;
+        return 0;
     }
     send_control(self, &out, "grant");
+    return 0;
+}
+
+static void on_ask(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+{
+    spw_peer_t *peer = known_sender(self, msg);
+    if (!peer)
+        return;
+    spw_capacity_heard(self->capacity, peer->name, peer->epoch, now);
+    char service[SPW_MAX_SERVICE_LEN + 1];
+    copy_field(service, sizeof service, in->service, in->service_len);
+    uint32_t wanted = in->count < (uint64_t) self->config.max_grant
+                        ? in->count
+                        : (uint32_t) self->config.max_grant;
+    self->stats.asks++;
+    answer_ask(self, peer, service, wanted, false, now + self->config.heartbeat_ms, now);
+}
+
+//  Answers the parked asks that the latest news may satisfy: all of them
+//  whose service the edge named by reporter (NULL: any) has spare for, and
+//  with nothing those that waited their heartbeat or whose asker is gone.
+static void wake_parked(spw_hub_t *self, const char *reporter, int64_t now)
+{
+    spw_edge_state_t *edge = reporter ? spw_capacity_find(self->capacity, reporter) : NULL;
+    for (size_t i = 0; i < self->parked_limit; i++) {
+        spw_parked_ask_t *ask = &self->parked[i];
+        if (!ask->peer)
+            continue;
+        if (!ask->peer->used || ask->peer->epoch != ask->epoch || !ask->peer->identity_len) {
+            ask->peer = NULL;
+            continue;
+        }
+        bool expired = ask->expires <= now;
+        spw_service_state_t *offered = edge && strcmp(edge->name, ask->peer->name) != 0
+                                         ? spw_capacity_service(edge, ask->service)
+                                         : NULL;
+        if (!expired && !(offered && spw_capacity_spare(offered) > 0))
+            continue;
+        spw_parked_ask_t waiting = *ask;
+        ask->peer = NULL;  // answered, or parked again (here) if still nothing
+        answer_ask(self, waiting.peer, waiting.service, waiting.wanted, expired,
+                   waiting.expires, now);
+    }
 }
 
 static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
@@ -752,6 +818,7 @@ static void on_state(void *arg, spw_msg_t *msg, int64_t now)
         return;
     }
     self->stats.states++;
+    wake_parked(self, name, now);
     spw_peer_t *peer = peer_by_name(self, name);
     if (peer && peer->epoch == in.epoch)
         sample_rates(peer, in.out, in.in, now);
@@ -776,6 +843,7 @@ static void tick(spw_hub_t *self, int64_t now)
     } while (count == SPW_HUB_EXPIRE_BATCH);
     spw_capacity_expire_grants(self->capacity, now);
     sweep_peers(self);
+    wake_parked(self, NULL, now);
     for (size_t i = 0; i < self->peer_limit; i++) {
         spw_peer_t *peer = &self->peers[i];
         if (!peer->used || !peer->identity_len || !peer_edge(self, peer))
@@ -824,9 +892,11 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->peers = calloc(self->peer_limit, sizeof *self->peers);
     self->services = calloc((size_t) config->max_services, sizeof *self->services);
     self->grants = calloc(self->grant_limit, sizeof *self->grants);
+    self->parked_limit = self->peer_limit * 4;
+    self->parked = calloc(self->parked_limit, sizeof *self->parked);
     self->entries = calloc(self->grant_limit, sizeof *self->entries);
     if (!self->ctx || !self->capacity || !self->peers || !self->services || !self->grants
-        || !self->entries) {
+        || !self->entries || !self->parked) {
         snprintf(err, errlen, "out of memory");
         spw_hub_destroy(&self);
         return NULL;
@@ -910,6 +980,7 @@ void spw_hub_destroy(spw_hub_t **self_p)
     free(self->services);
     free(self->grants);
     free(self->entries);
+    free(self->parked);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self);

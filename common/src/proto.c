@@ -636,36 +636,86 @@ int spw_proto_put_ask(spw_msg_t *msg, const char *service, uint32_t count)
     return 0;
 }
 
-//  Appends a length-prefixed text to a record buffer; -1 if it overflows.
-static int record_text(uint8_t *buf, size_t *len, const char *text, size_t text_len)
+//  Writes records into a frame in two passes over the same code: the first
+//  (data NULL) measures and checks them, the second fills a frame of exactly
+//  that size. No buffer outlives a call, so encoders are reentrant.
+typedef struct {
+    uint8_t *data;  // NULL while measuring
+    size_t len;
+} spw_records_t;
+
+static int record_text(spw_records_t *r, const char *text, size_t text_len)
 {
-    if (text_len > 255 || *len + 1 + text_len > SPW_MAX_RECORDS_LEN)
+    if (text_len > 255 || r->len + 1 + text_len > SPW_MAX_RECORDS_LEN)
         return -1;
-    buf[(*len)++] = (uint8_t) text_len;
-    memcpy(buf + *len, text, text_len);
-    *len += text_len;
+    if (r->data) {
+        r->data[r->len] = (uint8_t) text_len;
+        memcpy(r->data + r->len + 1, text, text_len);
+    }
+    r->len += 1 + text_len;
+    return 0;
+}
+
+static int record_u32(spw_records_t *r, uint32_t value)
+{
+    if (r->len + 4 > SPW_MAX_RECORDS_LEN)
+        return -1;
+    if (r->data)
+        spw_put_u32(r->data + r->len, value);
+    r->len += 4;
+    return 0;
+}
+
+static int write_grants(spw_records_t *r, const void *items, size_t count)
+{
+    const spw_grant_entry_t *grants = items;
+    for (size_t i = 0; i < count; i++)
+        if (!spw_service_name_valid(grants[i].name, grants[i].name_len)
+            || grants[i].endpoint_len == 0
+            || record_text(r, grants[i].name, grants[i].name_len)
+            || record_text(r, grants[i].endpoint, grants[i].endpoint_len)
+            || record_u32(r, grants[i].count))
+            return -1;
+    return 0;
+}
+
+static int write_figures(spw_records_t *r, const void *items, size_t count)
+{
+    const spw_service_figures_t *figures = items;
+    for (size_t i = 0; i < count; i++) {
+        const spw_service_figures_t *f = &figures[i];
+        if (!spw_service_name_valid(f->service, f->service_len)
+            || record_text(r, f->service, f->service_len) || record_u32(r, f->workers)
+            || record_u32(r, f->idle) || record_u32(r, f->queued) || record_u32(r, f->running)
+            || record_u32(r, f->rate_milli))
+            return -1;
+    }
+    return 0;
+}
+
+//  Appends one frame holding the records that write() produces.
+static int put_records(spw_msg_t *msg, int (*write)(spw_records_t *, const void *, size_t),
+                       const void *items, size_t count)
+{
+    spw_records_t r = { NULL, 0 };
+    if (write(&r, items, count) != 0 || msg->count >= SPW_MAX_FRAMES)
+        return -1;
+    zmq_msg_t *frame = &msg->frame[msg->count];
+    if (zmq_msg_init_size(frame, r.len) != 0)
+        return -1;
+    spw_records_t fill = { zmq_msg_data(frame), 0 };
+    write(&fill, items, count);
+    msg->count++;
     return 0;
 }
 
 int spw_proto_put_grant(spw_msg_t *msg, const char *service, uint32_t ttl_ms,
                         const spw_grant_entry_t *grants, size_t count)
 {
-    static uint8_t records[SPW_MAX_RECORDS_LEN];
-    size_t len = 0;
     if (!name_ok(service))
         return -1;
-    for (size_t i = 0; i < count; i++) {
-        if (!spw_service_name_valid(grants[i].name, grants[i].name_len)
-            || grants[i].endpoint_len == 0
-            || record_text(records, &len, grants[i].name, grants[i].name_len)
-            || record_text(records, &len, grants[i].endpoint, grants[i].endpoint_len)
-            || len + 4 > SPW_MAX_RECORDS_LEN)
-            return -1;
-        spw_put_u32(records + len, grants[i].count);
-        len += 4;
-    }
     if (put_head(msg, SPW_CMD_GRANT) || put_text(msg, service) || put_u32(msg, ttl_ms)
-        || spw_msg_add_mem(msg, records, len))
+        || put_records(msg, write_grants, grants, count))
         return -1;
     return 0;
 }
@@ -685,25 +735,11 @@ int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *n
 int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64_t out,
                         uint64_t in, const spw_service_figures_t *figures, size_t count)
 {
-    static uint8_t records[SPW_MAX_RECORDS_LEN];
-    size_t len = 0;
     if (!name_ok(name))
         return -1;
-    for (size_t i = 0; i < count; i++) {
-        const spw_service_figures_t *f = &figures[i];
-        if (!spw_service_name_valid(f->service, f->service_len)
-            || record_text(records, &len, f->service, f->service_len)
-            || len + 20 > SPW_MAX_RECORDS_LEN)
-            return -1;
-        spw_put_u32(records + len, f->workers);
-        spw_put_u32(records + len + 4, f->idle);
-        spw_put_u32(records + len + 8, f->queued);
-        spw_put_u32(records + len + 12, f->running);
-        spw_put_u32(records + len + 16, f->rate_milli);
-        len += 20;
-    }
     if (put_head(msg, SPW_CMD_STATE) || put_text(msg, name) || put_u64(msg, epoch)
-        || put_u64(msg, out) || put_u64(msg, in) || spw_msg_add_mem(msg, records, len))
+        || put_u64(msg, out) || put_u64(msg, in)
+        || put_records(msg, write_figures, figures, count))
         return -1;
     return 0;
 }

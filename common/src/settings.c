@@ -53,7 +53,7 @@ const spw_key_t spw_edge_keys[] = {
       .help = "tasks this edge holds at once (waiting and running)" },
     { .name = "max_workers", INT(max_workers, 1, 100000, .default_value = "1024"),
       .help = "workers this edge accepts" },
-    { .name = "max_services", INT(max_services, 1, 10000, .default_value = "64"),
+    { .name = "max_services", INT(max_services, 1, 512, .default_value = "64"),
       .help = "distinct services this edge tracks" },
     { .name = "max_message_bytes",
       INT(max_message_bytes, 64, 268435456, .default_value = "1048576"),

@@ -1,6 +1,7 @@
-"""deploy/demo, shortened and without installing or building: it shows live
-lines, exits 0, and leaves no process and no folder behind, also when it is
-stopped half-way."""
+"""deploy/demo, shortened to 9 s and without installing or building: it tells
+issue 3's story (a hub, three edges of unequal size, one killed, one added),
+loses no task, exits 0, and leaves no process and no folder behind, also when
+it is stopped half-way."""
 
 import os
 import re
@@ -14,9 +15,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import BUILD, SOURCE, check, run  # noqa: E402
 
 DEMO = os.path.join(SOURCE, "deploy", "demo")
-LIVE_LINE = re.compile(r"^t=\d+s done=\d+ rate=\d+/s in-flight=\d+ queued=(\d+|\?) "
-                       r"p50=(-|[\d.]+ms) p99=(-|[\d.]+ms) errors=\d+$", re.M)
 FOLDER = re.compile(r"^\s*folder\s+(\S+)$", re.M)
+BLOCK = re.compile(r"^--- t=\d+s", re.M)
+KILLED = re.compile(r"^\*\*\* t=\d+s: killed edge-c with SIGKILL\b.*\*\*\*$", re.M)
+STARTED = re.compile(r"^\*\*\* t=\d+s: started edge-d\b.*\*\*\*$", re.M)
+TABLE_HEADER = re.compile(r"^edge\s+sent\s+answered\s+local\s+remote\s+lost$", re.M)
+TABLE_ROW = re.compile(r"^(edge-[a-d])\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", re.M)
 
 
 def demo_env():
@@ -41,18 +45,60 @@ def check_nothing_left(folder, output):
           "the demo did not say it finished:\n%s" % output)
 
 
-def test_demo_shows_live_lines_and_leaves_nothing_running():
-    result = subprocess.run([DEMO, "--duration", "3"], capture_output=True, timeout=120,
+def blocks_after(output, position):
+    """The status blocks (header line to the next block or event) after position."""
+    starts = [m.start() for m in BLOCK.finditer(output) if m.start() > position]
+    blocks = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(output)
+        block = output[start:end]
+        event = re.search(r"^\*\*\*", block, re.M)
+        blocks.append(block[:event.start()] if event else block)
+    return blocks
+
+
+def edge_state(block, name):
+    found = re.search(r"^%s\s+(alive|dead)\s" % re.escape(name), block, re.M)
+    return found.group(1) if found else None
+
+
+def test_demo_tells_the_story_and_leaves_nothing_running():
+    started = time.monotonic()
+    result = subprocess.run([DEMO, "--duration", "9"], capture_output=True, timeout=60,
                             env=demo_env())
+    took = time.monotonic() - started
     output = result.stdout.decode("utf-8", "replace")
-    check(result.returncode == 0, "demo exited %d:\n%s\n%s"
-          % (result.returncode, output, result.stderr.decode("utf-8", "replace")))
-    live = LIVE_LINE.findall(output)
-    check(len(live) >= 2, "expected live lines, got:\n%s" % output)
-    check(re.search(r"^total: sent=\d+ done=\d+ errors=0 ", output, re.M),
-          "expected a summary without errors:\n%s" % output)
-    check(re.search(r"^edge stats: edge=demo-a ", output, re.M),
-          "expected the edge's final stats line:\n%s" % output)
+    errors = result.stderr.decode("utf-8", "replace")
+    check(result.returncode == 0, "demo exited %d:\n%s\n%s" % (result.returncode, output, errors))
+    check(took < 25, "the 9 s demo took %.1fs:\n%s" % (took, output))
+
+    killed = KILLED.search(output)
+    check(killed, "no line about killing edge-c:\n%s" % output)
+    joined = STARTED.search(output)
+    check(joined, "no line about starting edge-d:\n%s" % output)
+    check(killed.start() < joined.start(), "edge-d started before edge-c died:\n%s" % output)
+
+    first = blocks_after(output, 0)[:1]
+    check(first and all(edge_state(first[0], e) == "alive" for e in ("edge-a", "edge-b", "edge-c")),
+          "the first status block does not show edge-a, -b, -c alive:\n%s" % output)
+    check(any(edge_state(b, "edge-c") == "dead" for b in blocks_after(output, killed.end())),
+          "no status block after the kill shows edge-c dead:\n%s" % output)
+    check(any(edge_state(b, "edge-d") == "alive" for b in blocks_after(output, joined.end())),
+          "no status block after the start shows edge-d alive:\n%s" % output)
+
+    header = TABLE_HEADER.search(output)
+    check(header, "no final table:\n%s" % output)
+    rows = {m.group(1): [int(x) for x in m.groups()[1:]]
+            for m in TABLE_ROW.finditer(output, header.end())}
+    check(sorted(rows) == ["edge-a", "edge-b", "edge-c", "edge-d"],
+          "expected a row per edge, got %s:\n%s" % (sorted(rows), output))
+    for name, (sent, answered, local, remote, lost) in rows.items():
+        check(sent > 0 and lost == 0 and answered == sent and local + remote == answered,
+              "%s: sent=%d answered=%d local=%d remote=%d lost=%d:\n%s"
+              % (name, sent, answered, local, remote, lost, output))
+    check(rows["edge-a"][2] == 0 and rows["edge-a"][3] > 0,
+          "edge-a has no workers: every task of its clients is served remotely:\n%s" % output)
+    check(re.search(r"^lost: 0 ", output, re.M), "no 'lost: 0' line:\n%s" % output)
     check_nothing_left(folder_of(output), output)
 
 
@@ -60,11 +106,11 @@ def test_demo_stopped_by_sigterm_leaves_nothing_running():
     proc = subprocess.Popen([DEMO, "--duration", "60"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=demo_env())
     output = b""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 30
     try:
-        while not LIVE_LINE.search(output.decode("utf-8", "replace")):
+        while not BLOCK.search(output.decode("utf-8", "replace")):
             left = deadline - time.monotonic()
-            check(left > 0, "no live line within 60s:\n%s" % output.decode())
+            check(left > 0, "no status block within 30s:\n%s" % output.decode())
             ready, _, _ = select.select([proc.stdout], [], [], left)
             if ready:
                 chunk = os.read(proc.stdout.fileno(), 65536)
@@ -82,14 +128,16 @@ def test_demo_stopped_by_sigterm_leaves_nothing_running():
 
 
 def test_demo_rejects_a_bad_duration():
-    result = subprocess.run([DEMO, "--duration", "soon"], capture_output=True, timeout=30,
-                            env=demo_env())
-    check(result.returncode == 2 and result.stderr.count(b"\n") == 1,
-          "expected one line and exit 2, got %d %r" % (result.returncode, result.stderr))
+    for bad in ("soon", "5", "09"):
+        result = subprocess.run([DEMO, "--duration", bad], capture_output=True, timeout=30,
+                                env=demo_env())
+        check(result.returncode == 2 and result.stderr.count(b"\n") == 1,
+              "--duration %s: expected one line and exit 2, got %d %r"
+              % (bad, result.returncode, result.stderr))
 
 
 run([
-    test_demo_shows_live_lines_and_leaves_nothing_running,
+    test_demo_tells_the_story_and_leaves_nothing_running,
     test_demo_stopped_by_sigterm_leaves_nothing_running,
     test_demo_rejects_a_bad_duration,
 ])

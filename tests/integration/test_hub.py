@@ -298,7 +298,9 @@ def ask(edge, service, count):
 
 def test_ask_is_granted_the_other_edges_spare_and_no_more():
     with Cluster("hub-grant") as c:
-        hub = start_hub(c)
+        # Grants outlive the test, and an ask the hub cannot grant waits a
+        # heartbeat (200 ms) for spare before it is answered with nothing.
+        hub = start_hub(c, "--grant-ttl-ms", "60000", "--heartbeat-ms", "200")
         a, b = FakeEdge(c, hub, "A"), FakeEdge(c, hub, "B")
         check(a.register()[1] == WELCOME and b.register()[1] == WELCOME, "not welcomed")
         a.services = figures(("echo", 1, 0, 10, 1, 1000))
@@ -310,9 +312,21 @@ def test_ask_is_granted_the_other_edges_spare_and_no_more():
               "grants should name B only: %r" % grants)
         total = sum(g[2] for g in grants)
         check(0 < total <= 3, "granted %d tasks against 3 idle workers" % total)
+        started = time.monotonic()
         check(ask(a, "echo", 10) == [], "a second ask got more than the spare")
+        check(time.monotonic() - started >= 0.15, "an ask with no spare was answered at once, "
+              "not held for spare to appear")
         # B asking finds no spare at A, and is never granted itself.
         check(ask(b, "echo", 5) == [], "B was granted something")
+
+        # Spare appearing at B answers a waiting ask at once.
+        a.send(ASK, b"echo", struct.pack(">I", 2))
+        b.services = figures(("echo", 5, 5, 0, 0, 1000))
+        b.publish()
+        grant = a.expect(lambda m: m[1] == GRANT, "GRANT after B reported spare", timeout=1.0)
+        check(sum(g[2] for g in parse_grants(grant[4])) == 2, "expected 2 tasks of B's new "
+              "spare: %r" % parse_grants(grant[4]))
+        total += 2
         status = edge_status(hub, "B")
         check(status["services"][0]["granted"] == total, "B's granted in status: %r" % status)
         # An unknown service, and an edge nobody registered, get nothing.

@@ -202,7 +202,46 @@ def test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere():
         req.close()
 
 
+def test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once():
+    with Cluster("killserving") as c:
+        hub = start_hub(c)
+        a, b, cc = start_edge(c, hub, "A"), start_edge(c, hub, "B"), start_edge(c, hub, "C")
+        b_workers = []
+        for i in range(3):
+            b_workers.append(c.start("worker-B-%d" % i,
+                                     [CLI_BIN, "worker", "--edge", b.backend, "--service", "job",
+                                      "--heartbeat-ms", HB, "--exec", "sleep 30; cat"],
+                                     new_session=True))
+        start_workers(c, cc, 3, work="sleep 0.02")
+        c.wait_idle_workers(b, "job", 3)
+        c.wait_idle_workers(cc, "job", 3)
+        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"]))
+        client = c.client(a)
+        ids = {client.send([b"t%d" % i], service="job", timeout_ms=30000): b"t%d" % i
+               for i in range(12)}
+        # B's slow workers hold some of them: kill B and its workers at once.
+        c.wait_for("B to hold delegated tasks",
+                   lambda: int(c.stats(b)["edge"]["delegated_in"]) > 0)
+        c.kill(b)
+        for w in b_workers:
+            c.kill_group(w)
+        answered = set()
+        deadline = time.monotonic() + 20
+        while len(answered) < len(ids):
+            check(time.monotonic() < deadline, "only %d of %d answered" % (len(answered), len(ids)))
+            reply = client.recv(5)
+            check(reply is not None, "no reply for 5 s")
+            request_id, status, frames = reply
+            check(request_id not in answered, "request %d answered twice" % request_id)
+            check(status == "ok" and frames[0] == b"C:" + ids[request_id],
+                  "request %d: %s %r" % (request_id, status, frames))
+            answered.add(request_id)
+        check(client.recv(1) is None, "an extra reply arrived")
+        client.close()
+
+
 run([
+    test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once,
     test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
     test_overloaded_edge_spills_and_beats_its_own_throughput,
     test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation,
