@@ -668,8 +668,13 @@ static void render_text(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             buf_add(buf, "-");
             written = 1;
         }
-        buf_add(buf, "%*s  %7llu  %6llu  %6llu  %8.1f  %8.1f\n",
-                written < (size_t) services_w ? (int) ((size_t) services_w - written) : 0, "",
+        int pad = written < (size_t) services_w ? (int) ((size_t) services_w - written) : 0;
+        if (!edge->alive) {
+            //  A dead edge's last figures are history, not capacity.
+            buf_add(buf, "%*s  %7s  %6s  %6s  %8s  %8s\n", pad, "", "-", "-", "-", "-", "-");
+            continue;
+        }
+        buf_add(buf, "%*s  %7llu  %6llu  %6llu  %8.1f  %8.1f\n", pad, "",
                 (unsigned long long) totals.workers, (unsigned long long) totals.idle,
                 (unsigned long long) totals.queued, out, in);
     }
