@@ -111,21 +111,55 @@ static spw_peer_t *open_peer(spw_edge_t *self, const char *name, size_t name_len
     return peer;
 }
 
-void spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
-                     size_t name_len, const char *endpoint, size_t endpoint_len,
-                     uint32_t count, int64_t expires, int64_t now)
+//  Drops grants that are used up or expired.
+static void prune_grants(spw_edge_t *self, int64_t now)
 {
-    if (count == 0 || self->grant_count >= SPW_EDGE_MAX_GRANTS)
-        return;
+    for (size_t i = 0; i < self->grant_count;)
+        if (self->grants[i].expires <= now || self->grants[i].count == 0)
+            self->grants[i] = self->grants[--self->grant_count];
+        else
+            i++;
+}
+
+uint32_t spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
+                         size_t name_len, const char *endpoint, size_t endpoint_len,
+                         uint32_t count, int64_t expires, int64_t now)
+{
+    if (count == 0)
+        return 0;
     spw_peer_t *peer = open_peer(self, name, name_len, endpoint, endpoint_len, now);
     if (!peer)
-        return;
+        return 0;
+    //  One entry per service and peer: a new grant adds to it.
+    for (size_t i = 0; i < self->grant_count; i++) {
+        spw_grant_t *grant = &self->grants[i];
+        if (grant->service == service && grant->peer == peer) {
+            grant->count = grant->expires > now ? grant->count + count : count;
+            grant->expires = expires > grant->expires ? expires : grant->expires;
+            return count;
+        }
+    }
+    if (self->grant_count >= SPW_EDGE_MAX_GRANTS)
+        prune_grants(self, now);
+    if (self->grant_count >= SPW_EDGE_MAX_GRANTS)
+        return 0;
     self->grants[self->grant_count++] = (spw_grant_t) { service, peer, count, expires };
+    return count;
 }
 
 void spw_cloud_forget_grants(spw_edge_t *self)
 {
     self->grant_count = 0;
+}
+
+//  Drops the grants of a service about to be freed.
+void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service)
+{
+    for (size_t i = 0; i < self->grant_count;)
+        if (self->grants[i].service == service)
+            self->grants[i] = self->grants[--self->grant_count];
+        else
+            i++;
 }
 
 void spw_cloud_detach(spw_task_t *task)
@@ -165,9 +199,12 @@ void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now)
         return;
     //  Local first: only tasks that found no idle worker are waiting.
     while (service->queue.head && !service->idle_head) {
+        //  One hop: another edge's task is never sent on; skip past those.
         spw_task_t *task = service->queue.head;
-        if (task->client_kind == SPW_CLIENT_PEER)
-            return;  // one hop: another edge's task is never sent on
+        while (task && task->client_kind == SPW_CLIENT_PEER)
+            task = task->next;
+        if (!task)
+            return;
         spw_grant_t *grant = NULL;
         for (size_t i = 0; i < self->grant_count && !grant; i++)
             if (self->grants[i].service == service && self->grants[i].count
@@ -177,10 +214,12 @@ void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now)
             spw_hublink_ask(self, service, now);
             return;
         }
-        spw_queue_pop(&service->queue);
+        spw_task_t *before = task->prev;
+        spw_queue_remove(&service->queue, task);
         task->state = SPW_TASK_LOOSE;
         if (send_delegate(self, grant->peer, task, now) != 0) {
-            spw_queue_push_front(&service->queue, task);
+            //  Back where it was, and this grant is of no more use.
+            spw_queue_insert_after(&service->queue, before, task);
             task->state = SPW_TASK_QUEUED;
             grant->count = 0;
             continue;
@@ -327,11 +366,7 @@ void spw_cloud_delegate_all(spw_edge_t *self, int64_t now)
 
 void spw_cloud_tick(spw_edge_t *self, int64_t now)
 {
-    for (size_t i = 0; i < self->grant_count;)
-        if (self->grants[i].expires <= now || self->grants[i].count == 0)
-            self->grants[i] = self->grants[--self->grant_count];
-        else
-            i++;
+    prune_grants(self, now);
     for (size_t i = 0; i < self->peer_count;) {
         spw_peer_t *peer = self->peers[i];
         if (peer->inflight.size && now - peer->heard > self->liveness_ms) {

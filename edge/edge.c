@@ -293,7 +293,13 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         send_reply(self, client, kind, request_id, SPW_STATUS_OVERLOADED, NULL, 0, 0, reason);
         return;
     }
-    enqueue(task, false);
+    if (enqueue(task, false) != 0) {
+        //  Not reached while "an idle worker means an empty queue" holds.
+        self->stats.overloaded++;
+        snprintf(reason, sizeof reason, "queue of service '%s' is full", service->name);
+        spw_edge_finish(self, task, SPW_STATUS_OVERLOADED, NULL, 0, 0, reason);
+        return;
+    }
     spw_edge_dispatch(self, service, now);
     spw_cloud_delegate(self, service, now);
 }
@@ -531,10 +537,47 @@ static void measure_rate(spw_service_t *service, void *arg)
         service->rate_milli = (uint32_t) (served * 1000000u / (uint64_t) interval_ms);
 }
 
+//  Services to forget this tick: nothing uses them, and either no local
+//  worker ever offered them (a client named them) or none has for a whole
+//  task timeout. So a client cannot fill the table with names for good.
+typedef struct {
+    spw_edge_t *edge;
+    int64_t now;
+    spw_service_t *unused[64];
+    size_t count;
+} spw_unused_t;
+
+static void find_unused(spw_service_t *service, void *arg)
+{
+    spw_unused_t *found = arg;
+    bool busy = service->workers || service->queue.size || service->running
+             || service->delegated;
+    if (busy || !service->last_busy) {
+        service->last_busy = found->now;
+        return;
+    }
+    bool stale = !service->offered
+              || found->now - service->last_busy >= found->edge->config.task_timeout_ms;
+    if (stale && found->count < sizeof found->unused / sizeof found->unused[0])
+        found->unused[found->count++] = service;
+}
+
+static void forget_unused_services(spw_edge_t *self, int64_t now)
+{
+    spw_unused_t found = { .edge = self, .now = now };
+    spw_pool_each_service(self->pool, find_unused, &found);
+    for (size_t i = 0; i < found.count; i++) {
+        spw_log(SPW_LOG_DEBUG, "service_forgotten", "service=%s", found.unused[i]->name);
+        spw_cloud_forget_service(self, found.unused[i]);
+        spw_pool_forget_service(self->pool, found.unused[i]);
+    }
+}
+
 static void tick(spw_edge_t *self, int64_t now)
 {
     int64_t interval_ms = self->config.heartbeat_ms;
     spw_pool_each_service(self->pool, measure_rate, &interval_ms);
+    forget_unused_services(self, now);
     spw_pool_worker_t *worker;
     while ((worker = spw_pool_expired(self->pool, now)))
         lose_worker(self, worker,

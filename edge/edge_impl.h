@@ -60,6 +60,7 @@ struct spw_edge_t {
     //  Hub link (hublink.c).
     void *control;          // DEALER to the hub; NULL when standalone
     void *state;            // PUB to the hub's state SUB, after WELCOME
+    char state_endpoint[SPW_ENDPOINT_MAX];
     spw_hub_state_t hub_state;
     uint64_t epoch;
     char advertise[SPW_ENDPOINT_MAX];
@@ -108,13 +109,16 @@ void spw_hublink_stop(spw_edge_t *self);
 int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen);
 void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now);
 void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64_t now);
-void spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
-                     size_t name_len, const char *endpoint, size_t endpoint_len,
-                     uint32_t count, int64_t expires, int64_t now);
+//  Records a grant; returns the tasks it lets us send (0 if it cannot be
+//  kept: no link to the peer, or no room).
+uint32_t spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
+                         size_t name_len, const char *endpoint, size_t endpoint_len,
+                         uint32_t count, int64_t expires, int64_t now);
 void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now);
 void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
                          int64_t now);
 void spw_cloud_forget_grants(spw_edge_t *self);
+void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service);
 void spw_cloud_tick(spw_edge_t *self, int64_t now);
 void spw_cloud_delegate_all(spw_edge_t *self, int64_t now);
 void spw_cloud_detach(spw_task_t *task);

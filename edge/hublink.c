@@ -93,7 +93,10 @@ int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen)
     self->figures = calloc((size_t) self->config.max_services, sizeof *self->figures);
     if (!self->figures)
         return snprintf(err, errlen, "out of memory"), -1;
-    spw_socket_opts_t opts = { .max_message_bytes = SPW_MAX_RECORDS_LEN * 2, .hwm = 1000 };
+    //  Immediate: while the hub is away, registrations are not queued up to
+    //  arrive all at once when it comes back; the tick sends a fresh one.
+    spw_socket_opts_t opts = { .max_message_bytes = SPW_MAX_RECORDS_LEN * 2, .hwm = 1000,
+                               .immediate = true };
     self->control = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
     if (!self->control || spw_socket_connect(self->control, self->config.hub, err, errlen) != 0)
         return -1;
@@ -131,13 +134,18 @@ static void on_welcome(spw_edge_t *self, const spw_proto_t *in, int64_t now)
     snprintf(named, sizeof named, "%.*s", (int) in->endpoint_len, in->endpoint);
     host_of(host, sizeof host, self->config.hub);
     fill_host(endpoint, sizeof endpoint, named, host);
-    spw_socket_destroy(&self->state);
-    spw_socket_opts_t opts = { .hwm = 100 };
-    self->state = spw_socket_new(self->ctx, ZMQ_PUB, &opts);
-    if (!self->state || spw_socket_connect(self->state, endpoint, err, sizeof err) != 0) {
-        spw_log(SPW_LOG_ERROR, "hub_state_failed", "reason=\"%s\"", err);
+    //  Same place as before: keep the publisher (and what it has queued).
+    if (self->state && strcmp(endpoint, self->state_endpoint) != 0)
         spw_socket_destroy(&self->state);
-        return;
+    if (!self->state) {
+        spw_socket_opts_t opts = { .hwm = 100 };
+        self->state = spw_socket_new(self->ctx, ZMQ_PUB, &opts);
+        if (!self->state || spw_socket_connect(self->state, endpoint, err, sizeof err) != 0) {
+            spw_log(SPW_LOG_ERROR, "hub_state_failed", "reason=\"%s\"", err);
+            spw_socket_destroy(&self->state);
+            return;
+        }
+        snprintf(self->state_endpoint, sizeof self->state_endpoint, "%s", endpoint);
     }
     bool was_joined = self->hub_state == SPW_HUB_JOINED;
     self->hub_state = SPW_HUB_JOINED;
@@ -180,9 +188,8 @@ static void on_grant(spw_edge_t *self, spw_msg_t *msg, const spw_proto_t *in, in
         if (grant.name_len == strlen(self->config.name)
             && memcmp(grant.name, self->config.name, grant.name_len) == 0)
             continue;  // never to ourselves, whatever the hub says
-        spw_cloud_grant(self, service, grant.name, grant.name_len, grant.endpoint,
-                        grant.endpoint_len, grant.count, now + in->count, now);
-        granted += grant.count;
+        granted += spw_cloud_grant(self, service, grant.name, grant.name_len, grant.endpoint,
+                                   grant.endpoint_len, grant.count, now + in->count, now);
     }
     (void) msg;
     spw_log(SPW_LOG_DEBUG, "hub_granted", "service=%s tasks=%zu", service->name, granted);
@@ -239,8 +246,12 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         on_grant(self, msg, &in, now);
         break;
     case SPW_CMD_MEMBER:
-        if (in.event == SPW_MEMBER_JOINED)
+        if (in.event == SPW_MEMBER_JOINED) {
+            //  A join under a name we hold a link to is a new process: the
+            //  old one, and every task it held for us, is gone.
             spw_log(SPW_LOG_INFO, "peer_joined", "peer=%.*s", (int) in.name_len, in.name);
+            spw_cloud_peer_gone(self, in.name, in.name_len, "it restarted", now);
+        }
         else
             spw_cloud_peer_gone(self, in.name, in.name_len,
                                 in.event == SPW_MEMBER_DIED ? "the hub saw it die" : "it left",

@@ -97,6 +97,16 @@ spw_service_t *spw_pool_service(spw_pool_t *self, const char *name, size_t len, 
     return service;
 }
 
+int spw_pool_forget_service(spw_pool_t *self, spw_service_t *service)
+{
+    if (service->workers || service->queue.size || service->running || service->delegated)
+        return -1;
+    char name[SPW_MAX_SERVICE_LEN + 1];
+    memcpy(name, service->name, sizeof name);
+    zhashx_delete(self->services, name);  // its destructor frees it
+    return 0;
+}
+
 void spw_pool_each_service(spw_pool_t *self, void (*fn)(spw_service_t *, void *), void *arg)
 {
     for (spw_service_t *service = zhashx_first(self->services); service;

@@ -42,6 +42,7 @@ struct spw_service_t {
     int64_t asked_until;   // an ASK to the hub is pending until then
     uint64_t done_at_last_tick;  // for the recent service rate
     uint32_t rate_milli;         // tasks served per 1000 s, last tick
+    int64_t last_busy;           // the last tick it had workers or tasks
 };
 
 struct spw_pool_worker_t {
@@ -65,6 +66,10 @@ void spw_pool_destroy(spw_pool_t **self_p);
 //  Finds a service by name; creates it if create is set. NULL if absent
 //  (or the service table is full).
 spw_service_t *spw_pool_service(spw_pool_t *self, const char *name, size_t len, bool create);
+
+//  Removes a service that has no workers and no tasks (queued, running or
+//  delegated) and frees it; -1 (and nothing done) otherwise.
+int spw_pool_forget_service(spw_pool_t *self, spw_service_t *service);
 
 //  Calls fn for each service, in no particular order.
 void spw_pool_each_service(spw_pool_t *self, void (*fn)(spw_service_t *, void *), void *arg);

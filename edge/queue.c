@@ -36,6 +36,22 @@ void spw_queue_push_front(spw_queue_t *self, spw_task_t *task)
     self->size++;
 }
 
+void spw_queue_insert_after(spw_queue_t *self, spw_task_t *before, spw_task_t *task)
+{
+    if (!before) {
+        spw_queue_push_front(self, task);
+        return;
+    }
+    task->prev = before;
+    task->next = before->next;
+    if (before->next)
+        before->next->prev = task;
+    else
+        self->tail = task;
+    before->next = task;
+    self->size++;
+}
+
 void spw_queue_remove(spw_queue_t *self, spw_task_t *task)
 {
     if (task->prev)

@@ -27,6 +27,10 @@ int spw_queue_push(spw_queue_t *self, spw_task_t *task);
 //  Puts an accepted task back at the head, whatever the limit.
 void spw_queue_push_front(spw_queue_t *self, spw_task_t *task);
 
+//  Puts an accepted task back right after before (at the head if before is
+//  NULL), whatever the limit.
+void spw_queue_insert_after(spw_queue_t *self, spw_task_t *before, spw_task_t *task);
+
 //  Takes the task at the head, or NULL if empty.
 spw_task_t *spw_queue_pop(spw_queue_t *self);
 

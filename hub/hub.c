@@ -275,6 +275,12 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     uint32_t retry_ms = 0;
     spw_edge_state_t *edge = NULL;
     spw_reg_result_t result = SPW_REG_INVALID;
+    //  If this turns out to be a restart, the old process is dead: its
+    //  peers must hear so, at the address they knew it by.
+    char old_endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1] = "";
+    spw_edge_state_t *old = spw_capacity_find(self->capacity, name);
+    if (old && old->alive && old->epoch != in->epoch)
+        snprintf(old_endpoint, sizeof old_endpoint, "%s", old->endpoint);
     if (!spw_endpoint_valid(endpoint))
         snprintf(reason, sizeof reason, "advertised endpoint '%s' is not a ZeroMQ endpoint",
                  endpoint);
@@ -332,6 +338,10 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     spw_log(SPW_LOG_INFO, "edge_joined", "name=%s epoch=%016llx endpoint=%s zone=%s%s", name,
             (unsigned long long) in->epoch, endpoint, *zone ? zone : "-",
             result == SPW_REG_RESTARTED ? " restarted=yes" : "");
+    if (result == SPW_REG_RESTARTED) {
+        self->stats.died++;
+        broadcast_member(self, SPW_MEMBER_DIED, name, old_endpoint, name);
+    }
     broadcast_member(self, SPW_MEMBER_JOINED, name, endpoint, name);
 }
 
@@ -347,13 +357,17 @@ static spw_peer_t *known_sender(spw_hub_t *self, spw_msg_t *msg)
     return NULL;
 }
 
-//  True if a live edge other than origin has workers for service.
+//  True if a live edge other than origin has workers for service, or may
+//  have: one that registered but has not yet sent its state (restarting).
 static bool offered_elsewhere(spw_hub_t *self, const char *origin, const char *service)
 {
     for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
         spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
         if (!edge->alive || strcmp(edge->name, origin) == 0)
             continue;
+        spw_peer_t *peer = peer_by_name(self, edge->name);
+        if (!peer || !peer->sampled)
+            return true;
         spw_service_state_t *offered = spw_capacity_service(edge, service);
         if (offered && offered->workers > 0)
             return true;

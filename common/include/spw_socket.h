@@ -11,6 +11,7 @@
 
 #include "spw_proto.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ extern "C" {
 typedef struct {
     int64_t max_message_bytes;  // 0: no limit
     int hwm;                    // send and receive high-water mark; 0: libzmq's
+    bool immediate;             // queue messages only to completed connections
 } spw_socket_opts_t;
 
 //  Creates a socket of the given ZeroMQ type with the options set. NULL on

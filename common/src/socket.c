@@ -31,6 +31,10 @@ void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts)
         zmq_setsockopt(socket, ZMQ_SNDHWM, &opts->hwm, sizeof opts->hwm);
         zmq_setsockopt(socket, ZMQ_RCVHWM, &opts->hwm, sizeof opts->hwm);
     }
+    if (opts && opts->immediate) {
+        int one = 1;
+        zmq_setsockopt(socket, ZMQ_IMMEDIATE, &one, sizeof one);
+    }
     if (type == ZMQ_ROUTER) {
         int one = 1;
         zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);

@@ -240,7 +240,64 @@ def test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once()
         client.close()
 
 
+def test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted():
+    with Cluster("restart") as c:
+        hub = c.start("hub", [HUB_BIN, "--control", c.endpoint("hub-control"), "--state",
+                              c.endpoint("hub-state"), "--heartbeat-ms", "1000"])
+        hub.control = c.endpoint("hub-control")
+        a = start_edge(c, hub, "A", "--heartbeat-ms", "200")
+        # B heartbeats fast, so that its second life registers the moment
+        # the hub lets go of the first, racing the hub's own death notice.
+        b = start_edge(c, hub, "B", "--heartbeat-ms", "50", label="edge-B")
+        slow = [c.start("slow-%d" % i, [CLI_BIN, "worker", "--edge", b.backend, "--service",
+                                        "job", "--heartbeat-ms", "50", "--exec", "sleep 30"],
+                        new_session=True) for i in range(2)]
+        c.wait_idle_workers(b, "job", 2)
+        c.wait_for("the hub to see B's workers", lambda: hub_sees(c, hub, ["A", "B"])
+                   and c.stats(a)["edge"]["hub"] == "joined")
+        client = c.client(a)
+        ids = [client.send([b"x%d" % i], service="job", timeout_ms=20000) for i in range(2)]
+        c.wait_for("A to delegate both", lambda: int(c.stats(a)["edge"]["delegated_out"]) >= 2,
+                   timeout=10)
+        c.kill(b)
+        for w in slow:
+            c.kill_group(w)
+        b2 = c.start("edge-B-again", [EDGE_BIN, "--name", "B", "--frontend", b.frontend,
+                                      "--backend", b.backend, "--cloud", c.endpoint("edge-B-cloud"),
+                                      "--hub", hub.control, "--heartbeat-ms", "50"])
+        for i in range(2):
+            c.start("again-%d" % i, [CLI_BIN, "worker", "--edge", b.backend, "--service", "job",
+                                     "--heartbeat-ms", "50", "--exec", "printf B:; cat"])
+        replies = {}
+        for _ in ids:
+            reply = client.recv(15)
+            check(reply is not None, "no reply after B restarted: %r" % replies)
+            replies[reply[0]] = (reply[1], reply[2])
+        check(all(replies[i][0] == "ok" for i in ids), "expected both re-routed and ok: %r" % replies)
+        check(b2.poll() is None, "the restarted B exited")
+        client.close()
+
+
+def test_client_made_up_service_names_cannot_fill_the_table():
+    with Cluster("names") as c:
+        hub = start_hub(c)
+        a = start_edge(c, hub, "A", "--max-services", "8")
+        client = c.client(a)
+        for i in range(50):
+            client.send([b"junk"], service="typo%d" % i, timeout_ms=1)
+        for _ in range(50):
+            check(client.recv(5) is not None, "a made-up service got no answer")
+        c.start("worker", [CLI_BIN, "worker", "--edge", a.backend, "--service", "real",
+                           "--heartbeat-ms", HB, "--exec", "cat"])
+        c.wait_idle_workers(a, "real", 1)
+        status, frames = client.call([b"hello"], service="real", timeout=5, timeout_ms=2000)
+        check(status == "ok" and frames == [b"hello"], "got %s %r" % (status, frames))
+        client.close()
+
+
 run([
+    test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted,
+    test_client_made_up_service_names_cannot_fill_the_table,
     test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once,
     test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
     test_overloaded_edge_spills_and_beats_its_own_throughput,

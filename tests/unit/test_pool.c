@@ -662,9 +662,28 @@ static void test_pool_destroy_is_safe_on_null(void **state)
     assert_null(pool);
 }
 
+static void test_pool_forgets_only_a_service_nothing_uses(void **state)
+{
+    (void) state;
+    spw_pool_t *pool = new_pool();
+    spw_service_t *echo = spw_pool_service(pool, "echo", 4, true);
+    spw_pool_worker_t *worker = spw_pool_add(pool, "w1", 2, SPW_WORKER_NATIVE, echo);
+    assert_int_equal(spw_pool_forget_service(pool, echo), -1);  // it has a worker
+    spw_pool_remove(pool, worker);
+    echo->delegated = 1;
+    assert_int_equal(spw_pool_forget_service(pool, echo), -1);  // a task is out
+    echo->delegated = 0;
+    assert_int_equal(spw_pool_forget_service(pool, echo), 0);
+    assert_null(spw_pool_service(pool, "echo", 4, false));
+    //  Its slot is free again for another name.
+    assert_non_null(spw_pool_service(pool, "resize", 6, true));
+    spw_pool_destroy(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_forgets_only_a_service_nothing_uses),
         cmocka_unit_test(test_pool_creates_a_service_on_demand),
         cmocka_unit_test(test_pool_finds_an_existing_service_again),
         cmocka_unit_test(test_pool_service_is_null_when_absent_and_not_created),

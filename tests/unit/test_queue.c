@@ -331,9 +331,36 @@ static void test_queue_remove_frees_room_under_the_limit(void **state)
     assert_queue(fixture, &queue, (const int[]) {0, 2, 3}, 3);
 }
 
+static void test_queue_insert_after_puts_a_task_back_in_its_place(void **state)
+{
+    (void) state;
+    spw_tasks_t *tasks = spw_tasks_new(8);
+    spw_queue_t queue;
+    spw_queue_init(&queue, 2);
+    spw_task_t *a = spw_tasks_add(tasks, 1), *b = spw_tasks_add(tasks, 2),
+               *c = spw_tasks_add(tasks, 3), *d = spw_tasks_add(tasks, 4);
+    assert_int_equal(spw_queue_push(&queue, a), 0);
+    assert_int_equal(spw_queue_push(&queue, b), 0);
+    spw_queue_insert_after(&queue, a, c);     // middle, past the limit
+    spw_queue_insert_after(&queue, b, d);     // tail
+    spw_queue_remove(&queue, a);
+    spw_queue_insert_after(&queue, NULL, a);  // head
+    spw_task_t *expected[] = { a, c, b, d };
+    assert_int_equal(queue.size, 4);
+    assert_ptr_equal(queue.tail, d);
+    for (size_t i = 0; i < 4; i++) {
+        spw_task_t *got = spw_queue_pop(&queue);
+        if (got != expected[i])
+            fail_msg("pop %zu: expected task %zu, got another", i, i);
+    }
+    assert_null(spw_queue_pop(&queue));
+    spw_tasks_destroy(&tasks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queue_insert_after_puts_a_task_back_in_its_place),
         cmocka_unit_test_setup_teardown(test_queue_init_is_empty_with_its_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_pops_in_fifo_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_pop_on_empty_returns_null, setup, teardown),
