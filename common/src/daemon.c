@@ -67,6 +67,10 @@ int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc,
             fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", spec->program, argv[i]);
             return 2;
         }
+        if (strcmp(argv[i], "--config") != 0 && !spw_config_key(spec->keys, argv[i] + 2)) {
+            fprintf(stderr, "%s: unknown flag '%s' (see --help)\n", spec->program, argv[i]);
+            return 2;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "%s: %s needs a value\n", spec->program, argv[i]);
             return 2;
@@ -83,10 +87,6 @@ int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc,
         const char *flag = argv[i];
         if (strcmp(flag, "--config") == 0)
             continue;
-        if (!spw_config_key(spec->keys, flag + 2)) {
-            fprintf(stderr, "%s: unknown flag '%s' (see --help)\n", spec->program, flag);
-            return 2;
-        }
         if (spw_config_set(spec->keys, settings, flag + 2, argv[i + 1], flag, err, sizeof err)
             != 0) {
             fprintf(stderr, "%s: %s\n", spec->program, err);

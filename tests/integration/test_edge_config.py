@@ -58,6 +58,12 @@ def test_bad_flag_value_and_unknown_flag_exit_2():
     check(result.stderr == "spillway-edge: --frontend: 'frontend' is not a ZeroMQ endpoint: "
           "'tcp//nowhere' (expected tcp://HOST:PORT, ipc://PATH or inproc://NAME)\n",
           "got %r" % result.stderr)
+    result = edge(["--name", "a", "--bogus"])
+    check(result.returncode == 2 and result.stderr == "spillway-edge: unknown flag '--bogus' "
+          "(see --help)\n", "a last unknown flag: %d %r" % (result.returncode, result.stderr))
+    result = edge(["--name"])
+    check(result.returncode == 2 and result.stderr == "spillway-edge: --name needs a value\n",
+          "a flag without its value: %d %r" % (result.returncode, result.stderr))
     result = edge(["--name", "a", "--wrokers", "3"])
     check(result.returncode == 2 and result.stderr.startswith("spillway-edge: unknown flag '--wrokers'"),
           "got %d %r" % (result.returncode, result.stderr))
