@@ -40,6 +40,18 @@ int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen)
     return spw_socket_bind(self->cloud, self->config.cloud, err, errlen);
 }
 
+//  Drops the grants naming peer, or service (NULL matches any).
+static void drop_grants(spw_edge_t *self, const spw_peer_t *peer, const spw_service_t *service)
+{
+    for (size_t i = 0; i < self->grant_count;) {
+        const spw_grant_t *grant = &self->grants[i];
+        if ((!peer || grant->peer == peer) && (!service || grant->service == service))
+            self->grants[i] = self->grants[--self->grant_count];
+        else
+            i++;
+    }
+}
+
 static void close_peer(spw_edge_t *self, size_t index)
 {
     spw_peer_t *peer = self->peers[index];
@@ -47,11 +59,7 @@ static void close_peer(spw_edge_t *self, size_t index)
     free(peer);
     self->peers[index] = self->peers[--self->peer_count];
     //  Grants naming it are void.
-    for (size_t i = 0; i < self->grant_count;)
-        if (self->grants[i].peer == peer)
-            self->grants[i] = self->grants[--self->grant_count];
-        else
-            i++;
+    drop_grants(self, peer, NULL);
 }
 
 void spw_cloud_stop(spw_edge_t *self)
@@ -155,11 +163,7 @@ void spw_cloud_forget_grants(spw_edge_t *self)
 //  Drops the grants of a service about to be freed.
 void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service)
 {
-    for (size_t i = 0; i < self->grant_count;)
-        if (self->grants[i].service == service)
-            self->grants[i] = self->grants[--self->grant_count];
-        else
-            i++;
+    drop_grants(self, NULL, service);
 }
 
 void spw_cloud_detach(spw_task_t *task)
@@ -239,11 +243,7 @@ void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, co
             peer->inflight.size, why);
     //  Unlink first, so that re-routing cannot pick this peer again.
     self->peers[index] = self->peers[--self->peer_count];
-    for (size_t i = 0; i < self->grant_count;)
-        if (self->grants[i].peer == peer)
-            self->grants[i] = self->grants[--self->grant_count];
-        else
-            i++;
+    drop_grants(self, peer, NULL);
     spw_task_t *task;
     while ((task = peer->inflight.head)) {
         char reason[120];
@@ -279,9 +279,7 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
     if (in.status == SPW_STATUS_BUSY || in.status == SPW_STATUS_NO_SERVICE) {
         //  Not a failure of the task: the grant was stale. Try elsewhere.
         self->stats.busy++;
-        for (size_t i = 0; i < self->grant_count; i++)
-            if (self->grants[i].peer == peer && self->grants[i].service == service)
-                self->grants[i].count = 0;
+        drop_grants(self, peer, service);
         spw_edge_requeue(self, task, in.status == SPW_STATUS_BUSY ? "peer busy" : "peer lacks service",
                          false, now);
         return;
