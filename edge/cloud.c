@@ -55,11 +55,10 @@ static void drop_grants(spw_edge_t *self, const spw_peer_t *peer, const spw_serv
 static void close_peer(spw_edge_t *self, size_t index)
 {
     spw_peer_t *peer = self->peers[index];
+    drop_grants(self, peer, NULL);  // grants naming it are void
+    self->peers[index] = self->peers[--self->peer_count];
     spw_socket_destroy(&peer->socket);
     free(peer);
-    self->peers[index] = self->peers[--self->peer_count];
-    //  Grants naming it are void.
-    drop_grants(self, peer, NULL);
 }
 
 void spw_cloud_stop(spw_edge_t *self)
