@@ -1,19 +1,25 @@
-//  edge.c: the edge's loop, which moves messages between its sockets and its
-//  pure modules (pool, tasks, queue).
+//  edge.c: the edge's loop and the life of a task, which the hub link
+//  (hublink.c) and the cloud links (cloud.c) share; the loop moves messages
+//  between the sockets and the pure modules (pool, tasks, queue).
 //
-//  One thread, one zmq_poll over a frontend ROUTER (clients) and a backend
-//  ROUTER (workers), with the heartbeat tick and the earliest task deadline
-//  as the poll's timeout. The backend is read before the frontend each
-//  turn, so that freed workers are counted before new tasks are placed.
+//  One thread, one zmq_poll over a frontend ROUTER (clients), a backend
+//  ROUTER (workers) and, with a hub, the control DEALER, the cloud ROUTER
+//  (other edges' tasks) and one DEALER per peer we delegate to. The poll's
+//  timeout is the nearest of the heartbeat tick, the hub's heartbeat, the
+//  earliest task deadline, a held-back ask and the 10 ms state coalescing.
+//  Workers are read first and clients last each turn, so that freed workers
+//  are counted before new tasks are placed.
 //
 //  Invariants kept here:
 //  - Every accepted task is in the task table until exactly one reply has
-//    been sent to its client: ok, an error from its worker, or the edge's
-//    own timeout/failed. A task is QUEUED (in its service queue) or RUNNING
-//    (its worker's task), never both.
+//    been sent to its client (spw_edge_finish is the only way out): ok, an
+//    error from its worker, or the edge's own timeout/failed. A task is
+//    QUEUED (in its service queue), RUNNING (its worker's task) or
+//    DELEGATED (in a peer's in-flight list), never two of them; LOOSE only
+//    in passing.
 //  - Body frames are moved from the client's message into the task and
-//    shared (reference-counted, no byte copy) with each worker it is handed
-//    to, so that it can be handed again if that worker dies.
+//    shared (reference-counted, no byte copy) with each worker or peer it is
+//    handed to, so that it can be handed again if that one dies.
 //  - Nothing from the network is trusted: every message is decoded and
 //    checked; one that fails is dropped, counted and logged (at most one
 //    line a second per socket, so a flood cannot flood the log).

@@ -1,6 +1,7 @@
 """Overflow between edges through the hub: the real hub and edges as
 processes, native and seed clients, workers that say which edge served."""
 
+import json
 import os
 import sys
 import time
@@ -45,8 +46,10 @@ def joined(c, edge):
     return c.stats(edge)["edge"]["hub"] == "joined"
 
 
-def hub_sees(c, hub, names):
-    """True when the hub's status lists every name as alive with its workers."""
+def hub_sees(c, hub, names, idle=None):
+    """True when the hub's status lists every name as alive and, for the
+    edges named in idle ({name: n}), at least n idle workers: grants are
+    decided on what the hub sees, not on what the edges know."""
     client = c.client(type("E", (), {"frontend": hub.control})())
     try:
         status, frames = client.call([b""], service="spillway.status", timeout=2)
@@ -54,9 +57,10 @@ def hub_sees(c, hub, names):
         client.close()
     if status != "ok":
         return False
-    import json
     edges = {e["name"]: e for e in json.loads(frames[0])["edges"]}
-    return all(n in edges and edges[n]["state"] == "alive" for n in names)
+    if not all(n in edges and edges[n]["state"] == "alive" for n in names):
+        return False
+    return all(edges[n]["idle"] >= count for n, count in (idle or {}).items())
 
 
 def run_load(c, edge, count, service="job", window=16, timeout=60):
@@ -90,7 +94,8 @@ def test_edge_without_workers_is_served_by_others_in_proportion_to_spare():
         start_workers(c, cc, 2)
         c.wait_idle_workers(b, "job", 6)
         c.wait_idle_workers(cc, "job", 2)
-        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"]))
+        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"],
+                                                                 {"B": 6, "C": 2}))
         served = run_load(c, a, 400, window=8)
         check(set(served) <= {"B", "C"} and sum(served.values()) == 400, "served: %r" % served)
         share = served.get("B", 0) / 400
@@ -105,7 +110,8 @@ def test_overloaded_edge_spills_and_beats_its_own_throughput():
         for edge in (a, b, cc):
             start_workers(c, edge, 2, work="sleep 0.1")
             c.wait_idle_workers(edge, "job", 2)
-        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"]))
+        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"],
+                                                                 {"B": 2, "C": 2}))
         tasks = 120
         started = time.monotonic()
         served = run_load(c, a, tasks, window=24)
@@ -121,7 +127,7 @@ def test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation():
         a, b = start_edge(c, hub, "A"), start_edge(c, hub, "B")
         start_workers(c, b, 2, work="true")
         c.wait_idle_workers(b, "job", 2)
-        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"]))
+        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
         check(run_load(c, a, 10) == {"B": 10}, "before: A's tasks should go to B")
         c.kill(hub)
         c.wait_for("A to notice the hub is gone", lambda: not joined(c, a), timeout=5)
@@ -190,7 +196,7 @@ def test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere():
             c.start("echo-%d" % i, [CLI_BIN, "worker", "--edge", b.backend, "--echo",
                                     "--heartbeat-ms", HB])
         c.wait_idle_workers(b, "default", 2)
-        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"]))
+        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
         req = c.ctx.socket(zmq.REQ)
         req.connect(a.frontend)
         for i in range(20):
@@ -215,7 +221,8 @@ def test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once()
         start_workers(c, cc, 3, work="sleep 0.02")
         c.wait_idle_workers(b, "job", 3)
         c.wait_idle_workers(cc, "job", 3)
-        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"]))
+        c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "C"],
+                                                                 {"B": 3, "C": 3}))
         client = c.client(a)
         ids = {client.send([b"t%d" % i], service="job", timeout_ms=30000): b"t%d" % i
                for i in range(12)}
@@ -253,7 +260,7 @@ def test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted():
                                         "job", "--heartbeat-ms", "50", "--exec", "sleep 30"],
                         new_session=True) for i in range(2)]
         c.wait_idle_workers(b, "job", 2)
-        c.wait_for("the hub to see B's workers", lambda: hub_sees(c, hub, ["A", "B"])
+        c.wait_for("the hub to see B's workers", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2})
                    and c.stats(a)["edge"]["hub"] == "joined")
         client = c.client(a)
         ids = [client.send([b"x%d" % i], service="job", timeout_ms=20000) for i in range(2)]
