@@ -71,8 +71,10 @@ def test_bad_arguments_are_one_line_exit_2():
 
 
 def test_check_config_accepts_the_example_and_reports_errors():
-    result = cli(["check-config", os.path.join(SOURCE, "config", "edge.yaml")])
-    check(result.returncode == 0 and result.stdout.endswith(b": ok\n"), "got %r" % result.stdout)
+    for example in ("edge.yaml", "hub.yaml"):
+        result = cli(["check-config", os.path.join(SOURCE, "config", example)])
+        check(result.returncode == 0 and result.stdout.endswith(b": ok\n"),
+              "config/%s: got %r %r" % (example, result.stdout, result.stderr))
     with Cluster("cli-config") as c:
         path = os.path.join(c.dir, "edge.yaml")
         with open(path, "w") as f:

@@ -302,7 +302,28 @@ def test_client_made_up_service_names_cannot_fill_the_table():
         client.close()
 
 
+def test_overflow_prefers_edges_of_the_origins_zone():
+    with Cluster("zone") as c:
+        hub = start_hub(c)
+        a = start_edge(c, hub, "A", "--zone", "eu-west")
+        b = start_edge(c, hub, "B", "--zone", "eu-west")
+        far = start_edge(c, hub, "C", "--zone", "us-east")
+        start_workers(c, b, 2, work="sleep 0.02")
+        start_workers(c, far, 6, work="sleep 0.02")
+        c.wait_idle_workers(b, "job", 2)
+        c.wait_idle_workers(far, "job", 6)
+        c.wait_for("the hub to see B and C idle", lambda: hub_sees(c, hub, ["A", "B", "C"],
+                                                                   {"B": 2, "C": 6}))
+        # Two at a time: the near edge always has room for them.
+        served = run_load(c, a, 60, window=2)
+        # Without the zone, most-spare would send C, with three times B's
+        # spare, about three quarters of them.
+        check(served.get("B", 0) > served.get("C", 0), "B shares A's zone and should serve "
+              "more of A's overflow than C, which has more spare: %r" % served)
+
+
 run([
+    test_overflow_prefers_edges_of_the_origins_zone,
     test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted,
     test_client_made_up_service_names_cannot_fill_the_table,
     test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once,
