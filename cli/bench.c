@@ -30,6 +30,7 @@
 #include "cli.h"
 
 #include "spillway.h"
+#include "spw_daemon.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -64,14 +65,8 @@
 #define BENCH_STATS_TEXT_MAX   8192
 #define BENCH_TICK_US          1000000
 
-static volatile sig_atomic_t stop_signals;
-
-//  Counts SIGINT/SIGTERM for the loop to see.
-static void on_stop(int signal_number)
-{
-    (void) signal_number;
-    stop_signals++;
-}
+//  Counts SIGINT/SIGTERM for the loop to see (spw_daemon_signals).
+static volatile sig_atomic_t *stop_signals;
 
 //  Prints the usage of bench.
 void cli_bench_help(FILE *out)
@@ -588,8 +583,8 @@ static int bench_run(bench_t *self)
 
     while (true) {
         int64_t now_us = spw_clock_us();
-        if (stop_signals > handled_signals) {
-            handled_signals = stop_signals;
+        if (*stop_signals > handled_signals) {
+            handled_signals = *stop_signals;
             if (handled_signals > 1)
                 break;
             int64_t limit = now_us + BENCH_SIGNAL_DRAIN_MS * 1000;
@@ -671,18 +666,6 @@ static int bench_run(bench_t *self)
     if (code == CLI_EXIT_OK && (self->errors > 0 || self->done != self->sent))
         code = CLI_EXIT_ERROR;
     return code;
-}
-
-//  Installs the stop handlers without SA_RESTART, so zmq_poll returns EINTR.
-static int install_signals(void)
-{
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop;
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0)
-        return -1;
-    return 0;
 }
 
 enum {
@@ -768,10 +751,7 @@ int cli_bench(int argc, char **argv)
                                              : CHECK_EXACT;
     o->quiet = flags[FLAG_QUIET].seen;
 
-    if (install_signals() != 0) {
-        cli_error(COMMAND, "cannot install signal handlers: %s", strerror(errno));
-        return CLI_EXIT_ERROR;
-    }
+    stop_signals = spw_daemon_signals();
     int code = CLI_EXIT_ERROR;
     if (bench_open(&bench) == 0) {
         if (!o->quiet) {

@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #include "spillway.h"
+#include "spw_daemon.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,13 +27,8 @@
 //  ANSI: cursor home, clear the screen.
 #define TOP_CLEAR "\033[H\033[2J"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop(int signum)
-{
-    (void) signum;
-    stop_requested = 1;
-}
+//  Counts SIGINT/SIGTERM (spw_daemon_signals); stops top and status.
+static volatile sig_atomic_t *stop_requested;
 
 void cli_status_help(FILE *out)
 {
@@ -85,7 +81,7 @@ static int ask_and_print(const char *command, spw_client_t *client, const char *
             fputc('\n', stdout);
         fflush(stdout);
     }
-    else if (stop_requested)
+    else if (stop_requested && *stop_requested)
         rc = -1;
     else if (status == SPW_STATUS_TIMEOUT) {
         cli_error(command, "the hub at %s did not answer within %lld ms", hub,
@@ -147,13 +143,10 @@ static int parse(const char *command, int argc, char **argv, bool allow_json, cl
     return 0;
 }
 
+//  Makes SIGINT/SIGTERM stop the command, not kill it.
 static void catch_stop_signals(void)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop;  // no SA_RESTART: waits must return EINTR
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    stop_requested = spw_daemon_signals();
 }
 
 //  Runs `spillway status`; returns the exit code.
@@ -180,7 +173,7 @@ int cli_status(int argc, char **argv)
     int rc = ask_and_print(command, client, hub, json ? STATUS_SERVICE : STATUS_TEXT_SERVICE,
                            timeout_ms, json);
     spw_client_destroy(&client);
-    if (rc != 0 && stop_requested)
+    if (rc != 0 && *stop_requested)
         return CLI_EXIT_OK;
     return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
@@ -189,7 +182,7 @@ int cli_status(int argc, char **argv)
 static void pause_ms(int64_t ms)
 {
     struct timespec left = { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L };
-    while (!stop_requested && nanosleep(&left, &left) != 0 && errno == EINTR)
+    while (!*stop_requested && nanosleep(&left, &left) != 0 && errno == EINTR)
         ;
 }
 
@@ -212,7 +205,7 @@ int cli_top(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     catch_stop_signals();
-    while (!stop_requested) {
+    while (!*stop_requested) {
         int64_t started = spw_clock_ms();
         fputs(TOP_CLEAR, stdout);
         //  A silent hub is reported on stderr and asked again next time.

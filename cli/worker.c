@@ -20,6 +20,7 @@
 #include "cli.h"
 
 #include "spillway.h"
+#include "spw_daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,13 +49,8 @@
 
 extern char **environ;
 
-static volatile sig_atomic_t stop_signal;
-
-//  Records SIGINT/SIGTERM for the loops to see.
-static void on_stop(int signal_number)
-{
-    stop_signal = signal_number;
-}
+//  Counts SIGINT/SIGTERM for the loops to see (spw_daemon_signals).
+static volatile sig_atomic_t *stop_signal;
 
 //  Prints the usage of worker.
 void cli_worker_help(FILE *out)
@@ -92,13 +88,9 @@ static void guard_standard_fds(void)
 //  (commands get the default action back when they start).
 static int install_stop_handlers(void)
 {
+    stop_signal = spw_daemon_signals();
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;
-    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0)
-        return -1;
     action.sa_handler = SIG_IGN;
     return sigaction(SIGPIPE, &action, NULL);
 }
@@ -290,7 +282,7 @@ static int child_run(child_t *child, spw_worker_t *worker, spw_worker_task_t *ta
     int reap_pause_ms = WORKER_REAP_FIRST_MS;
     child_feed(child, task);
     while (!child->exited) {
-        if (stop_signal) {
+        if (*stop_signal) {
             child_kill(child);
             return -1;
         }
@@ -499,7 +491,7 @@ int cli_worker(int argc, char **argv)
     spw_log(SPW_LOG_INFO, "started", "edge=%s mode=%s heartbeat_ms=%lld", edge,
             cmd ? "exec" : "echo", (long long) heartbeat_ms);
     int code = CLI_EXIT_OK;
-    while (!stop_signal) {
+    while (!*stop_signal) {
         spw_worker_task_t task;
         //  A bounded wait, so that a signal landing just before it is seen.
         if (spw_worker_recv(worker, &task, (int) heartbeat_ms) != 0) {
@@ -514,7 +506,7 @@ int cli_worker(int argc, char **argv)
         else if (run_exec(worker, &task, cmd, (int) heartbeat_ms) != 0)
             break;
     }
-    spw_log(SPW_LOG_INFO, "stopped", "signal=%d", (int) stop_signal);
+    spw_log(SPW_LOG_INFO, "stopped", "signal=%d", spw_daemon_last_signal());
     spw_worker_destroy(&worker);
     return code;
 }

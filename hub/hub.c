@@ -110,6 +110,7 @@ struct spw_hub_t {
     size_t grant_limit;
     spw_parked_ask_t *parked;       // asks waiting for spare, peer_limit * 4
     size_t parked_limit;
+    size_t parked_count;            // slots in use: no scan while it is 0
     uint64_t random_state;
     int64_t started;
     int64_t next_tick;
@@ -399,6 +400,8 @@ static int answer_ask(spw_hub_t *self, spw_peer_t *peer, const char *service, ui
                 slot = ask;
         }
         if (slot) {
+            if (!slot->peer)
+                self->parked_count++;
             *slot = (spw_parked_ask_t) { peer, peer->epoch, "", wanted, park_until };
             snprintf(slot->service, sizeof slot->service, "%s", service);
             return 1;
@@ -455,6 +458,8 @@ static void on_ask(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64
 //  with nothing those that waited their heartbeat or whose asker is gone.
 static void wake_parked(spw_hub_t *self, const char *reporter, int64_t now)
 {
+    if (self->parked_count == 0)
+        return;  // the common case: every STATE passes through here
     spw_edge_state_t *edge = reporter ? spw_capacity_find(self->capacity, reporter) : NULL;
     for (size_t i = 0; i < self->parked_limit; i++) {
         spw_parked_ask_t *ask = &self->parked[i];
@@ -462,6 +467,7 @@ static void wake_parked(spw_hub_t *self, const char *reporter, int64_t now)
             continue;
         if (!ask->peer->used || ask->peer->epoch != ask->epoch || !ask->peer->identity_len) {
             ask->peer = NULL;
+            self->parked_count--;
             continue;
         }
         bool expired = ask->expires <= now;
@@ -472,6 +478,7 @@ static void wake_parked(spw_hub_t *self, const char *reporter, int64_t now)
             continue;
         spw_parked_ask_t waiting = *ask;
         ask->peer = NULL;  // answered, or parked again (here) if still nothing
+        self->parked_count--;
         answer_ask(self, waiting.peer, waiting.service, waiting.wanted, expired,
                    waiting.expires, now);
     }

@@ -29,9 +29,14 @@ typedef struct {
 //  2 for bad flags. Errors are printed, one line.
 int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc, char **argv);
 
-//  Makes SIGINT and SIGTERM set the returned flag instead of killing the
-//  process, without SA_RESTART so that a blocking zmq_poll returns EINTR.
+//  Makes SIGINT and SIGTERM count in the returned counter instead of killing
+//  the process (a second signal can mean "now"), without SA_RESTART so that
+//  a blocking zmq_poll or read returns EINTR. Every program of Spillway
+//  stops this way.
 volatile sig_atomic_t *spw_daemon_signals(void);
+
+//  The last stop signal received (SIGINT or SIGTERM), or 0.
+int spw_daemon_last_signal(void);
 
 #ifdef __cplusplus
 }

@@ -10,12 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t last_signal;
 
 static void on_signal(int signum)
 {
-    (void) signum;
-    stop_requested = 1;
+    last_signal = signum;
+    stop_signals++;
 }
 
 volatile sig_atomic_t *spw_daemon_signals(void)
@@ -23,9 +24,15 @@ volatile sig_atomic_t *spw_daemon_signals(void)
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
-    return &stop_requested;
+    return &stop_signals;
+}
+
+int spw_daemon_last_signal(void)
+{
+    return last_signal;
 }
 
 static void print_help(const spw_daemon_spec_t *spec)
