@@ -35,6 +35,10 @@ typedef struct {
     uint32_t workers, idle, queued, running;
     double rate;        // tasks/s recently served
     uint32_t granted;   // outstanding grants the hub gave against this edge's spare capacity
+    //  Lending by credit (hub/match.h), as the edge reports them: tasks of
+    //  other edges its workers run now (its slots on loan), and its own
+    //  tasks in flight at other edges now.
+    uint32_t lent, borrowed;
 } spw_service_state_t;
 
 //  One edge as the hub sees it. Read-only to callers: the table keeps
@@ -79,7 +83,8 @@ spw_reg_result_t spw_capacity_register(spw_capacity_t *self, const char *name, u
 
 //  A state message: replaces the edge's service list with a copy of services
 //  (each persisting service keeps its granted, a service that goes loses its
-//  grants; idle is capped at workers, a negative or NaN rate reads as 0),
+//  grants; idle is capped at workers, a negative or NaN rate reads as 0;
+//  lent and borrowed are taken as reported),
 //  records the counters and sets last_heard. -1 if name/epoch is not a live
 //  registered edge, count > max_services, or a service name is empty,
 //  unterminated or repeated; nothing changes then.

@@ -385,7 +385,7 @@ static void test_capacity_update_refuses_repeated_empty_or_unterminated_service_
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_update_replaces_services_counters_and_last_heard(void **state)
+static void test_capacity_update_replaces_services_counters_lending_and_last_heard(void **state)
 {
     (void) state;
     spw_capacity_t *table = new_table();
@@ -394,6 +394,8 @@ static void test_capacity_update_replaces_services_counters_and_last_heard(void 
     first[0].queued = 5;
     first[0].running = 2;
     first[0].rate = 12.5;
+    first[0].lent = 3;
+    first[0].borrowed = 4;
     assert_int_equal(spw_capacity_update(table, "a", 1, first, 2, 7, 9, 50), 0);
     spw_edge_state_t *edge = spw_capacity_find(table, "a");
     assert_int_equal(edge->service_count, 2);
@@ -403,6 +405,8 @@ static void test_capacity_update_replaces_services_counters_and_last_heard(void 
     assert_int_equal(edge->services[0].queued, 5);
     assert_int_equal(edge->services[0].running, 2);
     assert_true(edge->services[0].rate == 12.5);
+    assert_int_equal(edge->services[0].lent, 3);
+    assert_int_equal(edge->services[0].borrowed, 4);
     assert_int_equal(edge->delegated_out, 7);
     assert_int_equal(edge->delegated_in, 9);
     assert_int_equal(edge->last_heard, 50);
@@ -707,7 +711,7 @@ int main(void)
         cmocka_unit_test(test_capacity_update_from_a_dead_edge_returns_minus_one),
         cmocka_unit_test(test_capacity_update_refuses_more_than_max_services),
         cmocka_unit_test(test_capacity_update_refuses_repeated_empty_or_unterminated_service_names),
-        cmocka_unit_test(test_capacity_update_replaces_services_counters_and_last_heard),
+        cmocka_unit_test(test_capacity_update_replaces_services_counters_lending_and_last_heard),
         cmocka_unit_test(test_capacity_update_keeps_granted_of_persisting_services_in_any_order),
         cmocka_unit_test(test_capacity_update_reporting_idle_does_not_reset_granted),
         cmocka_unit_test(test_capacity_update_never_believes_more_idle_than_workers),
