@@ -1,0 +1,318 @@
+//  match.c: the hub's matchmaking (see match.h).
+//
+//  A call collects the service's lenders and borrowers from the live edges
+//  into scratch arrays, orders them (lenders by policy, borrowers by demand),
+//  and runs the two passes. Everything is counted in thousandths of a slot
+//  in 64-bit integers: supply and demand are capped at SPW_MATCH_COUNT_MAX
+//  (2^20) slots, so a share's product left * demand stays below 2^60, and
+//  integer shares make the result exact and the same on every machine.
+//  Each lender's turn in a pass is one rule: if what it has left covers
+//  the remaining demand of the borrowers it serves in that pass, or supply
+//  is not short overall, it fills them in order (largest first); otherwise
+//  it splits what it has left in proportion to their remaining demand, by
+//  largest remainder. Proportional turns never exceed a borrower's remaining
+//  demand (a lender's part is below the total it splits), and repeated
+//  proportional turns stay proportional to the initial backlog. A lender
+//  that has anything left after its zone turn has filled its zone, so no
+//  (lender, borrower) pair is ever written twice. Scratch is allocated per
+//  call: the hub matches on state changes, not per task.
+
+#include "match.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const spw_edge_state_t *edge;
+    uint32_t supply;       // slots, as ordered by the policy
+    double rate;           // tasks/s, >= 0
+    uint64_t left_milli;   // supply not yet given
+} lender_t;
+
+typedef struct {
+    const spw_edge_state_t *edge;
+    uint32_t demand;       // tasks
+    uint64_t left_milli;   // demand not yet met
+} borrower_t;
+
+//  One borrower's part of a proportional split.
+typedef struct {
+    size_t borrower;       // index in borrowers, which is also the output order
+    uint64_t milli;
+    uint64_t remainder;    // of the exact share, for largest-remainder rounding
+} share_t;
+
+typedef struct {
+    lender_t *lenders;
+    size_t lender_count;
+    borrower_t *borrowers;
+    size_t borrower_count;
+    share_t *shares;       // borrower_count of scratch
+    bool short_supply;
+    spw_match_pair_t *out;
+    size_t max_out, made;
+} matching_t;
+
+static uint32_t at_most(uint64_t value, uint64_t cap)
+{
+    return (uint32_t) (value < cap ? value : cap);
+}
+
+//  The capacity table's accessors take a non-const table although they only
+//  read; these wrappers are the one place that casts.
+static size_t edge_count(const spw_capacity_t *table)
+{
+    return spw_capacity_count((spw_capacity_t *) table);
+}
+
+static const spw_edge_state_t *edge_at(const spw_capacity_t *table, size_t i)
+{
+    return spw_capacity_at((spw_capacity_t *) table, i);
+}
+
+static const spw_service_state_t *service_of(const spw_edge_state_t *edge, const char *service)
+{
+    return spw_capacity_service((spw_edge_state_t *) edge, service);
+}
+
+static bool is_borrower(const spw_service_state_t *state)
+{
+    return state->idle == 0 && (uint64_t) state->queued + state->borrowed > 0;
+}
+
+uint32_t spw_match_supply(const spw_service_state_t *state)
+{
+    if (!state || is_borrower(state) || state->queued > 0 || state->workers == 0)
+        return 0;
+    uint64_t supply = (uint64_t) state->idle + state->lent;
+    uint32_t cap = state->workers < SPW_MATCH_COUNT_MAX ? state->workers : SPW_MATCH_COUNT_MAX;
+    return at_most(supply, cap);
+}
+
+uint32_t spw_match_demand(const spw_service_state_t *state)
+{
+    if (!state || !is_borrower(state))
+        return 0;
+    return at_most((uint64_t) state->queued + state->borrowed, SPW_MATCH_COUNT_MAX);
+}
+
+bool spw_match_changed(uint32_t sent_milli, uint32_t now_milli)
+{
+    uint64_t diff = sent_milli > now_milli ? sent_milli - now_milli : now_milli - sent_milli;
+    if (sent_milli == 0 || now_milli == 0)
+        return diff > 0;
+    return diff * 100 > (uint64_t) sent_milli * SPW_MATCH_CHANGE_PERCENT;
+}
+
+// -- orders ------------------------------------------------------------------
+
+static int lender_by_name(const void *x, const void *y)
+{
+    const lender_t *a = x, *b = y;
+    return strcmp(a->edge->name, b->edge->name);
+}
+
+static int lender_by_most_spare(const void *x, const void *y)
+{
+    const lender_t *a = x, *b = y;
+    if (a->supply != b->supply)
+        return a->supply > b->supply ? -1 : 1;
+    return lender_by_name(a, b);
+}
+
+static int lender_by_shortest_wait(const void *x, const void *y)
+{
+    const lender_t *a = x, *b = y;
+    if (a->rate != b->rate)
+        return a->rate > b->rate ? -1 : 1;
+    return lender_by_most_spare(a, b);
+}
+
+static int borrower_by_demand(const void *x, const void *y)
+{
+    const borrower_t *a = x, *b = y;
+    if (a->demand != b->demand)
+        return a->demand > b->demand ? -1 : 1;
+    return strcmp(a->edge->name, b->edge->name);
+}
+
+static int share_by_remainder(const void *x, const void *y)
+{
+    const share_t *a = x, *b = y;
+    if (a->remainder != b->remainder)
+        return a->remainder > b->remainder ? -1 : 1;
+    return a->borrower < b->borrower ? -1 : a->borrower > b->borrower;
+}
+
+static int share_by_borrower(const void *x, const void *y)
+{
+    const share_t *a = x, *b = y;
+    return a->borrower < b->borrower ? -1 : a->borrower > b->borrower;
+}
+
+//  A uniform draw in [0, bound), bound > 0, by rejection so that no value
+//  is favoured (as grants.c draws).
+static uint64_t random_below(uint64_t *state, uint64_t bound)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    uint64_t draw;
+    do
+        draw = spw_grants_random_next(state);
+    while (draw >= limit);
+    return draw % bound;
+}
+
+static void order_lenders(lender_t *lenders, size_t count, spw_policy_t policy,
+                          uint64_t *random_state)
+{
+    if (policy == SPW_POLICY_RANDOM) {
+        //  Name order first, so the draw does not depend on the table's.
+        qsort(lenders, count, sizeof *lenders, lender_by_name);
+        uint64_t seed = 0;
+        uint64_t *state = random_state ? random_state : &seed;
+        for (size_t i = count; i > 1; i--) {
+            size_t j = (size_t) random_below(state, i);
+            lender_t swap = lenders[i - 1];
+            lenders[i - 1] = lenders[j];
+            lenders[j] = swap;
+        }
+    }
+    else if (policy == SPW_POLICY_SHORTEST_WAIT)
+        qsort(lenders, count, sizeof *lenders, lender_by_shortest_wait);
+    else
+        qsort(lenders, count, sizeof *lenders, lender_by_most_spare);
+}
+
+// -- passes ------------------------------------------------------------------
+
+static bool same_zone(const spw_edge_state_t *a, const spw_edge_state_t *b)
+{
+    return a->zone[0] != '\0' && strcmp(a->zone, b->zone) == 0;
+}
+
+//  Records that lender gives milli to borrower; false once out is full.
+static bool give(matching_t *m, lender_t *lender, borrower_t *borrower, uint64_t milli)
+{
+    if (milli == 0)
+        return true;
+    if (m->made == m->max_out)
+        return false;
+    m->out[m->made++] = (spw_match_pair_t) {
+        .lender = lender->edge,
+        .borrower = borrower->edge,
+        .slots_milli = (uint32_t) milli,
+    };
+    lender->left_milli -= milli;
+    borrower->left_milli -= milli;
+    return true;
+}
+
+//  One lender's turn in a pass: the borrowers it serves (its zone's in the
+//  zone pass, everyone's after) get what it has left. False once out is full.
+static bool take_turn(matching_t *m, lender_t *lender, bool zone_pass)
+{
+    size_t count = 0;
+    uint64_t wanted = 0;
+    for (size_t b = 0; b < m->borrower_count; b++) {
+        const borrower_t *borrower = &m->borrowers[b];
+        if (borrower->left_milli == 0 || (zone_pass && !same_zone(lender->edge, borrower->edge)))
+            continue;
+        m->shares[count++] = (share_t) { .borrower = b };
+        wanted += borrower->left_milli;
+    }
+    if (count == 0 || lender->left_milli == 0)
+        return true;
+
+    if (!m->short_supply || lender->left_milli >= wanted) {
+        for (size_t i = 0; i < count && lender->left_milli > 0; i++) {
+            borrower_t *borrower = &m->borrowers[m->shares[i].borrower];
+            uint64_t milli = borrower->left_milli < lender->left_milli ? borrower->left_milli
+                                                                       : lender->left_milli;
+            if (!give(m, lender, borrower, milli))
+                return false;
+        }
+        return true;
+    }
+    //  Short: split all that is left in proportion, largest remainder
+    //  first for the thousandths that flooring leaves over.
+    uint64_t have = lender->left_milli, floored = 0;
+    for (size_t i = 0; i < count; i++) {
+        share_t *share = &m->shares[i];
+        uint64_t exact = have * m->borrowers[share->borrower].left_milli;
+        share->milli = exact / wanted;
+        share->remainder = exact % wanted;
+        floored += share->milli;
+    }
+    qsort(m->shares, count, sizeof *m->shares, share_by_remainder);
+    for (uint64_t i = 0; i < have - floored; i++)
+        m->shares[i].milli++;
+    qsort(m->shares, count, sizeof *m->shares, share_by_borrower);
+    for (size_t i = 0; i < count; i++)
+        if (!give(m, lender, &m->borrowers[m->shares[i].borrower], m->shares[i].milli))
+            return false;
+    return true;
+}
+
+size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
+                         uint64_t *random_state, spw_match_pair_t *out, size_t max_out)
+{
+    assert(table && service && (out || max_out == 0));
+    assert(policy == SPW_POLICY_MOST_SPARE || policy == SPW_POLICY_RANDOM
+           || policy == SPW_POLICY_SHORTEST_WAIT);
+    size_t edges = edge_count(table);
+    if (edges == 0 || max_out == 0)
+        return 0;
+    matching_t m = {
+        .lenders = calloc(edges, sizeof *m.lenders),
+        .borrowers = calloc(edges, sizeof *m.borrowers),
+        .shares = calloc(edges, sizeof *m.shares),
+        .out = out,
+        .max_out = max_out,
+    };
+    if (!m.lenders || !m.borrowers || !m.shares) {
+        free(m.lenders);
+        free(m.borrowers);
+        free(m.shares);
+        return 0;
+    }
+
+    uint64_t total_supply = 0, total_demand = 0;
+    for (size_t i = 0; i < edges; i++) {
+        const spw_edge_state_t *edge = edge_at(table, i);
+        const spw_service_state_t *state = edge->alive ? service_of(edge, service) : NULL;
+        uint32_t supply = spw_match_supply(state);
+        uint32_t demand = spw_match_demand(state);
+        if (supply > 0) {
+            m.lenders[m.lender_count++] = (lender_t) {
+                .edge = edge,
+                .supply = supply,
+                .rate = state->rate >= 0.0 ? state->rate : 0.0,   // NaN reads as 0
+                .left_milli = (uint64_t) supply * SPW_MATCH_MILLI,
+            };
+            total_supply += supply;
+        }
+        else if (demand > 0) {
+            m.borrowers[m.borrower_count++] = (borrower_t) {
+                .edge = edge,
+                .demand = demand,
+                .left_milli = (uint64_t) demand * SPW_MATCH_MILLI,
+            };
+            total_demand += demand;
+        }
+    }
+    if (m.lender_count > 0 && m.borrower_count > 0) {
+        order_lenders(m.lenders, m.lender_count, policy, random_state);
+        qsort(m.borrowers, m.borrower_count, sizeof *m.borrowers, borrower_by_demand);
+        m.short_supply = total_supply < total_demand;
+        bool room = true;
+        for (size_t l = 0; l < m.lender_count && room; l++)
+            room = take_turn(&m, &m.lenders[l], true);
+        for (size_t l = 0; l < m.lender_count && room; l++)
+            room = take_turn(&m, &m.lenders[l], false);
+    }
+    free(m.lenders);
+    free(m.borrowers);
+    free(m.shares);
+    return m.made;
+}

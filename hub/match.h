@@ -1,0 +1,106 @@
+//  match.h: the hub's matchmaking, deciding which edges lend to which.
+//
+//  Overflow moves by credit: a lender edge offers its idle slots of a
+//  service directly to borrower edges, and the hub only decides who lends to
+//  whom and in what proportion. This module is that decision, for one
+//  service at a time, from the capacity table alone (no socket, no clock, no
+//  global; the random state is an argument).
+//
+//  Roles, per service, from an edge's last state (hub/capacity.h):
+//  - a BORROWER has no idle worker and tasks its workers cannot take:
+//    demand = queued + borrowed (borrowed counts, so that demand does not
+//    fall as its queue drains into credit it already holds);
+//  - a LENDER is not a borrower, has nothing queued, has workers, and
+//    supply = idle + lent > 0, at most workers (lent counts, so that supply
+//    does not fall as its idle slots go out on loan);
+//  - anyone else is neither; in particular an edge with idle workers and
+//    queued tasks at once is turning over, and takes no part.
+//  So an edge is never both, never matched with itself, and the matching is
+//  stable while lending proceeds: moving a task from a queue to a lent slot
+//  changes neither supply nor demand. Dead edges take no part.
+//
+//  The policy orders the lenders; each lender first serves the borrowers of
+//  its own zone (non-empty, equal zone strings), in a pass over every
+//  lender, and only then, in a second pass, anyone left. Borrowers are taken
+//  largest demand first, ties by name. Two regimes:
+//  - enough supply (total supply >= total demand): each lender in turn gives
+//    borrowers their whole remaining demand, so each borrower is served
+//    exactly, by as few lenders as the order allows, and lenders not needed
+//    get no pairs;
+//  - short supply: each lender's whole supply is split among the borrowers
+//    it serves in proportion to their remaining demand (largest-remainder
+//    rounding to thousandths of a slot, so the shares add up to the supply
+//    exactly), which shares every lender among all borrowers in proportion
+//    to their backlog. A lender whose zone's remaining demand is below its
+//    supply gives that zone all of it and splits the rest in the second pass.
+//  Trade-offs: short supply makes lenders x borrowers pairs (bounded by the
+//  caller's max_out; zones cut it down); near total supply = total demand
+//  the regime flips and many pairs change, which spw_match_changed lets the
+//  hub damp; the policy order is taken once, on the initial supply.
+//
+//  Pairs point at the table's records and stay valid until the next
+//  register or forget call on the table (see capacity.h).
+
+#ifndef SPW_HUB_MATCH_H_INCLUDED
+#define SPW_HUB_MATCH_H_INCLUDED
+
+#include "capacity.h"
+#include "grants.h"   // spw_policy_t, spw_grants_random_next
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPW_MATCH_MILLI          1000        // thousandths of a slot in a slot
+#define SPW_MATCH_COUNT_MAX      (1u << 20)  // supply and demand read as at most this many slots
+                                             // or tasks, so shares fit in 64-bit arithmetic
+#define SPW_MATCH_CHANGE_PERCENT 25          // a weight change above this is material
+
+//  One decision: lender lends slots_milli thousandths of a slot of the
+//  service to borrower (>= 1). The lender uses it both as the borrower's
+//  weight among its borrowers and as a cap on what it keeps outstanding
+//  with that borrower.
+typedef struct {
+    const spw_edge_state_t *lender, *borrower;
+    uint32_t slots_milli;
+} spw_match_pair_t;
+
+//  The policies order the lenders (the enum is spw_policy_t in grants.h):
+//  - SPW_POLICY_MOST_SPARE: largest supply first, ties by name;
+//  - SPW_POLICY_RANDOM: a uniformly random order drawn from *random_state
+//    (splitmix64; NULL reads as a seed of 0), independent of the table's
+//    registration order; it advances the state whenever there are lenders
+//    and borrowers. To keep a random matching stable between state changes,
+//    pass a copy of the same state each time;
+//  - SPW_POLICY_SHORTEST_WAIT: highest rate (tasks/s) first, ties by larger
+//    supply, then name. Under lending every lender has an empty queue, so
+//    grants' queued / rate is 0 for all of them; what a borrowed task waits
+//    for is the lender's turnover, and the edge's recent rate is the hub's
+//    only measure of it (a higher rate also means the DONEs that renew
+//    credit come back sooner). Lenders that served nothing recently (rate
+//    0, typically fully idle ones) fall back to most-spare among
+//    themselves.
+//  Other policies leave *random_state alone.
+
+//  Decides the matching of service over the table's live edges and writes
+//  at most max_out pairs to out (owned by the caller), in the order decided:
+//  the zone pass first, each pass lender by lender in policy order; returns
+//  how many it wrote. Pairs past max_out are dropped, which under-lends but
+//  never over-lends. 0 also when out of memory (no new lending is safe).
+size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
+                         uint64_t *random_state, spw_match_pair_t *out, size_t max_out);
+
+//  The slots a service's state can lend: idle + lent capped at workers and
+//  at SPW_MATCH_COUNT_MAX if the edge is a lender, else 0. Ignores alive.
+uint32_t spw_match_supply(const spw_service_state_t *state);
+
+//  The tasks a service's state wants lent: queued + borrowed capped at
+//  SPW_MATCH_COUNT_MAX if the edge is a borrower, else 0. Ignores alive.
+uint32_t spw_match_demand(const spw_service_state_t *state);
+
+//  True if a pair's weight moved enough to be worth telling the edges: by
+//  more than SPW_MATCH_CHANGE_PERCENT of sent_milli, or from 0 to non-0 or
+//  back. The hub sends a new match only on a material change.
+bool spw_match_changed(uint32_t sent_milli, uint32_t now_milli);
+
+#endif
