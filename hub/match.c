@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PERCENT 100   // SPW_MATCH_CHANGE_PERCENT is out of this
+
 typedef struct {
     const spw_edge_state_t *edge;
     uint32_t supply;       // slots, as ordered by the policy
@@ -102,7 +104,7 @@ bool spw_match_changed(uint32_t sent_milli, uint32_t now_milli)
     uint64_t diff = sent_milli > now_milli ? sent_milli - now_milli : now_milli - sent_milli;
     if (sent_milli == 0 || now_milli == 0)
         return diff > 0;
-    return diff * 100 > (uint64_t) sent_milli * SPW_MATCH_CHANGE_PERCENT;
+    return diff * PERCENT > (uint64_t) sent_milli * SPW_MATCH_CHANGE_PERCENT;
 }
 
 // -- orders ------------------------------------------------------------------
