@@ -1,21 +1,33 @@
-//  cloud.c: the edge's links to other edges — tasks it delegates and tasks
-//  it serves for others.
+//  cloud.c: the edge's links to other edges — lending idle workers by
+//  credit, and borrowing them.
 //
-//  Serving: the edge binds a ROUTER on its cloud endpoint. A DELEGATE from
-//  another edge is taken only if a local worker of its service is idle right
-//  now; otherwise it is answered BUSY at once and the origin re-routes it.
-//  A taken task is a task like any other (same table, same worker hand-out,
-//  same retries when a worker dies) except that its reply goes back as DONE
-//  over the same link, and it is never delegated again (one hop).
+//  The hub matches lenders (edges with idle workers of a service) with
+//  borrowers (edges with a backlog of it) and tells both (MATCH); from
+//  then on the two talk directly and the hub hears of no task.
 //
-//  Delegating: when a service has waiting tasks and no idle local worker,
-//  the edge uses its grants — "edge B may take N tasks of S until T" — and
-//  sends the oldest waiting tasks to B, opening a DEALER to B's cloud
-//  endpoint on first use. A delegated task stays in this edge's table, in
-//  B's in-flight list, until B's DONE arrives; if B dies (the hub says so,
-//  or B is silent for liveness heartbeats while it holds tasks) every task
-//  in flight there goes back to the head of its queue. With no grant left
-//  the edge asks the hub for more, one ask per service at a time.
+//  Borrowing: the edge opens a DEALER to each lender it is matched with
+//  and says HELLO. The lender answers with CREDIT: "send me n tasks of S
+//  now, a slot is kept for each, until the lease ends". A task that no
+//  local worker can take goes at once to a lender whose credit we hold,
+//  with no ask; the lender's DONE brings the reply and, usually, the
+//  renewed credit, so a lent worker's gap between tasks is one trip. A
+//  delegated task stays in our table, in the lender link's in-flight list,
+//  until its DONE; if the lender dies (the hub says so, or it is silent for
+//  liveness heartbeats while it holds tasks) every task in flight there
+//  goes back to the head of its queue. Credit we cannot use goes back
+//  (RETURN) at the next tick; credit the lender takes back (REVOKE) is
+//  forgotten; a lapsed lease is worth nothing.
+//
+//  Lending: the edge binds a ROUTER on its cloud endpoint. For each service
+//  it lends, it may have out (credits not yet used plus borrowers' tasks it
+//  holds) at most depth x the workers its own clients do not use, and
+//  nothing while its own clients' tasks wait: local first. The credit
+//  ledger (credit.c) decides who gets each credit, in proportion to the
+//  hub's shares. A task is taken if it comes on credit, or if a worker is
+//  idle right now; otherwise it is answered DONE busy and its origin
+//  re-queues it without counting an attempt. A taken task is served like a
+//  local one (same table, same workers, same retries) but behind the local
+//  ones, and it is never delegated again (one hop).
 
 #include "edge_impl.h"
 
@@ -27,11 +39,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Credit moves handled at once: one per link, links are bounded.
+#define SPW_CLOUD_MOVES_MAX \
+    (SPW_EDGE_MAX_BORROWERS > SPW_EDGE_MAX_PEERS ? SPW_EDGE_MAX_BORROWERS : SPW_EDGE_MAX_PEERS)
+
 int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen)
 {
     //  A standalone edge serves no one else: it binds no cloud socket.
     if (!*self->config.hub)
         return 0;
+    self->depth = (uint32_t) (1 + self->config.prefetch);
+    size_t services = (size_t) self->config.max_services;
+    self->credit = spw_credit_new(SPW_EDGE_MAX_BORROWERS * services,
+                                  SPW_EDGE_MAX_PEERS * services, self->depth);
+    if (!self->credit)
+        return snprintf(err, errlen, "out of memory"), -1;
     spw_socket_opts_t opts = { .max_message_bytes = self->config.max_message_bytes,
                                .hwm = (int) self->config.max_tasks + 1000 };
     self->cloud = spw_socket_new(self->ctx, ZMQ_ROUTER, &opts);
@@ -40,39 +62,26 @@ int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen)
     return spw_socket_bind(self->cloud, self->config.cloud, err, errlen);
 }
 
-//  Drops the grants naming peer, or service (NULL matches any).
-static void drop_grants(spw_edge_t *self, const spw_peer_t *peer, const spw_service_t *service)
+static bool name_is(const char *name, const char *other, size_t other_len)
 {
-    for (size_t i = 0; i < self->grant_count;) {
-        const spw_grant_t *grant = &self->grants[i];
-        if ((!peer || grant->peer == peer) && (!service || grant->service == service))
-            self->grants[i] = self->grants[--self->grant_count];
-        else
-            i++;
-    }
+    return strlen(name) == other_len && memcmp(name, other, other_len) == 0;
 }
+
+// -- Links to lenders (borrowing) -------------------------------------------
 
 static void close_peer(spw_edge_t *self, size_t index)
 {
     spw_peer_t *peer = self->peers[index];
-    drop_grants(self, peer, NULL);  // grants naming it are void
+    spw_credit_forget_link(self->credit, peer);
     self->peers[index] = self->peers[--self->peer_count];
     spw_socket_destroy(&peer->socket);
     free(peer);
 }
 
-void spw_cloud_stop(spw_edge_t *self)
-{
-    while (self->peer_count)
-        close_peer(self, self->peer_count - 1);
-    self->grant_count = 0;
-    spw_socket_destroy(&self->cloud);
-}
-
 static spw_peer_t *find_peer(spw_edge_t *self, const char *name, size_t len, size_t *index)
 {
     for (size_t i = 0; i < self->peer_count; i++)
-        if (strlen(self->peers[i]->name) == len && memcmp(self->peers[i]->name, name, len) == 0) {
+        if (name_is(self->peers[i]->name, name, len)) {
             if (index)
                 *index = i;
             return self->peers[i];
@@ -80,26 +89,39 @@ static spw_peer_t *find_peer(spw_edge_t *self, const char *name, size_t len, siz
     return NULL;
 }
 
-//  The link to a peer, opened if need be. NULL if it cannot be.
-static spw_peer_t *open_peer(spw_edge_t *self, const char *name, size_t name_len,
-                             const char *endpoint, size_t endpoint_len, int64_t now)
+//  Sends a message with nothing but a header to a lender; -1 if it cannot.
+static int send_peer(spw_peer_t *peer, spw_msg_t *out)
 {
-    spw_peer_t *peer = find_peer(self, name, name_len, NULL);
-    if (peer && strlen(peer->endpoint) == endpoint_len
-        && memcmp(peer->endpoint, endpoint, endpoint_len) == 0)
+    return spw_msg_send(out, peer->socket, ZMQ_DONTWAIT);
+}
+
+static void send_hello(spw_edge_t *self, spw_peer_t *peer)
+{
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_proto_put_hello(&out, self->config.name);
+    send_peer(peer, &out);
+}
+
+//  The link to a lender, opened (and HELLO said) if need be. NULL if it
+//  cannot be.
+static spw_peer_t *open_peer(spw_edge_t *self, const char *name, const char *endpoint,
+                             int64_t now)
+{
+    spw_peer_t *peer = find_peer(self, name, strlen(name), NULL);
+    if (peer && strcmp(peer->endpoint, endpoint) == 0)
         return peer;
     if (peer) {
         //  Same name, new address: the peer restarted elsewhere.
-        spw_cloud_peer_gone(self, name, name_len, "it moved", now);
+        spw_cloud_peer_gone(self, name, strlen(name), "it moved", now);
     }
-    if (self->peer_count >= SPW_EDGE_MAX_PEERS || name_len > SPW_MAX_NAME_LEN
-        || endpoint_len > SPW_MAX_ENDPOINT_LEN)
+    if (self->peer_count >= SPW_EDGE_MAX_PEERS)
         return NULL;
     peer = calloc(1, sizeof *peer);
     if (!peer)
         return NULL;
-    memcpy(peer->name, name, name_len);
-    memcpy(peer->endpoint, endpoint, endpoint_len);
+    snprintf(peer->name, sizeof peer->name, "%s", name);
+    snprintf(peer->endpoint, sizeof peer->endpoint, "%s", endpoint);
     spw_queue_init(&peer->inflight, SIZE_MAX);
     spw_socket_opts_t opts = { .max_message_bytes = self->config.max_message_bytes,
                                .hwm = (int) self->config.max_tasks + 1000 };
@@ -115,64 +137,28 @@ static spw_peer_t *open_peer(spw_edge_t *self, const char *name, size_t name_len
     peer->heard = peer->used = now;
     self->peers[self->peer_count++] = peer;
     spw_log(SPW_LOG_INFO, "peer_linked", "peer=%s endpoint=%s", peer->name, peer->endpoint);
+    send_hello(self, peer);
     return peer;
 }
 
-//  Drops grants that are used up or expired.
-static void prune_grants(spw_edge_t *self, int64_t now)
+void spw_cloud_stop(spw_edge_t *self)
 {
-    for (size_t i = 0; i < self->grant_count;)
-        if (self->grants[i].expires <= now || self->grants[i].count == 0)
-            self->grants[i] = self->grants[--self->grant_count];
-        else
-            i++;
+    while (self->peer_count)
+        close_peer(self, self->peer_count - 1);
+    self->lender_count = 0;
+    spw_credit_destroy(&self->credit);
+    spw_socket_destroy(&self->cloud);
 }
 
-uint32_t spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
-                         size_t name_len, const char *endpoint, size_t endpoint_len,
-                         uint32_t count, int64_t expires, int64_t now)
+void spw_cloud_detach(spw_edge_t *self, spw_task_t *task)
 {
-    if (count == 0)
-        return 0;
-    spw_peer_t *peer = open_peer(self, name, name_len, endpoint, endpoint_len, now);
-    if (!peer)
-        return 0;
-    //  One entry per service and peer: a new grant adds to it.
-    for (size_t i = 0; i < self->grant_count; i++) {
-        spw_grant_t *grant = &self->grants[i];
-        if (grant->service == service && grant->peer == peer) {
-            grant->count = grant->expires > now ? grant->count + count : count;
-            grant->expires = expires > grant->expires ? expires : grant->expires;
-            return count;
-        }
-    }
-    if (self->grant_count >= SPW_EDGE_MAX_GRANTS)
-        prune_grants(self, now);
-    if (self->grant_count >= SPW_EDGE_MAX_GRANTS)
-        return 0;
-    self->grants[self->grant_count++] = (spw_grant_t) { service, peer, count, expires };
-    return count;
-}
-
-void spw_cloud_forget_grants(spw_edge_t *self)
-{
-    self->grant_count = 0;
-}
-
-//  Drops the grants of a service about to be freed.
-void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service)
-{
-    drop_grants(self, NULL, service);
-}
-
-void spw_cloud_detach(spw_task_t *task)
-{
+    spw_credit_settle(self->credit, task->peer, task->service);
     spw_queue_remove(&task->peer->inflight, task);
     task->peer = NULL;
     task->service->delegated--;
 }
 
-//  Sends one task to a peer. Returns 0, or -1 if the link cannot take it.
+//  Sends one task to a lender. Returns 0, or -1 if the link cannot take it.
 static int send_delegate(spw_edge_t *self, spw_peer_t *peer, spw_task_t *task, int64_t now)
 {
     int64_t left = task->deadline - now;
@@ -182,7 +168,7 @@ static int send_delegate(spw_edge_t *self, spw_peer_t *peer, spw_task_t *task, i
                            (uint32_t) (left < 1 ? 1 : left > UINT32_MAX ? UINT32_MAX : left));
     for (size_t i = 0; i < task->body_count; i++)
         spw_msg_add_share(&out, &task->body[i]);
-    if (spw_msg_send(&out, peer->socket, ZMQ_DONTWAIT) != 0)
+    if (send_peer(peer, &out) != 0)
         return -1;
     task->state = SPW_TASK_DELEGATED;
     task->peer = peer;
@@ -198,37 +184,54 @@ static int send_delegate(spw_edge_t *self, spw_peer_t *peer, spw_task_t *task, i
 
 void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now)
 {
-    if (!self->control)
+    if (!self->credit)
         return;
-    //  Local first: only tasks that found no idle worker are waiting.
-    while (service->queue.head && !service->idle_head) {
+    //  Local first: only tasks that found no idle worker are waiting. A
+    //  task is sent to wait at a lender (prefetched) only if it would wait
+    //  here behind a whole round of our own workers.
+    size_t waiting = service->queue.size - service->lent_queued;
+    spw_task_t *task = service->queue.head;
+    while (task && !service->idle_head) {
         //  One hop: another edge's task is never sent on; skip past those.
-        spw_task_t *task = service->queue.head;
-        while (task && task->client_kind == SPW_CLIENT_PEER)
+        if (task->client_kind == SPW_CLIENT_PEER) {
             task = task->next;
-        if (!task)
-            return;
-        spw_grant_t *grant = NULL;
-        for (size_t i = 0; i < self->grant_count && !grant; i++)
-            if (self->grants[i].service == service && self->grants[i].count
-                && self->grants[i].expires > now)
-                grant = &self->grants[i];
-        if (!grant) {
-            spw_hublink_ask(self, service, now);
-            return;
-        }
-        spw_task_t *before = task->prev;
-        spw_queue_remove(&service->queue, task);
-        task->state = SPW_TASK_LOOSE;
-        if (send_delegate(self, grant->peer, task, now) != 0) {
-            //  Back where it was, and this grant is of no more use.
-            spw_queue_insert_after(&service->queue, before, task);
-            task->state = SPW_TASK_QUEUED;
-            grant->count = 0;
             continue;
         }
-        grant->count--;
+        spw_peer_t *peer = spw_credit_take(self->credit, service, waiting > service->workers, now);
+        if (!peer)
+            return;
+        waiting--;
+        spw_task_t *next = task->next, *before = task->prev;
+        spw_queue_remove(&service->queue, task);
+        task->state = SPW_TASK_LOOSE;
+        if (send_delegate(self, peer, task, now) != 0) {
+            //  Back where it was; the credit is of no use on a link that
+            //  cannot send.
+            spw_queue_insert_after(&service->queue, before, task);
+            task->state = SPW_TASK_QUEUED;
+            spw_credit_untake(self->credit, peer, service);
+            spw_credit_revoked(self->credit, peer, service, 0);
+        }
+        task = next;
     }
+}
+
+typedef struct {
+    spw_edge_t *edge;
+    int64_t now;
+} spw_cloud_pass_t;
+
+static void delegate_waiting(spw_service_t *service, void *arg)
+{
+    spw_cloud_pass_t *pass = arg;
+    if (service->queue.head)
+        spw_cloud_delegate(pass->edge, service, pass->now);
+}
+
+void spw_cloud_delegate_all(spw_edge_t *self, int64_t now)
+{
+    spw_cloud_pass_t pass = { self, now };
+    spw_pool_each_service(self->pool, delegate_waiting, &pass);
 }
 
 void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
@@ -242,7 +245,7 @@ void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, co
             peer->inflight.size, why);
     //  Unlink first, so that re-routing cannot pick this peer again.
     self->peers[index] = self->peers[--self->peer_count];
-    drop_grants(self, peer, NULL);
+    spw_credit_forget_link(self->credit, peer);
     spw_task_t *task;
     while ((task = peer->inflight.head)) {
         char reason[120];
@@ -253,7 +256,7 @@ void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, co
     free(peer);
 }
 
-//  A DONE (or HEARTBEAT) from a peer we delegate to.
+//  A message from a lender: CREDIT, REVOKE, DONE or HEARTBEAT.
 void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64_t now)
 {
     spw_proto_t in;
@@ -263,10 +266,27 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
         return;
     }
     peer->heard = now;
-    if (in.cmd == SPW_CMD_HEARTBEAT)
+    spw_service_t *service = NULL;
+    switch (in.cmd) {
+    case SPW_CMD_HEARTBEAT:
         return;
-    if (in.cmd != SPW_CMD_DONE) {
-        spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a peer", now);
+    case SPW_CMD_CREDIT:
+    case SPW_CMD_REVOKE:
+        service = spw_pool_service(self->pool, in.service, in.service_len, false);
+        if (!service)
+            return;  // forgotten meanwhile: the credit lapses at the lender
+        if (in.cmd == SPW_CMD_REVOKE) {
+            spw_credit_revoked(self->credit, peer, service, in.count);
+            return;
+        }
+        peer->lease_ms = in.lease_ms;
+        spw_credit_grant(self->credit, peer, service, in.count, in.lease_ms, now);
+        spw_cloud_delegate(self, service, now);
+        return;
+    case SPW_CMD_DONE:
+        break;
+    default:
+        spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a lender", now);
         return;
     }
     spw_task_t *task = spw_tasks_find(self->tasks, in.id);
@@ -274,12 +294,14 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
         self->stats.late_replies++;
         return;
     }
-    spw_service_t *service = task->service;
+    service = task->service;
+    if (in.count && peer->lease_ms)
+        spw_credit_grant(self->credit, peer, service, in.count, peer->lease_ms, now);
     if (in.status == SPW_STATUS_BUSY || in.status == SPW_STATUS_NO_SERVICE) {
-        //  Not a failure of the task: the grant was stale. Try elsewhere.
+        //  Not a failure of the task: the credit was stale. Try elsewhere.
         self->stats.busy++;
-        drop_grants(self, peer, service);
-        spw_edge_requeue(self, task, in.status == SPW_STATUS_BUSY ? "peer busy" : "peer lacks service",
+        spw_edge_requeue(self, task,
+                         in.status == SPW_STATUS_BUSY ? "lender busy" : "lender lacks service",
                          false, now);
         return;
     }
@@ -288,19 +310,227 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
     spw_cloud_delegate(self, service, now);
 }
 
-//  Answers a peer's DELEGATE that we will not take.
+// -- Borrowers (lending) ----------------------------------------------------
+
+static spw_borrower_t *find_borrower(spw_edge_t *self, const char *name, size_t len)
+{
+    for (size_t i = 0; i < SPW_EDGE_MAX_BORROWERS; i++)
+        if (self->borrowers[i].used && name_is(self->borrowers[i].name, name, len))
+            return &self->borrowers[i];
+    return NULL;
+}
+
+//  The borrower whose route is identity, or NULL.
+static spw_borrower_t *borrower_at(spw_edge_t *self, zmq_msg_t *identity)
+{
+    size_t len = zmq_msg_size(identity);
+    for (size_t i = 0; i < SPW_EDGE_MAX_BORROWERS; i++) {
+        spw_borrower_t *b = &self->borrowers[i];
+        if (b->used && b->identity.len == len
+            && memcmp(b->identity.data, zmq_msg_data(identity), len) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+//  The record of a borrower, made if new. A free slot, or one whose
+//  borrower holds no task here and was not heard for link_idle_ms, is
+//  taken. NULL if every slot is in use.
+static spw_borrower_t *claim_borrower(spw_edge_t *self, const char *name, size_t len,
+                                      int64_t now)
+{
+    spw_borrower_t *borrower = find_borrower(self, name, len);
+    if (borrower || len > SPW_MAX_NAME_LEN)
+        return borrower;
+    for (size_t i = 0; i < SPW_EDGE_MAX_BORROWERS && !borrower; i++) {
+        spw_borrower_t *b = &self->borrowers[i];
+        if (!b->used || (!b->tasks && now - b->heard > self->config.link_idle_ms))
+            borrower = b;
+    }
+    if (!borrower)
+        return NULL;
+    if (borrower->used)
+        spw_credit_forget_link(self->credit, borrower);
+    memset(borrower, 0, sizeof *borrower);
+    borrower->used = true;
+    memcpy(borrower->name, name, len);
+    borrower->heard = now;
+    return borrower;
+}
+
+//  Records the route to a borrower (its DEALER's identity on our ROUTER).
+static void route_borrower(spw_edge_t *self, spw_borrower_t *borrower, zmq_msg_t *identity,
+                           int64_t now)
+{
+    size_t len = zmq_msg_size(identity);
+    borrower->heard = now;
+    if (len > sizeof borrower->identity.data)
+        return;
+    bool known = borrower->identity.len == len
+              && memcmp(borrower->identity.data, zmq_msg_data(identity), len) == 0;
+    if (known)
+        return;
+    memcpy(borrower->identity.data, zmq_msg_data(identity), len);
+    borrower->identity.len = len;
+    spw_credit_open_link(self->credit, borrower);
+}
+
+//  Sends CREDIT (lease_ms > 0) or REVOKE (lease_ms 0) to a borrower.
+static void tell_borrower(spw_edge_t *self, spw_borrower_t *borrower, spw_service_t *service,
+                          uint32_t count, uint32_t lease_ms)
+{
+    if (!borrower->identity.len)
+        return;
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_mem(&out, borrower->identity.data, borrower->identity.len);
+    if (lease_ms)
+        spw_proto_put_credit(&out, service->name, count, lease_ms);
+    else
+        spw_proto_put_revoke(&out, service->name, count);
+    if (spw_msg_send(&out, self->cloud, ZMQ_DONTWAIT) != 0) {
+        spw_log(SPW_LOG_DEBUG, "borrower_unroutable", "borrower=%s error=\"%s\"", borrower->name,
+                zmq_strerror(errno));
+        if (lease_ms)
+            spw_credit_unoffer(self->credit, borrower, service, count);
+    }
+}
+
+//  What a service may have out to borrowers: depth x the workers its own
+//  clients do not use, and nothing while its own clients' tasks wait.
+static uint32_t lend_limit(spw_edge_t *self, const spw_service_t *service)
+{
+    if (self->stopping || self->fatal || service->queue.size > service->lent_queued)
+        return 0;
+    size_t local_running = service->running - service->lent_running;
+    size_t lendable = service->workers > local_running ? service->workers - local_running : 0;
+    uint64_t limit = (uint64_t) lendable * self->depth;
+    return limit > UINT32_MAX ? UINT32_MAX : (uint32_t) limit;
+}
+
+//  Revokes what is over the limit and offers what is under it; returns the
+//  credit offered to except (not sent: it rides on except's DONE).
+static uint32_t balance(spw_edge_t *self, spw_service_t *service, spw_borrower_t *except,
+                        int64_t now)
+{
+    spw_credit_move_t moves[SPW_CLOUD_MOVES_MAX];
+    uint32_t limit = lend_limit(self, service);
+    size_t n = spw_credit_excess(self->credit, service, limit, moves, SPW_CLOUD_MOVES_MAX);
+    for (size_t i = 0; i < n; i++)
+        tell_borrower(self, moves[i].link, service, moves[i].count, 0);
+    uint32_t lease = (uint32_t) self->config.credit_lease_ms, kept = 0;
+    n = spw_credit_offer(self->credit, service, limit, now + lease, moves, SPW_CLOUD_MOVES_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (moves[i].link == except)
+            kept = moves[i].count;
+        else
+            tell_borrower(self, moves[i].link, service, moves[i].count, lease);
+    }
+    return kept;
+}
+
+void spw_cloud_lend(spw_edge_t *self, spw_service_t *service, int64_t now)
+{
+    if (self->credit)
+        balance(self, service, NULL, now);
+}
+
+uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now)
+{
+    spw_borrower_t *borrower = task->borrower;
+    if (!borrower)
+        return 0;
+    task->borrower = NULL;
+    borrower->tasks--;
+    spw_credit_release(self->credit, borrower, task->service);
+    return balance(self, task->service, borrower, now);
+}
+
+void spw_cloud_match(spw_edge_t *self, spw_service_t *service, const spw_proto_t *match,
+                     int64_t now)
+{
+    if (!self->credit)
+        return;
+    void *links[SPW_EDGE_MAX_BORROWERS];
+    uint32_t slots[SPW_EDGE_MAX_BORROWERS];
+    bool open[SPW_EDGE_MAX_BORROWERS];
+    size_t count = 0;
+    //  The lenders of this service are replaced by the ones named now.
+    for (size_t i = 0; i < self->lender_count;)
+        if (self->lenders[i].service == service)
+            self->lenders[i] = self->lenders[--self->lender_count];
+        else
+            i++;
+    for (size_t i = 0; i < self->peer_count; i++)
+        spw_credit_share(self->credit, self->peers[i], service, 0);
+    size_t offset = 0;
+    spw_match_entry_t entry;
+    while (spw_proto_next_match(match, &offset, &entry) == 1) {
+        if (name_is(self->config.name, entry.name, entry.name_len))
+            continue;  // never with ourselves, whatever the hub says
+        if (entry.role == SPW_MATCH_LEND_TO) {
+            spw_borrower_t *borrower = claim_borrower(self, entry.name, entry.name_len, now);
+            if (!borrower || count == SPW_EDGE_MAX_BORROWERS)
+                continue;
+            links[count] = borrower;
+            slots[count] = entry.slots_milli;
+            open[count++] = borrower->identity.len > 0;
+        }
+        else if (self->lender_count < SPW_EDGE_MAX_LENDERS
+                 && entry.endpoint_len <= SPW_MAX_ENDPOINT_LEN) {
+            spw_lender_t *lender = &self->lenders[self->lender_count++];
+            lender->service = service;
+            snprintf(lender->name, sizeof lender->name, "%.*s", (int) entry.name_len, entry.name);
+            snprintf(lender->endpoint, sizeof lender->endpoint, "%.*s", (int) entry.endpoint_len,
+                     entry.endpoint);
+            spw_peer_t *peer = find_peer(self, lender->name, strlen(lender->name), NULL);
+            if (peer && strcmp(peer->endpoint, lender->endpoint) == 0)
+                send_hello(self, peer);  // it may have lost our route
+            else
+                peer = open_peer(self, lender->name, lender->endpoint, now);
+            if (peer)
+                spw_credit_share(self->credit, peer, service, entry.slots_milli);
+        }
+    }
+    spw_credit_move_t moves[SPW_CLOUD_MOVES_MAX];
+    size_t n = spw_credit_rematch(self->credit, service, links, slots, open, count, moves,
+                                  SPW_CLOUD_MOVES_MAX);
+    for (size_t i = 0; i < n; i++)
+        tell_borrower(self, moves[i].link, service, moves[i].count, 0);
+    spw_log(SPW_LOG_DEBUG, "matched", "service=%s borrowers=%zu lenders=%zu", service->name,
+            count, self->lender_count);
+    balance(self, service, NULL, now);
+}
+
+void spw_cloud_unmatch_all(spw_edge_t *self)
+{
+    if (!self->credit)
+        return;
+    self->lender_count = 0;
+    //  Credit already offered is not revoked: it runs out its lease.
+    spw_credit_unmatch_all(self->credit);
+}
+
+//  Answers a borrower's DELEGATE that we will not take.
 static void refuse(spw_edge_t *self, spw_msg_t *msg, uint64_t key, spw_status_t status,
                    const char *reason)
 {
     spw_msg_t out;
     spw_msg_init(&out);
     spw_msg_add_share(&out, &msg->frame[0]);
-    spw_proto_put_done(&out, key, status);
+    spw_proto_put_done(&out, key, status, 0);
     spw_msg_add_mem(&out, reason, strlen(reason));
     spw_msg_send(&out, self->cloud, ZMQ_DONTWAIT);
 }
 
-//  A message on our cloud ROUTER: a task another edge delegates to us.
+static void open_for(spw_service_t *service, void *arg)
+{
+    spw_cloud_pass_t *pass = arg;
+    balance(pass->edge, service, NULL, pass->now);
+}
+
+//  A message on our cloud ROUTER, from a borrower: HELLO, DELEGATE, RETURN
+//  or HEARTBEAT.
 void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 {
     spw_proto_t in;
@@ -317,8 +547,29 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         spw_msg_send(&out, self->cloud, ZMQ_DONTWAIT);
         return;
     }
+    if (in.cmd == SPW_CMD_HELLO) {
+        spw_borrower_t *borrower = claim_borrower(self, in.name, in.name_len, now);
+        if (!borrower) {
+            spw_edge_drop(self, &self->cloud_drops, msg, "borrower table full", now);
+            return;
+        }
+        route_borrower(self, borrower, &msg->frame[0], now);
+        spw_cloud_pass_t pass = { self, now };
+        spw_pool_each_service(self->pool, open_for, &pass);
+        return;
+    }
+    if (in.cmd == SPW_CMD_RETURN) {
+        spw_borrower_t *borrower = borrower_at(self, &msg->frame[0]);
+        spw_service_t *service = spw_pool_service(self->pool, in.service, in.service_len, false);
+        if (borrower && service) {
+            borrower->heard = now;
+            spw_credit_returned(self->credit, borrower, service, in.count);
+            balance(self, service, NULL, now);
+        }
+        return;
+    }
     if (in.cmd != SPW_CMD_DELEGATE) {
-        spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a peer", now);
+        spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a borrower", now);
         return;
     }
     spw_service_t *service = spw_pool_service(self->pool, in.service, in.service_len, false);
@@ -326,64 +577,135 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         refuse(self, msg, in.id, SPW_STATUS_NO_SERVICE, "no worker here offers it");
         return;
     }
-    //  The serving edge decides for itself: only an idle worker now is room.
-    spw_task_t *task = service->idle_head
-                         ? spw_edge_new_task(self, msg, SPW_CLIENT_PEER, in.id, service,
-                                             now + in.timeout_ms, in.body_first, in.body_count,
-                                             now)
-                         : NULL;
-    if (!task) {
+    spw_borrower_t *borrower = claim_borrower(self, in.name, in.name_len, now);
+    if (!borrower) {
         self->stats.busy++;
-        refuse(self, msg, in.id, SPW_STATUS_BUSY, "no idle worker");
+        refuse(self, msg, in.id, SPW_STATUS_BUSY, "borrower table full");
+        return;
+    }
+    route_borrower(self, borrower, &msg->frame[0], now);
+    //  The serving edge decides for itself: credit it gave, or an idle
+    //  worker now that its own clients do not need.
+    bool room = service->idle_head && service->queue.size == service->lent_queued;
+    if (!spw_credit_arrive(self->credit, borrower, service, room)) {
+        self->stats.busy++;
+        refuse(self, msg, in.id, SPW_STATUS_BUSY, "no credit and no idle worker");
+        return;
+    }
+    spw_task_t *task = spw_edge_new_task(self, msg, SPW_CLIENT_PEER, in.id, service,
+                                         now + in.timeout_ms, in.body_first, in.body_count, now);
+    if (!task) {
+        spw_credit_release(self->credit, borrower, service);
+        self->stats.busy++;
+        refuse(self, msg, in.id, SPW_STATUS_BUSY, "task table full");
         return;
     }
     self->stats.delegated_in++;
-    spw_queue_push_front(&service->queue, task);
+    task->borrower = borrower;
+    borrower->tasks++;
+    //  Behind every local task: it is prefetched, not first in line.
+    spw_queue_insert_after(&service->queue, service->queue.tail, task);
+    service->lent_queued++;
     task->state = SPW_TASK_QUEUED;
     spw_edge_dispatch(self, service, now);
 }
 
-typedef struct {
-    spw_edge_t *edge;
-    int64_t now;
-} spw_delegate_pass_t;
-
-static void delegate_waiting(spw_service_t *service, void *arg)
+void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service)
 {
-    spw_delegate_pass_t *pass = arg;
-    if (service->queue.head)
-        spw_cloud_delegate(pass->edge, service, pass->now);
+    if (!self->credit)
+        return;
+    spw_credit_forget_service(self->credit, service);
+    for (size_t i = 0; i < self->lender_count;)
+        if (self->lenders[i].service == service)
+            self->lenders[i] = self->lenders[--self->lender_count];
+        else
+            i++;
 }
 
-void spw_cloud_delegate_all(spw_edge_t *self, int64_t now)
+//  True if a service has no task of its own waiting: credit for it is idle.
+static bool nothing_waiting(void *service, void *arg)
 {
-    spw_delegate_pass_t pass = { self, now };
-    spw_pool_each_service(self->pool, delegate_waiting, &pass);
+    (void) arg;
+    const spw_service_t *s = service;
+    return s->queue.size == s->lent_queued;
 }
 
-void spw_cloud_tick(spw_edge_t *self, int64_t now)
+//  True if a lender is one the hub matched us with, for any service.
+static bool matched_lender(spw_edge_t *self, const spw_peer_t *peer)
 {
-    prune_grants(self, now);
+    for (size_t i = 0; i < self->lender_count; i++)
+        if (strcmp(self->lenders[i].name, peer->name) == 0)
+            return true;
+    return false;
+}
+
+//  Lending at a tick: lapsed credit is forgotten, standing credit renewed.
+static void tick_lending(spw_edge_t *self, int64_t now)
+{
+    spw_credit_lapse(self->credit, now);
+    spw_credit_move_t moves[SPW_CLOUD_MOVES_MAX];
+    uint32_t lease = (uint32_t) self->config.credit_lease_ms;
+    size_t n = spw_credit_refresh(self->credit, now + lease, moves, SPW_CLOUD_MOVES_MAX);
+    for (size_t i = 0; i < n; i++)
+        tell_borrower(self, moves[i].link, moves[i].service, 0, lease);
+    spw_cloud_pass_t pass = { self, now };
+    spw_pool_each_service(self->pool, open_for, &pass);
+}
+
+//  Borrowing at a tick: unused credit goes back, lenders holding our tasks
+//  are watched, idle links close, matched lenders hear HELLO again (and a
+//  link lost to a lender's restart is opened again).
+static void tick_borrowing(spw_edge_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->lender_count; i++) {
+        spw_lender_t *lender = &self->lenders[i];
+        spw_peer_t *peer = find_peer(self, lender->name, strlen(lender->name), NULL);
+        if (!peer && (peer = open_peer(self, lender->name, lender->endpoint, now)))
+            spw_credit_share(self->credit, peer, lender->service, 1000);
+    }
+    spw_credit_move_t moves[SPW_CLOUD_MOVES_MAX];
+    size_t n = spw_credit_unused(self->credit, nothing_waiting, NULL, now, moves,
+                                 SPW_CLOUD_MOVES_MAX);
+    for (size_t i = 0; i < n; i++) {
+        spw_peer_t *peer = moves[i].link;
+        spw_service_t *service = moves[i].service;
+        spw_msg_t out;
+        spw_msg_init(&out);
+        spw_proto_put_return(&out, service->name, moves[i].count);
+        send_peer(peer, &out);
+    }
     for (size_t i = 0; i < self->peer_count;) {
         spw_peer_t *peer = self->peers[i];
         if (peer->inflight.size && now - peer->heard > self->liveness_ms) {
             spw_cloud_peer_gone(self, peer->name, strlen(peer->name), "silent", now);
             continue;
         }
-        if (!peer->inflight.size && now - peer->used > self->config.link_idle_ms) {
+        bool matched = matched_lender(self, peer);
+        bool credited = spw_credit_link_holds(self->credit, peer, now);
+        if (!peer->inflight.size && !credited && !matched
+            && now - peer->used > self->config.link_idle_ms) {
             spw_log(SPW_LOG_DEBUG, "peer_unlinked", "peer=%s reason=idle", peer->name);
             close_peer(self, i);
             continue;
         }
-        if (peer->inflight.size) {
-            spw_msg_t out;
-            spw_msg_init(&out);
+        spw_msg_t out;
+        spw_msg_init(&out);
+        if (peer->inflight.size || credited)
             spw_proto_put_heartbeat(&out);
-            spw_msg_send(&out, peer->socket, ZMQ_DONTWAIT);
-        }
+        else if (matched)
+            spw_proto_put_hello(&out, self->config.name);  // a restarted lender learns our route
+        if (out.count)
+            send_peer(peer, &out);
         i++;
     }
-    //  Tasks still waiting get another try at grants (an empty GRANT or a
-    //  lapsed ask leaves them with nothing else to wake them).
+}
+
+void spw_cloud_tick(spw_edge_t *self, int64_t now)
+{
+    if (!self->credit)
+        return;
+    tick_lending(self, now);
+    tick_borrowing(self, now);
+    //  Tasks still waiting get another try at credit.
     spw_cloud_delegate_all(self, now);
 }

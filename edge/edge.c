@@ -55,12 +55,13 @@ void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, c
 }
 
 //  Sends a reply to a client: for native clients the REPLY command with
-//  status and body; for seed clients the body alone, or one text frame
+//  status and body; for another edge DONE, with the credit renewed for it;
+//  for seed clients the body alone, or one text frame
 //  "error: STATUS: REASON" when there is no body to give. body may be NULL;
 //  its frames [first, first + count) are moved.
 static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
-                       uint64_t request_id, spw_status_t status, spw_msg_t *body,
-                       size_t first, size_t count, const char *reason)
+                       uint64_t request_id, spw_status_t status, uint32_t credit,
+                       spw_msg_t *body, size_t first, size_t count, const char *reason)
 {
     spw_msg_t out;
     spw_msg_init(&out);
@@ -68,7 +69,7 @@ static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t ki
     if (kind == SPW_CLIENT_NATIVE)
         spw_proto_put_reply(&out, request_id, status);
     else if (kind == SPW_CLIENT_PEER)
-        spw_proto_put_done(&out, request_id, status);
+        spw_proto_put_done(&out, request_id, status, credit);
     else
         spw_msg_add_mem(&out, "", 0);
     if (body && count)
@@ -92,28 +93,42 @@ static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t ki
 }
 
 //  Takes a task out of its queue or off its worker, whichever holds it.
-static void detach(spw_task_t *task)
+static void detach(spw_edge_t *self, spw_task_t *task)
 {
-    if (task->state == SPW_TASK_QUEUED)
+    bool lent = task->client_kind == SPW_CLIENT_PEER;
+    if (task->state == SPW_TASK_QUEUED) {
         spw_queue_remove(&task->service->queue, task);
+        task->service->lent_queued -= lent;
+    }
     else if (task->state == SPW_TASK_RUNNING) {
         task->worker->task = NULL;
         task->worker = NULL;
         task->service->running--;
+        task->service->lent_running -= lent;
     }
     else if (task->state == SPW_TASK_DELEGATED)
-        spw_cloud_detach(task);
+        spw_cloud_detach(self, task);
     task->state = SPW_TASK_LOOSE;
 }
 
-//  Puts a loose task in its service's queue: at the tail if new, at the
-//  head if it is going back. Returns -1 if a new task finds the queue full.
+//  Puts a loose task in its service's queue: a new one at the tail, but
+//  ahead of the tasks prefetched for other edges (local first); one going
+//  back at the head. Returns -1 if a new task finds the queue full.
 static int enqueue(spw_task_t *task, bool back)
 {
-    if (back)
-        spw_queue_push_front(&task->service->queue, task);
-    else if (spw_queue_push(&task->service->queue, task) != 0)
-        return -1;
+    spw_service_t *service = task->service;
+    if (back) {
+        spw_queue_push_front(&service->queue, task);
+        service->lent_queued += task->client_kind == SPW_CLIENT_PEER;
+    }
+    else {
+        if (service->queue.size - service->lent_queued >= service->queue.limit)
+            return -1;
+        spw_task_t *before = service->queue.tail;
+        while (before && before->client_kind == SPW_CLIENT_PEER)
+            before = before->prev;  // at most the prefetched tasks: a few a worker
+        spw_queue_insert_after(&service->queue, before, task);
+    }
     task->state = SPW_TASK_QUEUED;
     return 0;
 }
@@ -131,10 +146,17 @@ void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, sp
 {
     if (task->state == SPW_TASK_DELEGATED && status == SPW_STATUS_OK)
         self->stats.served_remote++;
-    detach(task);
+    detach(self, task);
     self->state_dirty = true;
-    send_reply(self, &task->client, task->client_kind, task->request_id, status, body, first,
-               count, reason);
+    //  A borrower's task frees its credit, renewed on the DONE; a local one
+    //  may free a worker to lend.
+    uint32_t credit = 0;
+    if (task->client_kind == SPW_CLIENT_PEER)
+        credit = spw_cloud_release(self, task, self->now);
+    else
+        spw_cloud_lend(self, task->service, self->now);
+    send_reply(self, &task->client, task->client_kind, task->request_id, status, credit, body,
+               first, count, reason);
     switch (status) {
     case SPW_STATUS_OK: self->stats.done++; task->service->done++; break;
     case SPW_STATUS_TASK_ERROR: self->stats.task_errors++; task->service->done++; break;
@@ -170,6 +192,7 @@ static int run_task(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *tas
     task->worker = worker;
     task->attempts++;
     task->service->running++;
+    task->service->lent_running += task->client_kind == SPW_CLIENT_PEER;
     worker->task = task;
     if (worker->kind == SPW_WORKER_SEED)
         worker->expires = now + self->config.seed_worker_timeout_ms;
@@ -181,7 +204,7 @@ static int run_task(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *tas
 void spw_edge_requeue(spw_edge_t *self, spw_task_t *task, const char *why, bool count_attempt,
                       int64_t now)
 {
-    detach(task);
+    detach(self, task);
     if (!count_attempt && task->attempts > 0)
         task->attempts--;
     if (task->attempts >= self->config.max_attempts) {
@@ -216,6 +239,7 @@ static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char 
     if (task)
         spw_edge_requeue(self, task, why, true, now);
     spw_pool_remove(self->pool, worker);
+    spw_cloud_lend(self, service, now);  // fewer workers: maybe less to lend
 }
 
 //  Hands queued tasks of a service to its idle workers, oldest task to the
@@ -226,6 +250,7 @@ void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
     while (service->queue.head && service->idle_head) {
         spw_pool_worker_t *worker = spw_pool_take_idle(self->pool, service);
         spw_task_t *task = spw_queue_pop(&service->queue);
+        service->lent_queued -= task->client_kind == SPW_CLIENT_PEER;
         task->state = SPW_TASK_LOOSE;
         if (run_task(self, worker, task, now) != 0) {
             enqueue(task, true);
@@ -244,6 +269,7 @@ static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t no
     worker->service->offered = true;
     spw_pool_set_idle(self->pool, worker);
     spw_edge_dispatch(self, worker->service, now);
+    spw_cloud_lend(self, worker->service, now);
 }
 
 //  Frees a worker from whatever task it held before it said READY again:
@@ -276,14 +302,15 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
     //  the task waits for a grant (or the hub's word that no edge has it).
     bool has_hub = self->control != NULL;
     spw_service_t *service = spw_pool_service(self->pool, service_name, service_len, has_hub);
-    if (!service || (!service->offered && !has_hub)) {
+    if (!service || (!service->offered && (!has_hub || service->nobody))) {
         self->stats.no_service++;
         snprintf(reason, sizeof reason, "no worker offers service '%.*s'", (int) service_len,
                  service_name);
-        send_reply(self, client, kind, request_id, SPW_STATUS_NO_SERVICE, NULL, 0, 0, reason);
+        send_reply(self, client, kind, request_id, SPW_STATUS_NO_SERVICE, 0, NULL, 0, 0, reason);
         return;
     }
-    bool queue_full = !service->idle_head && service->queue.size >= service->queue.limit;
+    bool queue_full = !service->idle_head
+                   && service->queue.size - service->lent_queued >= service->queue.limit;
     int64_t deadline = now + (timeout_ms ? timeout_ms : self->config.task_timeout_ms);
     spw_task_t *task = queue_full ? NULL
                                   : spw_edge_new_task(self, msg, kind, request_id, service,
@@ -296,7 +323,7 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         else
             snprintf(reason, sizeof reason, "edge holds its limit of %zu tasks",
                      spw_tasks_limit(self->tasks));
-        send_reply(self, client, kind, request_id, SPW_STATUS_OVERLOADED, NULL, 0, 0, reason);
+        send_reply(self, client, kind, request_id, SPW_STATUS_OVERLOADED, 0, NULL, 0, 0, reason);
         return;
     }
     if (enqueue(task, false) != 0) {
@@ -308,6 +335,7 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
     }
     spw_edge_dispatch(self, service, now);
     spw_cloud_delegate(self, service, now);
+    spw_cloud_lend(self, service, now);  // its own clients first: maybe less to lend
 }
 
 spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t kind,
@@ -369,8 +397,8 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
             char reason[120];
             snprintf(reason, sizeof reason, "bad request: %s", why);
             send_reply(self, &msg->frame[0], SPW_CLIENT_NATIVE,
-                       spw_get_u64(zmq_msg_data(&msg->frame[3])), SPW_STATUS_BAD_REQUEST, NULL,
-                       0, 0, reason);
+                       spw_get_u64(zmq_msg_data(&msg->frame[3])), SPW_STATUS_BAD_REQUEST, 0,
+                       NULL, 0, 0, reason);
         }
         spw_edge_drop(self, drops, msg, why, now);
         return;
@@ -638,12 +666,23 @@ static void text_add(spw_text_t *text, const char *fmt, ...)
         text->len = text->size - 1;
 }
 
+typedef struct {
+    spw_text_t *text;
+    spw_edge_t *edge;
+} spw_stats_pass_t;
+
 static void add_service_stats(spw_service_t *service, void *arg)
 {
-    text_add(arg,
-             "service=%s workers=%zu idle=%zu queued=%zu running=%zu delegated=%zu done=%llu\n",
-             service->name, service->workers, service->idle, service->queue.size,
-             service->running, service->delegated, (unsigned long long) service->done);
+    spw_stats_pass_t *pass = arg;
+    spw_credit_t *credit = pass->edge->credit;
+    text_add(pass->text,
+             "service=%s workers=%zu idle=%zu queued=%zu running=%zu delegated=%zu done=%llu "
+             "lent=%zu prefetched=%zu credit_out=%u credit_held=%u\n",
+             service->name, service->workers, service->idle,
+             service->queue.size - service->lent_queued, service->running, service->delegated,
+             (unsigned long long) service->done, service->lent_running, service->lent_queued,
+             credit ? spw_credit_lent(credit, service) : 0,
+             credit ? spw_credit_held(credit, service, pass->edge->now) : 0);
 }
 
 static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
@@ -676,11 +715,12 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              self->hub_state == SPW_HUB_JOINED        ? "joined"
              : self->hub_state == SPW_HUB_REGISTERING ? "registering"
                                                       : "off");
-    spw_pool_each_service(self->pool, add_service_stats, &text);
+    spw_stats_pass_t pass = { &text, self };
+    spw_pool_each_service(self->pool, add_service_stats, &pass);
     spw_msg_t body;
     spw_msg_init(&body);
     spw_msg_add_mem(&body, buf, text.len);
-    send_reply(self, client, kind, request_id, SPW_STATUS_OK, &body, 0, 1, NULL);
+    send_reply(self, client, kind, request_id, SPW_STATUS_OK, 0, &body, 0, 1, NULL);
     spw_msg_reset(&body);
 }
 
@@ -784,9 +824,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             wake = self->next_heartbeat;
         if (self->control && wake > self->next_hub_beat)
             wake = self->next_hub_beat;
-        if (self->control && wake > self->next_ask_retry)
-            wake = self->next_ask_retry;
-        if (self->state_dirty && self->state && wake > self->state_sent + 10)
+        if (self->state_dirty && spw_hublink_joined(self) && wake > self->state_sent + 10)
             wake = self->state_sent + 10;  // coalesce state changes, 10 ms at most
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll(items, (int) n, timeout) < 0) {
@@ -797,6 +835,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             break;
         }
         now = spw_clock_ms();
+        self->now = now;
         if ((items[0].revents & ZMQ_POLLIN)
             && spw_msg_drain(self->backend, SPW_EDGE_BATCH, on_worker, self, &self->backend_drops, 0, now) != 0)
             rc = -1;
@@ -834,17 +873,15 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         }
         if (self->control && now >= self->next_hub_beat)
             spw_hublink_tick(self, now);
-        if (self->control && now >= self->next_ask_retry) {
-            self->next_ask_retry = INT64_MAX;
-            spw_cloud_delegate_all(self, now);
-        }
         if (self->state_dirty && now >= self->state_sent + 10)
-            spw_hublink_publish(self, now);
+            spw_hublink_publish(self, false, now);
     }
     //  Every task still held gets an answer: the edge will not serve it.
     //  Other edges' tasks go back to them as busy, to be re-routed.
     spw_task_t *task;
     size_t unfinished = spw_tasks_size(self->tasks);
+    self->stopping = true;  // lend nothing more; what was lent is revoked
+    self->now = spw_clock_ms();
     while ((task = spw_tasks_expired(self->tasks, INT64_MAX)))
         spw_edge_finish(self, task, shutdown_status(task), NULL, 0, 0, "edge shutting down");
     spw_hublink_stop(self);

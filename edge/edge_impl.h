@@ -6,17 +6,21 @@
 #define SPW_EDGE_IMPL_H_INCLUDED
 
 #include "edge.h"
+#include "credit.h"
 #include "pool.h"
 #include "tasks.h"
 
 #include "spw_proto.h"
 #include "spw_socket.h"
 
-//  Most edges this edge holds links to at once, and grants it keeps.
-#define SPW_EDGE_MAX_PEERS  64
-#define SPW_EDGE_MAX_GRANTS 256
+//  Most lenders this edge holds links to at once, borrowers it lends to,
+//  and lenders the hub has matched it with (per service).
+#define SPW_EDGE_MAX_PEERS     64
+#define SPW_EDGE_MAX_BORROWERS 64
+#define SPW_EDGE_MAX_LENDERS   256
 
-//  A link to another edge, made when a grant first names it.
+//  Borrowing: a link to a lender, a DEALER to its cloud ROUTER, opened when
+//  the hub first matches us with it. Tasks we send it wait for DONE here.
 typedef struct spw_peer_t {
     char name[SPW_MAX_NAME_LEN + 1];
     char endpoint[SPW_MAX_ENDPOINT_LEN + 1];
@@ -24,15 +28,25 @@ typedef struct spw_peer_t {
     spw_queue_t inflight;  // tasks delegated to it, awaiting DONE
     int64_t heard;         // last message from it
     int64_t used;          // last task sent to it
+    uint32_t lease_ms;     // of its latest CREDIT, for the credit DONE renews
 } spw_peer_t;
 
-//  "Edge peer may take count more tasks of service until expires."
+//  Borrowing: "the hub says lender name, at endpoint, will lend us service".
 typedef struct {
     spw_service_t *service;
-    spw_peer_t *peer;
-    uint32_t count;
-    int64_t expires;
-} spw_grant_t;
+    char name[SPW_MAX_NAME_LEN + 1];
+    char endpoint[SPW_MAX_ENDPOINT_LEN + 1];
+} spw_lender_t;
+
+//  Lending: an edge we lend to, known by its name; its ROUTER identity on
+//  our cloud socket comes with its HELLO (or its first task).
+typedef struct spw_borrower_t {
+    bool used;
+    char name[SPW_MAX_NAME_LEN + 1];
+    spw_identity_t identity;   // len 0: no route to it yet
+    int64_t heard;
+    size_t tasks;              // its tasks in our table: the slot is not reused
+} spw_borrower_t;
 
 typedef enum { SPW_HUB_OFF, SPW_HUB_REGISTERING, SPW_HUB_JOINED } spw_hub_state_t;
 
@@ -51,6 +65,8 @@ struct spw_edge_t {
     spw_drops_t hub_drops;
     spw_drops_t cloud_drops;
     bool fatal;  // stop the loop and exit non-zero (refused by the hub)
+    bool stopping;  // shutting down: nothing more is lent
+    int64_t now;    // ms, the loop's time this turn
     struct {
         uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
             bad_requests, requeued, late_replies, unroutable, workers_lost, delegated_out,
@@ -59,8 +75,6 @@ struct spw_edge_t {
 
     //  Hub link (hublink.c).
     void *control;          // DEALER to the hub; NULL when standalone
-    void *state;            // PUB to the hub's state SUB, after WELCOME
-    char state_endpoint[SPW_ENDPOINT_MAX];
     spw_hub_state_t hub_state;
     uint64_t epoch;
     char advertise[SPW_ENDPOINT_MAX];
@@ -68,7 +82,6 @@ struct spw_edge_t {
     int64_t hub_liveness_ms;
     int64_t hub_heartbeat_ms;  // the hub's interval, from WELCOME
     int64_t next_hub_beat;
-    int64_t next_ask_retry;    // when a service refused grants may ask again
     int64_t next_register;
     int64_t refused_since;
     bool state_dirty;
@@ -76,11 +89,14 @@ struct spw_edge_t {
     spw_service_figures_t *figures;  // max_services, for STATE messages
 
     //  Cloud links (cloud.c).
-    void *cloud;            // ROUTER where peers send us tasks
+    void *cloud;            // ROUTER where borrowers send us tasks
+    spw_credit_t *credit;   // what we lend and what we may borrow
+    uint32_t depth;         // credits and tasks out per lent worker: 1 + prefetch
     spw_peer_t *peers[SPW_EDGE_MAX_PEERS];
     size_t peer_count;
-    spw_grant_t grants[SPW_EDGE_MAX_GRANTS];
-    size_t grant_count;
+    spw_lender_t lenders[SPW_EDGE_MAX_LENDERS];
+    size_t lender_count;
+    spw_borrower_t borrowers[SPW_EDGE_MAX_BORROWERS];
 };
 
 //  edge.c: the task life cycle, used by the links too.
@@ -100,28 +116,35 @@ spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_
 int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen);
 void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now);
 void spw_hublink_tick(spw_edge_t *self, int64_t now);
-void spw_hublink_publish(spw_edge_t *self, int64_t now);
-void spw_hublink_ask(spw_edge_t *self, spw_service_t *service, int64_t now);
+//  Publishes the state: always, or only if it changed materially.
+void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now);
 bool spw_hublink_joined(spw_edge_t *self);
 void spw_hublink_stop(spw_edge_t *self);
 
 //  cloud.c
 int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen);
+void spw_cloud_stop(spw_edge_t *self);
+//  A message on our cloud ROUTER (from a borrower), or on a lender link.
 void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now);
 void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64_t now);
-//  Records a grant; returns the tasks it lets us send (0 if it cannot be
-//  kept: no link to the peer, or no room).
-uint32_t spw_cloud_grant(spw_edge_t *self, spw_service_t *service, const char *name,
-                         size_t name_len, const char *endpoint, size_t endpoint_len,
-                         uint32_t count, int64_t expires, int64_t now);
+//  The hub's MATCH for a service: whom we lend to, whom we borrow from.
+void spw_cloud_match(spw_edge_t *self, spw_service_t *service, const spw_proto_t *match,
+                     int64_t now);
+//  Forgets every match (the hub is gone or forgot us); credit already
+//  offered or held runs out its lease.
+void spw_cloud_unmatch_all(spw_edge_t *self);
+//  Sends waiting tasks of a service to lenders we hold credit from.
 void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now);
+void spw_cloud_delegate_all(spw_edge_t *self, int64_t now);
+//  Offers or revokes credit of a service after its local load changed.
+void spw_cloud_lend(spw_edge_t *self, spw_service_t *service, int64_t now);
+//  A borrower's task we held is finished: releases its credit and returns
+//  the credit renewed for that borrower, to ride on the DONE.
+uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now);
 void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
                          int64_t now);
-void spw_cloud_forget_grants(spw_edge_t *self);
 void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service);
 void spw_cloud_tick(spw_edge_t *self, int64_t now);
-void spw_cloud_delegate_all(spw_edge_t *self, int64_t now);
-void spw_cloud_detach(spw_task_t *task);
-void spw_cloud_stop(spw_edge_t *self);
+void spw_cloud_detach(spw_edge_t *self, spw_task_t *task);
 
 #endif

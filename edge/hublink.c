@@ -1,6 +1,6 @@
 //  hublink.c: the edge's link to the hub — registration, heartbeats, the
-//  state it publishes, the grants it asks for, and the membership news it
-//  hears.
+//  state it publishes, the matches it hears (whom to lend to, whom to
+//  borrow from) and the membership news.
 //
 //  The edge needs one address, the hub's control endpoint. It registers
 //  there (DEALER) with its name, a random epoch for this process, the cloud
@@ -9,8 +9,16 @@
 //  every heartbeat and, coalesced, when it changes. The edge sends a
 //  HEARTBEAT on the control link at every tick; a hub that does not know it
 //  (restarted) answers DISCONNECT and the edge registers again. A hub silent
-//  for its liveness is dead: the edge forgets its grants, stops delegating
-//  and keeps trying to register. Without a hub the local flow goes on.
+//  for its liveness is dead: the edge forgets its matches (credit already
+//  offered or held runs out its lease) and keeps trying to register.
+//  Without a hub the local flow goes on.
+//
+//  State is published at every heartbeat and, coalesced to 10 ms, when it
+//  grows materially: a service's workers change, or its spare (idle + lent)
+//  or backlog (queued + borrowed) rises by a power of two. Falls wait for
+//  the heartbeat: the hub matches on these figures, and re-matching on
+//  every task would cost a hub message per task, which lending by credit
+//  exists to avoid.
 
 #include "edge_impl.h"
 
@@ -30,6 +38,7 @@ typedef struct {
     spw_service_figures_t *figures;
     size_t count;
     size_t limit;
+    bool grew;           // something the hub matches on grew since it was told
 } spw_state_batch_t;
 
 bool spw_hublink_joined(spw_edge_t *self)
@@ -47,19 +56,6 @@ static void fill_host(char *out, size_t size, const char *endpoint, const char *
         snprintf(out, size, "%s", endpoint);
     else
         snprintf(out, size, "tcp://%s%s", host, colon);
-}
-
-//  The host part of a tcp:// endpoint ("" if none), into out.
-static void host_of(char *out, size_t size, const char *endpoint)
-{
-    out[0] = 0;
-    if (strncmp(endpoint, "tcp://", 6) != 0)
-        return;
-    const char *host = endpoint + 6;
-    const char *colon = strrchr(host, ':');
-    if (!colon)
-        return;
-    snprintf(out, size, "%.*s", (int) (colon - host), host);
 }
 
 static void send_register(spw_edge_t *self, int64_t now)
@@ -103,7 +99,6 @@ int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen)
     self->hub_state = SPW_HUB_REGISTERING;
     self->hub_liveness_ms = self->liveness_ms;
     self->hub_heartbeat_ms = self->config.heartbeat_ms;
-    self->next_ask_retry = INT64_MAX;
     send_register(self, spw_clock_ms());
     return 0;
 }
@@ -121,44 +116,27 @@ void spw_hublink_stop(spw_edge_t *self)
     }
     self->hub_state = SPW_HUB_OFF;
     spw_socket_destroy(&self->control);
-    spw_socket_destroy(&self->state);
     free(self->figures);
     self->figures = NULL;
 }
 
-//  Connects the state publisher to the endpoint the hub named.
+//  Joined: the state goes on the control connection from now on.
 static void on_welcome(spw_edge_t *self, const spw_proto_t *in, int64_t now)
 {
-    char named[SPW_ENDPOINT_MAX], host[SPW_ENDPOINT_MAX], endpoint[SPW_ENDPOINT_MAX];
-    char err[SPW_ERROR_MAX];
-    snprintf(named, sizeof named, "%.*s", (int) in->endpoint_len, in->endpoint);
-    host_of(host, sizeof host, self->config.hub);
-    fill_host(endpoint, sizeof endpoint, named, host);
-    //  Same place as before: keep the publisher (and what it has queued).
-    if (self->state && strcmp(endpoint, self->state_endpoint) != 0)
-        spw_socket_destroy(&self->state);
-    if (!self->state) {
-        spw_socket_opts_t opts = { .hwm = 100 };
-        self->state = spw_socket_new(self->ctx, ZMQ_PUB, &opts);
-        if (!self->state || spw_socket_connect(self->state, endpoint, err, sizeof err) != 0) {
-            spw_log(SPW_LOG_ERROR, "hub_state_failed", "reason=\"%s\"", err);
-            spw_socket_destroy(&self->state);
-            return;
-        }
-        snprintf(self->state_endpoint, sizeof self->state_endpoint, "%s", endpoint);
-    }
     bool was_joined = self->hub_state == SPW_HUB_JOINED;
+    //  A new registration: the hub sends every match afresh.
+    if (!was_joined)
+        spw_cloud_unmatch_all(self);
     self->hub_state = SPW_HUB_JOINED;
     self->hub_heard = now;
     self->refused_since = 0;
     self->hub_liveness_ms = (int64_t) in->count * in->liveness;
     self->hub_heartbeat_ms = in->count;  // the hub's clock sets our pace to it
     if (!was_joined)
-        spw_log(SPW_LOG_INFO, "hub_joined", "hub=%s state=%s advertise=%s zone=%s",
-                self->config.hub, endpoint, self->advertise,
+        spw_log(SPW_LOG_INFO, "hub_joined", "hub=%s advertise=%s zone=%s",
+                self->config.hub, self->advertise,
                 *self->config.zone ? self->config.zone : "-");
-    self->state_dirty = true;
-    spw_hublink_publish(self, now);
+    spw_hublink_publish(self, true, now);
 }
 
 static void on_refused(spw_edge_t *self, const spw_proto_t *in, int64_t now)
@@ -176,44 +154,29 @@ static void on_refused(spw_edge_t *self, const spw_proto_t *in, int64_t now)
     }
 }
 
-static void on_grant(spw_edge_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+static void on_match(spw_edge_t *self, const spw_proto_t *in, int64_t now)
 {
-    spw_service_t *service = spw_pool_service(self->pool, in->service, in->service_len, false);
+    bool create = in->records_len > 0;
+    spw_service_t *service = spw_pool_service(self->pool, in->service, in->service_len, create);
     if (!service)
         return;
-    size_t offset = 0;
-    spw_grant_entry_t grant;
-    size_t granted = 0;
-    while (spw_proto_next_grant(in, &offset, &grant) == 1) {
-        if (grant.name_len == strlen(self->config.name)
-            && memcmp(grant.name, self->config.name, grant.name_len) == 0)
-            continue;  // never to ourselves, whatever the hub says
-        granted += spw_cloud_grant(self, service, grant.name, grant.name_len, grant.endpoint,
-                                   grant.endpoint_len, grant.count, now + in->count, now);
-    }
-    (void) msg;
-    spw_log(SPW_LOG_DEBUG, "hub_granted", "service=%s tasks=%zu", service->name, granted);
-    //  Nothing spare now: ask again after a short pause, not at once (spare
-    //  appears as the serving edges' workers finish, a state message later).
-    if (granted)
-        service->asked_until = 0;
-    else {
-        int64_t pause = self->hub_heartbeat_ms / 10;
-        service->asked_until = now + (pause < 5 ? 5 : pause > 100 ? 100 : pause);
-        if (service->asked_until < self->next_ask_retry)
-            self->next_ask_retry = service->asked_until;
-    }
-    //  A hub that knows no live edge offering it says so with a TTL of 0.
-    if (in->count == 0 && !service->offered) {
-        spw_task_t *task;
-        while ((task = service->queue.head) && task->client_kind != SPW_CLIENT_PEER) {
-            char reason[160];
-            snprintf(reason, sizeof reason, "no edge offers service '%s'", service->name);
-            self->stats.no_service++;
-            spw_edge_finish(self, task, SPW_STATUS_NO_SERVICE, NULL, 0, 0, reason);
+    service->nobody = (in->event & SPW_MATCH_NO_OFFER) != 0;
+    //  The hub knows no live edge offering a service no local worker ever
+    //  offered: its waiting tasks are answered now, not at their deadline.
+    if (service->nobody && !service->offered) {
+        spw_task_t *task = service->queue.head;
+        while (task) {
+            spw_task_t *next = task->next;
+            if (task->client_kind != SPW_CLIENT_PEER) {
+                char reason[160];
+                snprintf(reason, sizeof reason, "no edge offers service '%s'", service->name);
+                self->stats.no_service++;
+                spw_edge_finish(self, task, SPW_STATUS_NO_SERVICE, NULL, 0, 0, reason);
+            }
+            task = next;
         }
-        return;
     }
+    spw_cloud_match(self, service, in, now);
     spw_cloud_delegate(self, service, now);
 }
 
@@ -242,8 +205,8 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         self->hub_state = SPW_HUB_REGISTERING;
         send_register(self, now);
         break;
-    case SPW_CMD_GRANT:
-        on_grant(self, msg, &in, now);
+    case SPW_CMD_MATCH:
+        on_match(self, &in, now);
         break;
     case SPW_CMD_MEMBER:
         if (in.event == SPW_MEMBER_JOINED) {
@@ -263,24 +226,22 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     }
 }
 
-void spw_hublink_ask(spw_edge_t *self, spw_service_t *service, int64_t now)
+//  The bit length of n: 0 for 0, then 1, 2, 2, 3, 3, 3, 3, 4 ...
+static uint8_t magnitude(uint32_t n)
 {
-    if (self->hub_state != SPW_HUB_JOINED || service->asked_until > now)
-        return;
-    size_t want = service->queue.size;
-    if (want == 0)
-        return;
-    if (want > (size_t) self->config.ask_max)
-        want = (size_t) self->config.ask_max;
-    spw_msg_t out;
-    spw_msg_init(&out);
-    spw_proto_put_ask(&out, service->name, (uint32_t) want);
-    //  The hub holds an ask it cannot grant yet for up to a heartbeat; ours
-    //  lapses after two, in case the answer was lost.
-    if (spw_msg_send(&out, self->control, ZMQ_DONTWAIT) == 0)
-        service->asked_until = now + 2 * self->hub_heartbeat_ms;
+    uint8_t bits = 0;
+    while (n) {
+        bits++;
+        n >>= 1;
+    }
+    return bits;
 }
 
+//  Fills the figures of one service and notes whether they grew in a way
+//  the hub's matching should hear of now: more workers or fewer, spare
+//  (idle + lent) or backlog (queued + borrowed) up a power of two. A fall
+//  waits for the heartbeat, so that a backlog that drains for an instant
+//  between two tasks does not end a match and start it again.
 static void add_figures(spw_service_t *service, void *arg)
 {
     spw_state_batch_t *batch = arg;
@@ -291,26 +252,45 @@ static void add_figures(spw_service_t *service, void *arg)
     f->service_len = strlen(service->name);
     f->workers = (uint32_t) service->workers;
     f->idle = (uint32_t) service->idle;
-    f->queued = (uint32_t) service->queue.size;
+    f->queued = (uint32_t) (service->queue.size - service->lent_queued);
     f->running = (uint32_t) (service->running + service->delegated);
     f->rate_milli = service->rate_milli;
+    f->lent = (uint32_t) service->lent_running;
+    f->borrowed = (uint32_t) service->delegated;
+    uint8_t spare = magnitude(f->idle + f->lent), backlog = magnitude(f->queued + f->borrowed);
+    if (f->workers != service->told_workers || spare > service->told_spare
+        || backlog > service->told_backlog)
+        batch->grew = true;
 }
 
-void spw_hublink_publish(spw_edge_t *self, int64_t now)
+//  Remembers what the hub was told of a service, to see growth against it.
+static void note_told(spw_service_t *service, void *arg)
+{
+    (void) arg;
+    service->told_workers = (uint32_t) service->workers;
+    service->told_spare = magnitude((uint32_t) (service->idle + service->lent_running));
+    service->told_backlog
+        = magnitude((uint32_t) (service->queue.size - service->lent_queued + service->delegated));
+}
+
+void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
 {
     self->state_dirty = false;
-    if (!self->state || self->hub_state != SPW_HUB_JOINED)
+    if (self->hub_state != SPW_HUB_JOINED)
         return;
-    spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services };
+    spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services, false };
     spw_pool_each_service(self->pool, add_figures, &batch);
+    if (!always && !batch.grew)
+        return;  // nothing the hub must hear now: the heartbeat will say it
     spw_msg_t out;
     spw_msg_init(&out);
     if (spw_proto_put_state(&out, self->config.name, self->epoch, self->stats.delegated_out,
                             self->stats.delegated_in, batch.figures, batch.count)
         == 0)
-        spw_msg_send(&out, self->state, ZMQ_DONTWAIT);
+        spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
     spw_msg_reset(&out);
     self->state_sent = now;
+    spw_pool_each_service(self->pool, note_told, NULL);
 }
 
 void spw_hublink_tick(spw_edge_t *self, int64_t now)
@@ -322,16 +302,13 @@ void spw_hublink_tick(spw_edge_t *self, int64_t now)
         spw_log(SPW_LOG_WARNING, "hub_lost", "hub=%s silent_ms=%lld", self->config.hub,
                 (long long) (now - self->hub_heard));
         self->hub_state = SPW_HUB_REGISTERING;
-        spw_cloud_forget_grants(self);
+        spw_cloud_unmatch_all(self);
     }
     if (self->hub_state == SPW_HUB_REGISTERING) {
         if (now >= self->next_register)
             send_register(self, now);
         return;
     }
-    spw_msg_t out;
-    spw_msg_init(&out);
-    spw_proto_put_heartbeat(&out);
-    spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
-    spw_hublink_publish(self, now);
+    //  The state is the heartbeat: one message a beat on one connection.
+    spw_hublink_publish(self, true, now);
 }

@@ -39,7 +39,11 @@ struct spw_service_t {
     uint64_t done;    // replies delivered for it
     bool offered;     // a local worker has offered it at some time
     size_t delegated; // tasks of it delegated to other edges, in flight
-    int64_t asked_until;   // an ASK to the hub is pending until then
+    size_t lent_running;  // other edges' tasks its workers run now
+    size_t lent_queued;   // other edges' tasks waiting in its queue (prefetched)
+    bool nobody;          // the hub says no live edge offers it
+    uint32_t told_workers;  // what the hub was last told (hublink.c): workers,
+    uint8_t told_spare, told_backlog;  // and the magnitudes of spare and backlog
     uint64_t done_at_last_tick;  // for the recent service rate
     uint32_t rate_milli;         // tasks served per 1000 s, last tick
     int64_t last_busy;           // the last tick it had workers or tasks

@@ -48,6 +48,7 @@ struct spw_task_t {
     int attempts;                // times handed to a worker
     spw_pool_worker_t *worker;   // RUNNING: who has it
     struct spw_peer_t *peer;     // DELEGATED: which edge has it
+    struct spw_borrower_t *borrower;  // client_kind PEER: the edge it is lent to
     size_t body_count;
     zmq_msg_t body[SPW_MAX_BODY_FRAMES];
     //  Links of the service queue (queue.c) and the deadline heap.

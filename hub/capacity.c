@@ -6,23 +6,14 @@
 //  serves iteration, and a stack of free slots serves registration. Lookup
 //  by name is a linear scan: the table holds tens of edges and is consulted
 //  per control message, not per task, so a hash would cost more than it
-//  saves. Outstanding grants are an unordered bounded array, removed by
-//  swapping with the last; each names its edge by slot and its service by
-//  name, because a state message may reorder an edge's services.
+//  saves. A state message rewrites an edge's service records in place, in
+//  the order reported: a pointer to one stays valid but may name another
+//  service after the next update.
 
 #include "capacity.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define GRANTS_PER_SERVICE 4   // grant list room per (edge, service)
-
-typedef struct {
-    spw_edge_state_t *edge;
-    char service[SPW_CAPACITY_NAME_MAX + 1];
-    uint32_t count;
-    int64_t expires;
-} grant_record_t;
 
 struct spw_capacity_t {
     size_t max_edges, max_services;
@@ -33,8 +24,6 @@ struct spw_capacity_t {
     size_t count;
     spw_edge_state_t **free_slots;     // stack of unused slots
     size_t free_count;
-    grant_record_t *grants;
-    size_t grant_count, max_grants;
 };
 
 //  True if text is a terminated string of at most max bytes (empty allowed).
@@ -48,32 +37,22 @@ static bool name_is_valid(const char *name)
     return fits(name, SPW_CAPACITY_NAME_MAX) && name[0] != '\0';
 }
 
-static bool holds(spw_capacity_t *self, const spw_edge_state_t *edge)
-{
-    if (!edge || edge < self->slots || edge >= self->slots + self->max_edges)
-        return false;
-    return self->slot_used[edge - self->slots];
-}
-
 spw_capacity_t *spw_capacity_new(size_t max_edges, size_t max_services)
 {
-    if (max_edges == 0 || max_services == 0 || max_services > SIZE_MAX / max_edges
-        || max_edges * max_services > SIZE_MAX / GRANTS_PER_SERVICE)
+    if (max_edges == 0 || max_services == 0 || max_services > SIZE_MAX / max_edges)
         return NULL;
     spw_capacity_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->max_edges = max_edges;
     self->max_services = max_services;
-    self->max_grants = max_edges * max_services * GRANTS_PER_SERVICE;
     self->slots = calloc(max_edges, sizeof *self->slots);
     self->service_pool = calloc(max_edges * max_services, sizeof *self->service_pool);
     self->slot_used = calloc(max_edges, sizeof *self->slot_used);
     self->order = calloc(max_edges, sizeof *self->order);
     self->free_slots = calloc(max_edges, sizeof *self->free_slots);
-    self->grants = calloc(self->max_grants, sizeof *self->grants);
     if (!self->slots || !self->service_pool || !self->slot_used || !self->order
-        || !self->free_slots || !self->grants) {
+        || !self->free_slots) {
         spw_capacity_destroy(&self);
         return NULL;
     }
@@ -95,44 +74,14 @@ void spw_capacity_destroy(spw_capacity_t **self_p)
     free(self->slot_used);
     free(self->order);
     free(self->free_slots);
-    free(self->grants);
     free(self);
     *self_p = NULL;
 }
 
-static void remove_grant_at(spw_capacity_t *self, size_t i)
-{
-    self->grants[i] = self->grants[--self->grant_count];
-}
-
-//  Drops every grant held against edge (and zeroes its granted counts).
-static void drop_edge_grants(spw_capacity_t *self, spw_edge_state_t *edge)
-{
-    for (size_t i = 0; i < self->grant_count;) {
-        if (self->grants[i].edge == edge)
-            remove_grant_at(self, i);
-        else
-            i++;
-    }
-    for (size_t s = 0; s < edge->service_count; s++)
-        edge->services[s].granted = 0;
-}
-
-static void drop_service_grants(spw_capacity_t *self, spw_edge_state_t *edge, const char *service)
-{
-    for (size_t i = 0; i < self->grant_count;) {
-        if (self->grants[i].edge == edge && strcmp(self->grants[i].service, service) == 0)
-            remove_grant_at(self, i);
-        else
-            i++;
-    }
-}
-
-//  Gives the slot a fresh record: no services, no grants, no counters.
+//  Gives the slot a fresh record: no services, no counters.
 static void reset_record(spw_capacity_t *self, spw_edge_state_t *edge, const char *name,
                          uint64_t epoch, int64_t now)
 {
-    drop_edge_grants(self, edge);
     spw_service_state_t *services = edge->services;
     memset(services, 0, self->max_services * sizeof *services);
     memset(edge, 0, sizeof *edge);
@@ -147,7 +96,6 @@ static void reset_record(spw_capacity_t *self, spw_edge_state_t *edge, const cha
 static void release_slot(spw_capacity_t *self, size_t order_index)
 {
     spw_edge_state_t *edge = self->order[order_index];
-    drop_edge_grants(self, edge);
     memmove(&self->order[order_index], &self->order[order_index + 1],
             (self->count - order_index - 1) * sizeof *self->order);
     self->count--;
@@ -258,27 +206,6 @@ static bool services_are_valid(const spw_service_state_t *services, size_t count
     return true;
 }
 
-//  Takes used tasks off an edge's grants, the soonest to expire first.
-static void release_grants(spw_capacity_t *self, spw_edge_state_t *edge, uint64_t used)
-{
-    while (used > 0) {
-        size_t soonest = self->grant_count;
-        for (size_t i = 0; i < self->grant_count; i++)
-            if (self->grants[i].edge == edge
-                && (soonest == self->grant_count
-                    || self->grants[i].expires < self->grants[soonest].expires))
-                soonest = i;
-        if (soonest == self->grant_count)
-            return;
-        grant_record_t *grant = &self->grants[soonest];
-        uint32_t take = used < grant->count ? (uint32_t) used : grant->count;
-        grant->count -= take;
-        used -= take;
-        if (grant->count == 0)
-            remove_grant_at(self, soonest);
-    }
-}
-
 int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
                         const spw_service_state_t *services, size_t count,
                         uint64_t delegated_out, uint64_t delegated_in, int64_t now)
@@ -288,22 +215,6 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
         || !services_are_valid(services, count))
         return -1;
 
-    //  Services that go lose their grants, so that the invariant holds if
-    //  they come back.
-    for (size_t old = 0; old < edge->service_count; old++) {
-        bool persists = false;
-        for (size_t i = 0; i < count && !persists; i++)
-            persists = strcmp(services[i].name, edge->services[old].name) == 0;
-        if (!persists && edge->services[old].granted > 0)
-            drop_service_grants(self, edge, edge->services[old].name);
-    }
-    //  Tasks that reached this edge since its last report used up grants:
-    //  release that many, soonest to expire first, so spare is not counted
-    //  twice (once as granted, once as the busy workers now running them).
-    if (delegated_in > edge->delegated_in)
-        release_grants(self, edge, delegated_in - edge->delegated_in);
-    //  Granted is then recounted from the grant list, which the new list's
-    //  order cannot confuse.
     for (size_t i = 0; i < count; i++) {
         spw_service_state_t *target = &edge->services[i];
         *target = services[i];
@@ -311,18 +222,10 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
             target->idle = target->workers;
         if (!(target->rate >= 0.0))   // negative or NaN
             target->rate = 0.0;
-        target->granted = 0;
     }
     for (size_t i = count; i < edge->service_count; i++)
         memset(&edge->services[i], 0, sizeof edge->services[i]);
     edge->service_count = count;
-    for (size_t i = 0; i < self->grant_count; i++) {
-        const grant_record_t *grant = &self->grants[i];
-        spw_service_state_t *target =
-            grant->edge == edge ? spw_capacity_service(edge, grant->service) : NULL;
-        if (target)
-            target->granted += grant->count;
-    }
     edge->delegated_out = delegated_out;
     edge->delegated_in = delegated_in;
     edge->last_heard = now;
@@ -346,7 +249,6 @@ size_t spw_capacity_expire(spw_capacity_t *self, int64_t now, int64_t silence_ms
         spw_edge_state_t *edge = self->order[i];
         if (edge->alive && now - edge->last_heard > silence_ms) {
             edge->alive = false;
-            drop_edge_grants(self, edge);
             dead[found++] = edge;
         }
     }
@@ -388,60 +290,4 @@ spw_service_state_t *spw_capacity_service(spw_edge_state_t *edge, const char *se
         if (strcmp(edge->services[i].name, service) == 0)
             return &edge->services[i];
     return NULL;
-}
-
-uint32_t spw_capacity_spare(const spw_service_state_t *service)
-{
-    return service->idle > service->granted ? service->idle - service->granted : 0;
-}
-
-int spw_capacity_add_grant(spw_capacity_t *self, spw_edge_state_t *edge, const char *service,
-                           uint32_t count, int64_t expires)
-{
-    if (!holds(self, edge) || !edge->alive)
-        return -1;
-    spw_service_state_t *target = spw_capacity_service(edge, service);
-    if (!target || count > UINT32_MAX - target->granted)
-        return -1;
-    if (count == 0)
-        return 0;
-    grant_record_t *record = NULL;
-    for (size_t i = 0; i < self->grant_count && !record; i++) {
-        grant_record_t *grant = &self->grants[i];
-        if (grant->edge == edge && grant->expires == expires
-            && strcmp(grant->service, service) == 0)
-            record = grant;
-    }
-    if (!record) {
-        if (self->grant_count == self->max_grants)
-            return -1;
-        record = &self->grants[self->grant_count++];
-        record->edge = edge;
-        strcpy(record->service, target->name);
-        record->count = 0;
-        record->expires = expires;
-    }
-    record->count += count;
-    target->granted += count;
-    return 0;
-}
-
-void spw_capacity_expire_grants(spw_capacity_t *self, int64_t now)
-{
-    for (size_t i = 0; i < self->grant_count;) {
-        grant_record_t *grant = &self->grants[i];
-        if (grant->expires <= now) {
-            spw_service_state_t *target = spw_capacity_service(grant->edge, grant->service);
-            if (target)
-                target->granted -= grant->count < target->granted ? grant->count : target->granted;
-            remove_grant_at(self, i);
-        }
-        else
-            i++;
-    }
-}
-
-size_t spw_capacity_grant_count(spw_capacity_t *self)
-{
-    return self->grant_count;
 }

@@ -2,15 +2,16 @@
 //
 //  One record per edge name: the incarnation (epoch, random per process
 //  start), where peers reach it (cloud endpoint), its zone, when it was last
-//  heard, and per service the counts its last state message reported, plus
-//  `granted`: the tasks the hub has allowed other edges to send it that have
-//  not yet expired. Spare capacity is idle minus granted. A state message
-//  replaces the reported counts but never resets `granted`: an edge that has
-//  not yet seen the delegated tasks reports them as idle, and believing it
-//  would over-commit (under-commit is safe, over-commit is not). Invariant:
-//  each service's `granted` equals the sum of the outstanding grants held
-//  for it in the table's bounded grant list; a grant leaves the list when it
-//  expires, or when its edge or service goes.
+//  heard, and per service the figures its last state message reported:
+//  workers, idle, queued, running, recent rate, and the lending by credit in
+//  progress (lent, borrowed). A state message replaces all of them, and the
+//  table derives nothing from them. That is enough because the hub decides
+//  nothing per task: it matches lenders with borrowers on these figures
+//  (hub/match.h), and a lender offers credit only from its own idle slots,
+//  so a figure one report old skews a matching until the next report but
+//  never over-commits an edge. Invariants: a record's service names are
+//  non-empty and distinct, idle is at most workers, and rate is a number
+//  >= 0.
 //
 //  Records live in slots allocated once at the table's limit, so a record
 //  pointer stays valid until a register or forget call (which may reuse a
@@ -34,15 +35,14 @@ typedef struct {
     char name[SPW_CAPACITY_NAME_MAX + 1];
     uint32_t workers, idle, queued, running;
     double rate;        // tasks/s recently served
-    uint32_t granted;   // outstanding grants the hub gave against this edge's spare capacity
     //  Lending by credit (hub/match.h), as the edge reports them: tasks of
     //  other edges its workers run now (its slots on loan), and its own
     //  tasks in flight at other edges now.
     uint32_t lent, borrowed;
 } spw_service_state_t;
 
-//  One edge as the hub sees it. Read-only to callers: the table keeps
-//  `granted` consistent with its grant list.
+//  One edge as the hub sees it. Read-only to callers: only register and
+//  update change it.
 typedef struct {
     char name[SPW_CAPACITY_NAME_MAX + 1];
     uint64_t epoch;
@@ -66,8 +66,7 @@ typedef enum {
 } spw_reg_result_t;
 
 //  Creates a table of at most max_edges edges with max_services services
-//  each, and room for max_edges * max_services * 4 outstanding grants.
-//  NULL if out of memory or a limit is 0.
+//  each. NULL if out of memory or a limit is 0.
 spw_capacity_t *spw_capacity_new(size_t max_edges, size_t max_services);
 
 //  Destroys the table and every record; nulls the pointer. Safe on NULL.
@@ -82,12 +81,11 @@ spw_reg_result_t spw_capacity_register(spw_capacity_t *self, const char *name, u
                                        int64_t hold_ms, spw_edge_state_t **edge_out);
 
 //  A state message: replaces the edge's service list with a copy of services
-//  (each persisting service keeps its granted, a service that goes loses its
-//  grants; idle is capped at workers, a negative or NaN rate reads as 0;
-//  lent and borrowed are taken as reported),
-//  records the counters and sets last_heard. -1 if name/epoch is not a live
-//  registered edge, count > max_services, or a service name is empty,
-//  unterminated or repeated; nothing changes then.
+//  (idle is capped at workers, a negative or NaN rate reads as 0; lent and
+//  borrowed are taken as reported), records the counters and sets
+//  last_heard. -1 if name/epoch is not a live registered edge, count >
+//  max_services, or a service name is empty, unterminated or repeated;
+//  nothing changes then.
 int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
                         const spw_service_state_t *services, size_t count,
                         uint64_t delegated_out, uint64_t delegated_in, int64_t now);
@@ -95,18 +93,14 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
 //  A heartbeat: sets last_heard. -1 if name/epoch is not a live registered edge.
 int spw_capacity_heard(spw_capacity_t *self, const char *name, uint64_t epoch, int64_t now);
 
-//  (An update whose delegated_in grew by n since the last one releases n
-//  granted tasks from that edge's grants, soonest to expire first: they
-//  have arrived and now show as busy workers, not as spare.)
-
-//  Marks live edges silent for more than silence_ms as dead (their grants
-//  dropped) and puts up to max_dead of them in dead[]; the rest stay alive
-//  until a later call returns them, so each dead edge is returned once.
+//  Marks live edges silent for more than silence_ms as dead and puts up to
+//  max_dead of them in dead[]; the rest stay alive until a later call
+//  returns them, so each dead edge is returned once.
 //  The pointers stay valid until the next register or forget call.
 size_t spw_capacity_expire(spw_capacity_t *self, int64_t now, int64_t silence_ms,
                            spw_edge_state_t **dead, size_t max_dead);
 
-//  Removes an edge's record and its grants (an edge that said goodbye).
+//  Removes an edge's record (an edge that said goodbye).
 //  Does nothing for an unknown name.
 void spw_capacity_forget(spw_capacity_t *self, const char *name);
 
@@ -120,22 +114,5 @@ spw_edge_state_t *spw_capacity_at(spw_capacity_t *self, size_t i);
 
 //  The edge's record of a service, or NULL if it does not offer it.
 spw_service_state_t *spw_capacity_service(spw_edge_state_t *edge, const char *service);
-
-//  What the hub may still grant against a service: idle minus granted, or 0.
-uint32_t spw_capacity_spare(const spw_service_state_t *service);
-
-//  Records a grant of count tasks against edge's service until expires
-//  (ms); the service's granted grows by count. A grant with the same edge,
-//  service and expiry as an outstanding one joins it. -1 (nothing recorded)
-//  if the edge is dead or not in the table, does not offer the service, or
-//  the grant list is full.
-int spw_capacity_add_grant(spw_capacity_t *self, spw_edge_state_t *edge, const char *service,
-                           uint32_t count, int64_t expires);
-
-//  Drops the grants whose expiry is <= now, lowering their services' granted.
-void spw_capacity_expire_grants(spw_capacity_t *self, int64_t now);
-
-//  Outstanding grants in the table's grant list, for status and tests.
-size_t spw_capacity_grant_count(spw_capacity_t *self);
 
 #endif

@@ -1,12 +1,21 @@
 //  hub.c: the hub's loop, which moves messages between its two sockets and
-//  its pure modules (capacity table, grant policy).
+//  its pure modules (capacity table, matchmaking).
 //
 //  One thread, one zmq_poll over a control ROUTER (edges' DEALERs register,
-//  heartbeat, ask for grants and say goodbye; native clients ask for the
-//  status) and a state SUB (edges' PUBs connect and publish their
-//  capacity), with the heartbeat tick as the poll's timeout. Each tick the
-//  hub declares the silent edges dead, drops expired grants and sends every
-//  live edge a heartbeat, so that edges notice a dead hub by its silence.
+//  heartbeat and say goodbye; native clients ask for the status) and a
+//  state SUB (edges' PUBs connect and publish their capacity), with the
+//  heartbeat tick as the poll's timeout. Each tick the hub declares the
+//  silent edges dead and sends every live edge a heartbeat, so that edges
+//  notice a dead hub by its silence.
+//
+//  The hub is a matchmaker, not a dispatcher: after new state (and at every
+//  tick) it decides afresh, per service, which lenders lend to which
+//  borrowers (match.c), and tells an edge MATCH only when what concerns it
+//  changed materially since it was last told: a partner came or went, a
+//  share moved by more than a quarter, or no live edge offers a service it
+//  waits on. It sends nothing per task; the edges lend by credit directly.
+//  It counts every message it sends and receives (status requests aside)
+//  against the tasks the edges delegate, for the status.
 //
 //  Beside the capacity table the loop keeps a small side table of peers,
 //  one per edge name: the edge's routing identity on the control socket
@@ -26,7 +35,7 @@
 
 #include "hub.h"
 #include "capacity.h"
-#include "grants.h"
+#include "match.h"
 
 #include "spw_clock.h"
 #include "spw_log.h"
@@ -50,15 +59,35 @@
 #define SPW_HUB_RATE_WINDOW_MS 1000
 //  The largest message the hub takes: a STATE's records frame and its fields.
 #define SPW_HUB_MAX_MESSAGE_BYTES (SPW_MAX_RECORDS_LEN + 4096)
-//  Grants that always fit in one GRANT message (a record is a name, an
-//  endpoint, each with a length byte, and a count).
-#define SPW_HUB_MAX_GRANTS \
-    (SPW_MAX_RECORDS_LEN / (1 + SPW_MAX_NAME_LEN + 1 + SPW_MAX_ENDPOINT_LEN + 4))
+//  Matches that always fit in one MATCH message (a record is a name and an
+//  endpoint, each with a length byte, a role and a share).
+#define SPW_HUB_MAX_MATCHES \
+    (SPW_MAX_RECORDS_LEN / (1 + SPW_MAX_NAME_LEN + 1 + SPW_MAX_ENDPOINT_LEN + 1 + 4))
+//  What the hub remembers having told one edge: partners over all services.
+#define SPW_HUB_TOLD_MAX 256
+//  A match the matching no longer decides stands this many heartbeats
+//  more: a borrower whose backlog drains for an instant (an open-loop
+//  load, between two bursts) keeps its lenders instead of losing them and
+//  asking again a few milliseconds later. The lender's own load still
+//  decides what it lends, and credit a borrower cannot use goes back.
+#define SPW_HUB_MATCH_HOLD_BEATS 2
+//  Pairs decided for one service at most (lenders x borrowers when short).
+#define SPW_HUB_MAX_PAIRS 4096
 //  The services the hub answers on its control socket.
 #define SPW_HUB_STATUS_SERVICE      "spillway.status"
 #define SPW_HUB_STATUS_TEXT_SERVICE "spillway.status.text"
 //  The widest the SERVICES column of the text table grows before it overflows.
 #define SPW_HUB_SERVICES_COLUMN_MAX 40
+
+//  What the hub last told an edge of one service: a partner and its share,
+//  or (partner "", role 0) the mark "no live edge offers it".
+typedef struct {
+    char service[SPW_MAX_SERVICE_LEN + 1];
+    char partner[SPW_CAPACITY_NAME_MAX + 1];
+    uint8_t role;          // spw_match_role_t, 0 for the no-offer mark
+    uint32_t slots_milli;
+    int64_t seen;          // ms: the last matching that decided it
+} spw_told_t;
 
 //  What the loop knows of an edge beyond the capacity table.
 typedef struct {
@@ -71,20 +100,9 @@ typedef struct {
     uint64_t out_total, in_total;
     int64_t sampled_at;
     double out_per_s, in_per_s;
+    spw_told_t *told;                     // SPW_HUB_TOLD_MAX, made when first needed
+    size_t told_count;
 } spw_peer_t;
-
-//  An ask the hub could not grant at once. It waits here until another
-//  edge reports spare capacity for its service (then it is granted at
-//  once) or for one heartbeat (then it is answered with nothing), so that
-//  an origin hears of freed workers as soon as the hub does, without
-//  polling.
-typedef struct {
-    spw_peer_t *peer;   // NULL: a free slot
-    uint64_t epoch;
-    char service[SPW_MAX_SERVICE_LEN + 1];
-    uint32_t wanted;
-    int64_t expires;
-} spw_parked_ask_t;
 
 //  A growing text buffer for status answers; failed once out of memory.
 typedef struct {
@@ -105,21 +123,25 @@ struct spw_hub_t {
     spw_peer_t *peers;           // max_edges slots
     size_t peer_limit;
     spw_service_state_t *services;  // scratch for a STATE, max_services
-    spw_grant_t *grants;            // scratch for an ASK
-    spw_grant_entry_t *entries;     // scratch for a GRANT
-    size_t grant_limit;
-    spw_parked_ask_t *parked;       // asks waiting for spare, peer_limit * 4
-    size_t parked_limit;
-    size_t parked_count;            // slots in use: no scan while it is 0
-    uint64_t random_state;
+    spw_match_pair_t *pairs;        // scratch: one service's matching
+    spw_match_entry_t *entries;     // scratch: one MATCH message
+    spw_told_t *fresh;              // scratch: what one edge should be told
+    char (*names)[SPW_MAX_SERVICE_LEN + 1];  // scratch: the services to match
+    size_t name_limit;
+    bool match_dirty;               // new state since the last matching
+    uint64_t random_state;          // a copy is used per matching: stable between changes
     int64_t started;
     int64_t next_tick;
     spw_drops_t control_drops;
     spw_drops_t state_drops;
     struct {
-        uint64_t registered, refused, left, died, asks, granted_tasks, states,
-            states_unknown, unknown_peers, unroutable, status_requests;
+        uint64_t registered, refused, left, died, matches, states, states_unknown,
+            unknown_peers, unroutable, status_requests, messages_in, messages_out;
     } stats;
+    //  Messages per delegated task, sampled over SPW_HUB_RATE_WINDOW_MS.
+    uint64_t sampled_messages, sampled_delegated;
+    int64_t sampled_at;
+    double messages_per_s, delegated_per_s;
 };
 
 //  Counts a dropped message and logs it unless one was logged recently.
@@ -188,6 +210,7 @@ static spw_peer_t *peer_claim(spw_hub_t *self, const char *name)
         for (size_t i = 0; i < self->peer_limit; i++)
             if (!self->peers[i].used) {
                 peer = &self->peers[i];
+                free(peer->told);  // what it was told in an earlier life
                 memset(peer, 0, sizeof *peer);
                 peer->used = true;
                 snprintf(peer->name, sizeof peer->name, "%s", name);
@@ -214,6 +237,8 @@ static void peer_route(spw_hub_t *self, spw_peer_t *peer, const zmq_msg_t *ident
 //  Sends msg (identity frame first) on the control socket; counts failures.
 static void send_control(spw_hub_t *self, spw_msg_t *msg, const char *what)
 {
+    if (strcmp(what, "reply") != 0)
+        self->stats.messages_out++;
     if (spw_msg_send(msg, self->control, ZMQ_DONTWAIT) != 0) {
         self->stats.unroutable++;
         spw_log(SPW_LOG_DEBUG, "send_failed", "message=%s error=\"%s\"", what,
@@ -330,6 +355,9 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     }
     peer->epoch = in->epoch;
     peer_route(self, peer, identity);
+    //  Welcomed afresh, the edge forgets its matches: it is told them again.
+    peer->told_count = 0;
+    self->match_dirty = true;
     spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
                           (uint32_t) self->config.liveness);
     send_control(self, &out, "welcome");
@@ -358,13 +386,13 @@ static spw_peer_t *known_sender(spw_hub_t *self, spw_msg_t *msg)
     return NULL;
 }
 
-//  True if a live edge other than origin has workers for service, or may
-//  have: one that registered but has not yet sent its state (restarting).
-static bool offered_elsewhere(spw_hub_t *self, const char *origin, const char *service)
+//  True if a live edge has workers for service, or may have: one that
+//  registered but has not yet sent its state (restarting).
+static bool offered_anywhere(spw_hub_t *self, const char *service)
 {
     for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
         spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        if (!edge->alive || strcmp(edge->name, origin) == 0)
+        if (!edge->alive)
             continue;
         spw_peer_t *peer = peer_by_name(self, edge->name);
         if (!peer || !peer->sampled)
@@ -376,112 +404,180 @@ static bool offered_elsewhere(spw_hub_t *self, const char *origin, const char *s
     return false;
 }
 
-//  Decides grants for an ask and sends them. An ask that gets nothing is
-//  parked (unless final, or no slot is free) and 1 is returned; else 0.
-static int answer_ask(spw_hub_t *self, spw_peer_t *peer, const char *service, uint32_t wanted,
-                      bool final, int64_t park_until, int64_t now)
+//  Adds name to the services to match unless it is there or there is no room.
+static size_t add_name(spw_hub_t *self, size_t count, const char *name)
 {
-    size_t count = spw_grants_decide(self->capacity, self->policy, peer->name, service, wanted,
-                                     now, self->config.grant_ttl_ms, &self->random_state,
-                                     self->grants, self->grant_limit);
-    //  A hub that has just started waits one liveness for the edges' state
-    //  before it says no live edge offers a service.
-    bool warm = now - self->started >= self->config.heartbeat_ms * self->config.liveness;
-    bool nobody = warm && !offered_elsewhere(self, peer->name, service);
-    if (count == 0 && !final && !nobody) {
-        spw_parked_ask_t *slot = NULL;
-        for (size_t i = 0; i < self->parked_limit; i++) {
-            spw_parked_ask_t *ask = &self->parked[i];
-            if (ask->peer == peer && strcmp(ask->service, service) == 0) {
-                slot = ask;  // a repeated ask replaces the waiting one
-                break;
-            }
-            if (!ask->peer && !slot)
-                slot = ask;
-        }
-        if (slot) {
-            if (!slot->peer)
-                self->parked_count++;
-            *slot = (spw_parked_ask_t) { peer, peer->epoch, "", wanted, park_until };
-            snprintf(slot->service, sizeof slot->service, "%s", service);
-            return 1;
-        }
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(self->names[i], name) == 0)
+            return count;
+    if (count < self->name_limit)
+        snprintf(self->names[count++], sizeof self->names[0], "%s", name);
+    return count;
+}
+
+//  The services to match: every one a live edge reports, and every one an
+//  edge was told of (so that matches of a vanished service are withdrawn).
+static size_t collect_services(spw_hub_t *self)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
+        spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
+        for (size_t s = 0; edge->alive && s < edge->service_count; s++)
+            count = add_name(self, count, edge->services[s].name);
     }
-    uint32_t total = 0;
-    for (size_t i = 0; i < count; i++) {
-        self->entries[i] = (spw_grant_entry_t) {
-            .name = self->grants[i].edge,
-            .name_len = strlen(self->grants[i].edge),
-            .endpoint = self->grants[i].endpoint,
-            .endpoint_len = strlen(self->grants[i].endpoint),
-            .count = self->grants[i].count,
+    for (size_t i = 0; i < self->peer_limit; i++)
+        for (size_t t = 0; self->peers[i].used && t < self->peers[i].told_count; t++)
+            count = add_name(self, count, self->peers[i].told[t].service);
+    return count;
+}
+
+//  True if fresh[0, count) says something other than what peer was told
+//  of service: another partner, role or mark, or a share moved materially.
+static bool told_differs(const spw_peer_t *peer, const char *service, const spw_told_t *fresh,
+                         size_t count)
+{
+    size_t told = 0;
+    for (size_t t = 0; t < peer->told_count; t++) {
+        const spw_told_t *old = &peer->told[t];
+        if (strcmp(old->service, service) != 0)
+            continue;
+        told++;
+        bool found = false;
+        for (size_t f = 0; f < count && !found; f++)
+            found = fresh[f].role == old->role && strcmp(fresh[f].partner, old->partner) == 0
+                 && !spw_match_changed(old->slots_milli, fresh[f].slots_milli);
+        if (!found)
+            return true;
+    }
+    return told != count;
+}
+
+//  Replaces what peer was told of service by fresh[0, count).
+static void told_replace(spw_peer_t *peer, const char *service, const spw_told_t *fresh,
+                         size_t count)
+{
+    for (size_t t = 0; t < peer->told_count;)
+        if (strcmp(peer->told[t].service, service) == 0)
+            peer->told[t] = peer->told[--peer->told_count];
+        else
+            t++;
+    if (!peer->told && count)
+        peer->told = calloc(SPW_HUB_TOLD_MAX, sizeof *peer->told);
+    for (size_t f = 0; f < count && peer->told && peer->told_count < SPW_HUB_TOLD_MAX; f++)
+        peer->told[peer->told_count++] = fresh[f];
+}
+
+//  Tells one edge its matches of a service: fresh[0, count) as MATCH.
+static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
+                       const spw_told_t *fresh, size_t count)
+{
+    uint8_t flags = 0;
+    size_t entries = 0;
+    for (size_t f = 0; f < count; f++) {
+        if (!fresh[f].role) {
+            flags |= SPW_MATCH_NO_OFFER;
+            continue;
+        }
+        spw_edge_state_t *partner = spw_capacity_find(self->capacity, fresh[f].partner);
+        if (!partner || entries == SPW_HUB_MAX_MATCHES)
+            continue;
+        self->entries[entries++] = (spw_match_entry_t) {
+            .name = partner->name,
+            .name_len = strlen(partner->name),
+            .endpoint = partner->endpoint,
+            .endpoint_len = strlen(partner->endpoint),
+            .role = (spw_match_role_t) fresh[f].role,
+            .slots_milli = fresh[f].slots_milli,
         };
-        total += self->grants[i].count;
     }
-    self->stats.granted_tasks += total;
-    spw_log(SPW_LOG_DEBUG, "grant", "origin=%s service=%s asked=%u granted=%u edges=%zu",
-            peer->name, service, wanted, total, count);
-    //  A ttl of 0 tells the origin no other live edge offers the service
-    //  at all, so it can answer no-service instead of waiting.
-    uint32_t ttl = count == 0 && nobody ? 0 : (uint32_t) self->config.grant_ttl_ms;
     spw_msg_t out;
     spw_msg_init(&out);
     spw_msg_add_mem(&out, peer->identity, peer->identity_len);
-    if (spw_proto_put_grant(&out, service, ttl, self->entries, count) != 0) {
-        //  The grants stay recorded and expire with their ttl: under-commit is safe.
-        spw_log(SPW_LOG_ERROR, "grant_unencodable", "origin=%s service=%s edges=%zu",
-                peer->name, service, count);
+    if (spw_proto_put_match(&out, service, flags, self->entries, entries) != 0) {
+        spw_log(SPW_LOG_ERROR, "match_unencodable", "edge=%s service=%s matches=%zu",
+                peer->name, service, entries);
         spw_msg_reset(&out);
-        return 0;
-    }
-    send_control(self, &out, "grant");
-    return 0;
-}
-
-static void on_ask(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
-{
-    spw_peer_t *peer = known_sender(self, msg);
-    if (!peer)
         return;
-    spw_capacity_heard(self->capacity, peer->name, peer->epoch, now);
-    char service[SPW_MAX_SERVICE_LEN + 1];
-    copy_field(service, sizeof service, in->service, in->service_len);
-    uint32_t wanted = in->count < (uint64_t) self->config.max_grant
-                        ? in->count
-                        : (uint32_t) self->config.max_grant;
-    self->stats.asks++;
-    answer_ask(self, peer, service, wanted, false, now + self->config.heartbeat_ms, now);
+    }
+    self->stats.matches++;
+    spw_log(SPW_LOG_DEBUG, "match", "edge=%s service=%s matches=%zu no_offer=%s", peer->name,
+            service, entries, flags ? "yes" : "no");
+    send_control(self, &out, "match");
 }
 
-//  Answers the parked asks that the latest news may satisfy: all of them
-//  whose service the edge named by reporter (NULL: any) has spare for, and
-//  with nothing those that waited their heartbeat or whose asker is gone.
-static void wake_parked(spw_hub_t *self, const char *reporter, int64_t now)
+//  Keeps in fresh the partners peer was told of service that the matching
+//  no longer decides but saw within hold_ms (still there), and stamps the
+//  told entries the matching decided again as seen now.
+static size_t hold_matches(spw_peer_t *peer, const char *service, spw_told_t *fresh,
+                           size_t count, int64_t hold_ms, int64_t now)
 {
-    if (self->parked_count == 0)
-        return;  // the common case: every STATE passes through here
-    spw_edge_state_t *edge = reporter ? spw_capacity_find(self->capacity, reporter) : NULL;
-    for (size_t i = 0; i < self->parked_limit; i++) {
-        spw_parked_ask_t *ask = &self->parked[i];
-        if (!ask->peer)
+    for (size_t t = 0; t < peer->told_count; t++) {
+        spw_told_t *old = &peer->told[t];
+        if (strcmp(old->service, service) != 0 || !old->role)
             continue;
-        if (!ask->peer->used || ask->peer->epoch != ask->epoch || !ask->peer->identity_len) {
-            ask->peer = NULL;
-            self->parked_count--;
-            continue;
-        }
-        bool expired = ask->expires <= now;
-        spw_service_state_t *offered = edge && strcmp(edge->name, ask->peer->name) != 0
-                                         ? spw_capacity_service(edge, ask->service)
-                                         : NULL;
-        if (!expired && !(offered && spw_capacity_spare(offered) > 0))
-            continue;
-        spw_parked_ask_t waiting = *ask;
-        ask->peer = NULL;  // answered, or parked again (here) if still nothing
-        self->parked_count--;
-        answer_ask(self, waiting.peer, waiting.service, waiting.wanted, expired,
-                   waiting.expires, now);
+        bool decided = false;
+        for (size_t f = 0; f < count && !decided; f++)
+            decided = fresh[f].role == old->role && strcmp(fresh[f].partner, old->partner) == 0;
+        if (decided)
+            old->seen = now;
+        else if (now - old->seen < hold_ms && count < SPW_HUB_TOLD_MAX)
+            fresh[count++] = *old;
     }
+    return count;
+}
+
+//  Matches one service and tells each live edge what changed for it.
+static void match_service(spw_hub_t *self, const char *service, bool warm, int64_t now)
+{
+    uint64_t random_state = self->random_state;
+    size_t pairs = spw_match_service(self->capacity, service, self->policy, &random_state,
+                                     self->pairs, SPW_HUB_MAX_PAIRS);
+    bool nobody = warm && !offered_anywhere(self, service);
+    for (size_t i = 0; i < self->peer_limit; i++) {
+        spw_peer_t *peer = &self->peers[i];
+        spw_edge_state_t *edge = peer->used && peer->identity_len ? peer_edge(self, peer) : NULL;
+        if (!edge)
+            continue;
+        size_t count = 0;
+        for (size_t p = 0; p < pairs && count < SPW_HUB_TOLD_MAX; p++) {
+            const spw_match_pair_t *pair = &self->pairs[p];
+            bool lends = pair->lender == edge, borrows = pair->borrower == edge;
+            if (!lends && !borrows)
+                continue;
+            spw_told_t *f = &self->fresh[count++];
+            snprintf(f->service, sizeof f->service, "%s", service);
+            snprintf(f->partner, sizeof f->partner, "%s",
+                     lends ? pair->borrower->name : pair->lender->name);
+            f->role = lends ? SPW_MATCH_LEND_TO : SPW_MATCH_BORROW_FROM;
+            f->slots_milli = pair->slots_milli;
+            f->seen = now;
+        }
+        count = hold_matches(peer, service, self->fresh, count,
+                             SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
+        //  An edge waiting on a service nobody offers hears so, once.
+        spw_service_state_t *mine = spw_capacity_service(edge, service);
+        if (nobody && mine && mine->queued && count < SPW_HUB_TOLD_MAX) {
+            spw_told_t *f = &self->fresh[count++];
+            *f = (spw_told_t) { .role = 0, .seen = now };
+            snprintf(f->service, sizeof f->service, "%s", service);
+        }
+        if (!told_differs(peer, service, self->fresh, count))
+            continue;
+        send_match(self, peer, service, self->fresh, count);
+        told_replace(peer, service, self->fresh, count);
+    }
+}
+
+//  Decides every service's matching afresh; edges hear only what changed.
+static void rematch(spw_hub_t *self, int64_t now)
+{
+    self->match_dirty = false;
+    //  A hub that has just started waits one liveness for the edges' state
+    //  before it says no live edge offers a service.
+    bool warm = now - self->started >= self->hold_ms;
+    size_t count = collect_services(self);
+    for (size_t i = 0; i < count; i++)
+        match_service(self, self->names[i], warm, now);
 }
 
 static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
@@ -495,6 +591,8 @@ static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
     snprintf(endpoint, sizeof endpoint, "%s", peer_edge(self, peer)->endpoint);
     spw_capacity_forget(self->capacity, name);
     peer->used = false;
+    peer->told_count = 0;
+    self->match_dirty = true;
     self->stats.left++;
     spw_log(SPW_LOG_INFO, "edge_left", "name=%s endpoint=%s", name, endpoint);
     broadcast_member(self, SPW_MEMBER_LEFT, name, endpoint, NULL);
@@ -572,8 +670,20 @@ static void edge_rates(spw_hub_t *self, const spw_edge_state_t *edge, double *ou
     *in = current ? peer->in_per_s : 0;
 }
 
+//  Hub messages per delegated task over the last window, as text ("null"
+//  for JSON, "-" for the table, when nothing was delegated).
+static void messages_per_task(const spw_hub_t *self, char *out, size_t size, const char *none)
+{
+    if (self->delegated_per_s > 0)
+        snprintf(out, size, "%.4f", self->messages_per_s / self->delegated_per_s);
+    else
+        snprintf(out, size, "%s", none);
+}
+
 static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
 {
+    char ratio[32];
+    messages_per_task(self, ratio, sizeof ratio, "null");
     buf_add(buf, "{\"hub\":");
     buf_add_json_string(buf, self->config.name);
     buf_add(buf, ",\"policy\":\"%s\",\"uptime_ms\":%lld,\"edges\":[", spw_policy_name(self->policy),
@@ -605,27 +715,29 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             buf_add_json_string(buf, service->name);
             buf_add(buf,
                     ",\"workers\":%u,\"idle\":%u,\"queued\":%u,\"running\":%u,\"rate\":%.3f,"
-                    "\"granted\":%u}",
+                    "\"lent\":%u,\"borrowed\":%u}",
                     service->workers, service->idle, service->queued, service->running,
-                    service->rate, service->granted);
+                    service->rate, service->lent, service->borrowed);
         }
         buf_add(buf, "]}");
     }
     buf_add(buf,
             "],\"counters\":{\"registered\":%llu,\"refused\":%llu,\"left\":%llu,\"died\":%llu,"
-            "\"asks\":%llu,\"granted_tasks\":%llu,\"grants_outstanding\":%zu,\"states\":%llu,"
+            "\"matches\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,\"states\":%llu,"
             "\"states_unknown\":%llu,\"unknown_peers\":%llu,\"unroutable\":%llu,"
-            "\"dropped_control\":%llu,\"dropped_state\":%llu}}",
+            "\"dropped_control\":%llu,\"dropped_state\":%llu},"
+            "\"messages_per_s\":%.2f,\"delegated_per_s\":%.2f,\"messages_per_delegated\":%s}",
             (unsigned long long) self->stats.registered, (unsigned long long) self->stats.refused,
             (unsigned long long) self->stats.left, (unsigned long long) self->stats.died,
-            (unsigned long long) self->stats.asks,
-            (unsigned long long) self->stats.granted_tasks,
-            spw_capacity_grant_count(self->capacity), (unsigned long long) self->stats.states,
+            (unsigned long long) self->stats.matches,
+            (unsigned long long) self->stats.messages_in,
+            (unsigned long long) self->stats.messages_out, (unsigned long long) self->stats.states,
             (unsigned long long) self->stats.states_unknown,
             (unsigned long long) self->stats.unknown_peers,
             (unsigned long long) self->stats.unroutable,
             (unsigned long long) self->control_drops.count,
-            (unsigned long long) self->state_drops.count);
+            (unsigned long long) self->state_drops.count, self->messages_per_s,
+            self->delegated_per_s, ratio);
 }
 
 //  "0.3s", "42s", "17m", "5h": an age that fits a narrow column.
@@ -666,8 +778,11 @@ static void render_text(spw_hub_t *self, spw_buf_t *buf, int64_t now)
     }
     if (services_w > SPW_HUB_SERVICES_COLUMN_MAX)
         services_w = SPW_HUB_SERVICES_COLUMN_MAX;
-    buf_add(buf, "hub %s  policy %s  edges %zu  alive %zu\n", self->config.name,
-            spw_policy_name(self->policy), count, alive);
+    char ratio[32];
+    messages_per_task(self, ratio, sizeof ratio, "-");
+    buf_add(buf, "hub %s  policy %s  edges %zu  alive %zu  hub msgs/s %.1f  per delegated task %s\n",
+            self->config.name, spw_policy_name(self->policy), count, alive, self->messages_per_s,
+            ratio);
     buf_add(buf, "%-*s  %-5s  %5s  %-*s  %-*s  %7s  %6s  %6s  %8s  %8s\n", name_w, "NAME",
             "STATE", "AGE", zone_w, "ZONE", services_w, "SERVICES", "WORKERS", "IDLE", "QUEUED",
             "OUT/s", "IN/s");
@@ -732,7 +847,10 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
     free(buf.data);
 }
 
-//  One message on the control socket: [identity]["SPW1"][command]...
+static void on_control_state(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in,
+                             int64_t now);
+
+//  One message on the control socket: [identity][header][command]...
 static void on_control(void *arg, spw_msg_t *msg, int64_t now)
 {
     spw_hub_t *self = arg;
@@ -747,6 +865,8 @@ static void on_control(void *arg, spw_msg_t *msg, int64_t now)
         drop(drops, msg, 0, why, now);
         return;
     }
+    if (in.cmd != SPW_CMD_REQUEST)
+        self->stats.messages_in++;
     switch (in.cmd) {
     case SPW_CMD_REGISTER:
         on_register(self, msg, &in, now);
@@ -757,11 +877,11 @@ static void on_control(void *arg, spw_msg_t *msg, int64_t now)
             spw_capacity_heard(self->capacity, peer->name, peer->epoch, now);
         break;
     }
-    case SPW_CMD_ASK:
-        on_ask(self, msg, &in, now);
-        break;
     case SPW_CMD_DISCONNECT:
         on_goodbye(self, msg, now);
+        break;
+    case SPW_CMD_STATE:
+        on_control_state(self, msg, &in, now);
         break;
     case SPW_CMD_REQUEST:
         on_request(self, msg, &in, now);
@@ -795,27 +915,18 @@ static void sample_rates(spw_peer_t *peer, uint64_t out, uint64_t in, int64_t no
     peer->sampled_at = now;
 }
 
-//  One message on the state socket: ["SPW1"][STATE]...
-static void on_state(void *arg, spw_msg_t *msg, int64_t now)
+//  A decoded STATE, from an edge's control connection or the state socket:
+//  its figures replace what the table held. peer_frame names the sender in
+//  msg for the drop log (-1: none).
+static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_t *in,
+                         spw_drops_t *drops, int peer_frame, int64_t now)
 {
-    spw_hub_t *self = arg;
-    spw_drops_t *drops = &self->state_drops;
-    spw_proto_t in;
-    const char *why = NULL;
-    if (spw_proto_decode(msg, 0, &in, &why) != 0) {
-        drop(drops, msg, -1, why, now);
-        return;
-    }
-    if (in.cmd != SPW_CMD_STATE) {
-        drop(drops, msg, -1, "command not allowed on the hub's state socket", now);
-        return;
-    }
     size_t count = 0, offset = 0;
     spw_service_figures_t figures;
     int rc;
-    while ((rc = spw_proto_next_figures(&in, &offset, &figures)) == 1) {
+    while ((rc = spw_proto_next_figures(in, &offset, &figures)) == 1) {
         if (count == (size_t) self->config.max_services) {
-            drop(drops, msg, -1, "more services than max_services", now);
+            drop(drops, msg, peer_frame, "more services than max_services", now);
             return;
         }
         spw_service_state_t *service = &self->services[count++];
@@ -826,50 +937,112 @@ static void on_state(void *arg, spw_msg_t *msg, int64_t now)
         service->queued = figures.queued;
         service->running = figures.running;
         service->rate = figures.rate_milli / 1000.0;
+        service->lent = figures.lent;
+        service->borrowed = figures.borrowed;
     }
     if (rc != 0) {
-        drop(drops, msg, -1, "bad service figures", now);
+        drop(drops, msg, peer_frame, "bad service figures", now);
         return;
     }
     char name[SPW_CAPACITY_NAME_MAX + 1];
-    copy_field(name, sizeof name, in.name, in.name_len);
-    if (spw_capacity_update(self->capacity, name, in.epoch, self->services, count, in.out, in.in,
-                            now)
+    copy_field(name, sizeof name, in->name, in->name_len);
+    if (spw_capacity_update(self->capacity, name, in->epoch, self->services, count, in->out,
+                            in->in, now)
         != 0) {
         //  Not a live edge (or a repeated service): the edge re-registers
         //  when its heartbeat gets DISCONNECT.
         self->stats.states_unknown++;
         spw_log(SPW_LOG_DEBUG, "state_ignored", "name=%s epoch=%016llx", name,
-                (unsigned long long) in.epoch);
+                (unsigned long long) in->epoch);
         return;
     }
     self->stats.states++;
-    wake_parked(self, name, now);
+    self->match_dirty = true;
     spw_peer_t *peer = peer_by_name(self, name);
-    if (peer && peer->epoch == in.epoch)
-        sample_rates(peer, in.out, in.in, now);
+    if (peer && peer->epoch == in->epoch)
+        sample_rates(peer, in->out, in->in, now);
+}
+
+//  A STATE on the control socket: it must come from the edge it names
+//  (one connection speaks for one edge), and it is that edge's heartbeat.
+static void on_control_state(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in,
+                             int64_t now)
+{
+    spw_peer_t *peer = known_sender(self, msg);
+    if (!peer)
+        return;
+    if (in->name_len != strlen(peer->name) || memcmp(in->name, peer->name, in->name_len) != 0
+        || in->epoch != peer->epoch) {
+        drop(&self->control_drops, msg, 0, "state for another edge than the sender", now);
+        return;
+    }
+    handle_state(self, msg, in, &self->control_drops, 0, now);
+}
+
+//  One message on the state socket: ["SPW2"][STATE]... (edges of this
+//  version send their state on the control connection; this socket still
+//  takes it from edges that publish).
+static void on_state(void *arg, spw_msg_t *msg, int64_t now)
+{
+    spw_hub_t *self = arg;
+    spw_drops_t *drops = &self->state_drops;
+    self->stats.messages_in++;
+    spw_proto_t in;
+    const char *why = NULL;
+    if (spw_proto_decode(msg, 0, &in, &why) != 0) {
+        drop(drops, msg, -1, why, now);
+        return;
+    }
+    if (in.cmd != SPW_CMD_STATE) {
+        drop(drops, msg, -1, "command not allowed on the hub's state socket", now);
+        return;
+    }
+    handle_state(self, msg, &in, drops, -1, now);
 }
 
 // -- The loop ---------------------------------------------------------------
 
-//  Declares silent edges dead, drops expired grants, heartbeats the rest.
+//  Folds the messages and the delegated tasks of the last window into
+//  per-second rates for the status.
+static void sample_messages(spw_hub_t *self, int64_t now)
+{
+    uint64_t messages = self->stats.messages_in + self->stats.messages_out, delegated = 0;
+    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++)
+        delegated += spw_capacity_at(self->capacity, i)->delegated_in;
+    int64_t elapsed = now - self->sampled_at;
+    if (self->sampled_at && elapsed < SPW_HUB_RATE_WINDOW_MS)
+        return;
+    if (self->sampled_at && elapsed > 0) {
+        self->messages_per_s = (double) (messages - self->sampled_messages) * 1000.0 / elapsed;
+        self->delegated_per_s = delegated >= self->sampled_delegated
+                                  ? (double) (delegated - self->sampled_delegated) * 1000.0
+                                        / elapsed
+                                  : 0;
+    }
+    self->sampled_messages = messages;
+    self->sampled_delegated = delegated;
+    self->sampled_at = now;
+}
+
+//  Declares silent edges dead, rematches, heartbeats the live edges.
 static void tick(spw_hub_t *self, int64_t now)
 {
     spw_edge_state_t *dead[SPW_HUB_EXPIRE_BATCH];
     size_t count;
+    sample_messages(self, now);
     do {
         count = spw_capacity_expire(self->capacity, now, self->hold_ms, dead,
                                     SPW_HUB_EXPIRE_BATCH);
         for (size_t i = 0; i < count; i++) {
             self->stats.died++;
+            self->match_dirty = true;
             spw_log(SPW_LOG_WARNING, "edge_died", "name=%s silent_ms=%lld endpoint=%s",
                     dead[i]->name, (long long) (now - dead[i]->last_heard), dead[i]->endpoint);
             broadcast_member(self, SPW_MEMBER_DIED, dead[i]->name, dead[i]->endpoint, NULL);
         }
     } while (count == SPW_HUB_EXPIRE_BATCH);
-    spw_capacity_expire_grants(self->capacity, now);
     sweep_peers(self);
-    wake_parked(self, NULL, now);
+    rematch(self, now);
     for (size_t i = 0; i < self->peer_limit; i++) {
         spw_peer_t *peer = &self->peers[i];
         if (!peer->used || !peer->identity_len || !peer_edge(self, peer))
@@ -887,7 +1060,7 @@ static uint64_t random_seed(void)
 {
     uint64_t state = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32)
                    ^ (uint64_t) spw_clock_us();
-    return spw_grants_random_next(&state);
+    return spw_match_random_next(&state);
 }
 
 spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
@@ -911,18 +1084,17 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->control_drops.name = "control";
     self->state_drops.name = "state";
     self->peer_limit = (size_t) config->max_edges;
-    self->grant_limit = self->peer_limit < SPW_HUB_MAX_GRANTS ? self->peer_limit
-                                                              : SPW_HUB_MAX_GRANTS;
+    self->name_limit = (size_t) config->max_services * 4;
     self->ctx = zmq_ctx_new();
     self->capacity = spw_capacity_new((size_t) config->max_edges, (size_t) config->max_services);
     self->peers = calloc(self->peer_limit, sizeof *self->peers);
     self->services = calloc((size_t) config->max_services, sizeof *self->services);
-    self->grants = calloc(self->grant_limit, sizeof *self->grants);
-    self->parked_limit = self->peer_limit * 4;
-    self->parked = calloc(self->parked_limit, sizeof *self->parked);
-    self->entries = calloc(self->grant_limit, sizeof *self->entries);
-    if (!self->ctx || !self->capacity || !self->peers || !self->services || !self->grants
-        || !self->entries || !self->parked) {
+    self->pairs = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->pairs);
+    self->entries = calloc(SPW_HUB_MAX_MATCHES, sizeof *self->entries);
+    self->fresh = calloc(SPW_HUB_TOLD_MAX, sizeof *self->fresh);
+    self->names = calloc(self->name_limit, sizeof *self->names);
+    if (!self->ctx || !self->capacity || !self->peers || !self->services || !self->pairs
+        || !self->entries || !self->fresh || !self->names) {
         snprintf(err, errlen, "out of memory");
         spw_hub_destroy(&self);
         return NULL;
@@ -971,7 +1143,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             break;
         }
         now = spw_clock_ms();
-        //  State first: fresh figures before the grants that use them.
+        //  State first: fresh figures before the control messages.
         if ((items[1].revents & ZMQ_POLLIN)
             && spw_msg_drain(self->state, SPW_HUB_BATCH, on_state, self, &self->state_drops, -1, now) != 0)
             rc = -1;
@@ -986,11 +1158,12 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             tick(self, now);
             self->next_tick = now + self->config.heartbeat_ms;
         }
+        if (self->match_dirty)
+            rematch(self, now);
     }
-    spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu asks=%llu granted_tasks=%llu",
+    spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",
             spw_capacity_count(self->capacity), (unsigned long long) self->stats.registered,
-            (unsigned long long) self->stats.asks,
-            (unsigned long long) self->stats.granted_tasks);
+            (unsigned long long) self->stats.matches);
     return rc;
 }
 
@@ -1002,11 +1175,14 @@ void spw_hub_destroy(spw_hub_t **self_p)
     spw_socket_destroy(&self->control);
     spw_socket_destroy(&self->state);
     spw_capacity_destroy(&self->capacity);
+    for (size_t i = 0; self->peers && i < self->peer_limit; i++)
+        free(self->peers[i].told);
     free(self->peers);
     free(self->services);
-    free(self->grants);
+    free(self->pairs);
     free(self->entries);
-    free(self->parked);
+    free(self->fresh);
+    free(self->names);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self);

@@ -11,8 +11,8 @@
 static const spw_daemon_spec_t hub_program = {
     .program = "spillway-hub",
     .usage = "[--config FILE] [--control EP] [--state EP] [--KEY VALUE ...]",
-    .summary = "The control plane: watches every edge's capacity and grants their overflow\n"
-               "to the edges with idle workers.",
+    .summary = "The control plane: watches every edge's capacity and matches the edges\n"
+               "with idle workers, which lend them by credit, with the edges that have a backlog.",
     .example = "config/hub.yaml",
     .missing_hint = "",
     .keys = spw_hub_keys,

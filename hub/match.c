@@ -154,13 +154,45 @@ static int share_by_borrower(const void *x, const void *y)
 }
 
 //  A uniform draw in [0, bound), bound > 0, by rejection so that no value
-//  is favoured (as grants.c draws).
+static const char *const policy_names[] = {
+    [SPW_POLICY_MOST_SPARE] = "most-spare",
+    [SPW_POLICY_RANDOM] = "random",
+    [SPW_POLICY_SHORTEST_WAIT] = "shortest-wait",
+};
+#define POLICY_COUNT (sizeof policy_names / sizeof policy_names[0])
+
+const char *spw_policy_name(spw_policy_t policy)
+{
+    return (size_t) policy < POLICY_COUNT ? policy_names[policy] : "unknown";
+}
+
+int spw_policy_parse(const char *name, spw_policy_t *policy)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < POLICY_COUNT; i++)
+        if (strcmp(name, policy_names[i]) == 0) {
+            *policy = (spw_policy_t) i;
+            return 0;
+        }
+    return -1;
+}
+
+uint64_t spw_match_random_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+//  is favoured.
 static uint64_t random_below(uint64_t *state, uint64_t bound)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
     uint64_t draw;
     do
-        draw = spw_grants_random_next(state);
+        draw = spw_match_random_next(state);
     while (draw >= limit);
     return draw % bound;
 }

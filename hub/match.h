@@ -45,7 +45,6 @@
 #define SPW_HUB_MATCH_H_INCLUDED
 
 #include "capacity.h"
-#include "grants.h"   // spw_policy_t, spw_grants_random_next
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,6 +55,22 @@
                                              // or tasks, so shares fit in 64-bit arithmetic
 #define SPW_MATCH_CHANGE_PERCENT 25          // a weight change above this is material
 
+typedef enum {
+    SPW_POLICY_MOST_SPARE,     // largest supply first; ties in name order (the default)
+    SPW_POLICY_RANDOM,         // a uniformly random order, as the seed's peering3
+    SPW_POLICY_SHORTEST_WAIT,  // highest rate first; ties by larger supply, then name
+} spw_policy_t;
+
+//  The policy's config name ("most-spare", "random", "shortest-wait").
+const char *spw_policy_name(spw_policy_t policy);
+
+//  Reads a policy's config name into *policy; -1 if it names none.
+int spw_policy_parse(const char *name, spw_policy_t *policy);
+
+//  The next number of a splitmix64 sequence, advancing *state; exposed so
+//  that the hub can derive seeds and tests can predict draws.
+uint64_t spw_match_random_next(uint64_t *state);
+
 //  One decision: lender lends slots_milli thousandths of a slot of the
 //  service to borrower (>= 1). The lender uses it both as the borrower's
 //  weight among its borrowers and as a cap on what it keeps outstanding
@@ -65,7 +80,7 @@ typedef struct {
     uint32_t slots_milli;
 } spw_match_pair_t;
 
-//  The policies order the lenders (the enum is spw_policy_t in grants.h):
+//  The policies order the lenders (spw_policy_t above):
 //  - SPW_POLICY_MOST_SPARE: largest supply first, ties by name;
 //  - SPW_POLICY_RANDOM: a uniformly random order drawn from *random_state
 //    (splitmix64; NULL reads as a seed of 0), independent of the table's

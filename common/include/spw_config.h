@@ -69,7 +69,8 @@ typedef struct {
     int64_t max_workers;
     int64_t max_services;
     int64_t max_message_bytes;
-    int64_t ask_max;
+    int64_t prefetch;
+    int64_t credit_lease_ms;
     int64_t link_idle_ms;
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t
@@ -86,8 +87,6 @@ typedef struct {
     int64_t heartbeat_ms;
     int64_t liveness;
     int policy;  // index into the policy key's choices ("most-spare", ...)
-    int64_t grant_ttl_ms;
-    int64_t max_grant;
     int64_t max_edges;
     int64_t max_services;
     int log_level;   // spw_log_level_t

@@ -1,7 +1,11 @@
-//  spw_proto.h: the Spillway native wire protocol, version 1.
+//  spw_proto.h: the Spillway native wire protocol.
 //
 //  Every native message is a list of ZeroMQ frames that starts with the
-//  protocol header frame "SPW1" and a one-byte command frame; the fields of
+//  protocol header frame and a one-byte command frame. The header carries
+//  the version of the link: "SPW1" for clients and workers (and the
+//  HEARTBEAT and DISCONNECT every link shares), "SPW2" for the commands
+//  between edges and the hub and between edges (0x20 and up), whose
+//  layouts changed with lending by credit; the fields of
 //  the command follow, one frame each, then the body frames, which the
 //  brokers carry without looking inside. docs/protocol.md is the
 //  specification; this header is its C form.
@@ -24,7 +28,10 @@ extern "C" {
 #endif
 
 #define SPW_PROTO_HEADER     "SPW1"
+#define SPW_PROTO_HEADER_V2  "SPW2"
 #define SPW_PROTO_HEADER_LEN 4
+//  Commands from here up are edge <-> hub and edge <-> edge: header SPW2.
+#define SPW_PROTO_V2_FIRST   0x20
 
 //  Limits that are part of the protocol: a message with more is malformed.
 #define SPW_MAX_BODY_FRAMES  16
@@ -47,14 +54,27 @@ typedef enum {
     SPW_CMD_REGISTER   = 0x20,
     SPW_CMD_WELCOME    = 0x21,
     SPW_CMD_REFUSED    = 0x22,
-    SPW_CMD_ASK        = 0x23,
-    SPW_CMD_GRANT      = 0x24,
+    //  0x23 and 0x24 were SPW1's ASK and GRANT; never reuse them.
     SPW_CMD_MEMBER     = 0x25,
     SPW_CMD_STATE      = 0x26,
-    //  edge <-> edge (cloud: DEALER -> ROUTER)
+    SPW_CMD_MATCH      = 0x27,
+    //  edge <-> edge (cloud: the borrower's DEALER -> the lender's ROUTER)
     SPW_CMD_DELEGATE   = 0x30,
     SPW_CMD_DONE       = 0x31,
+    SPW_CMD_CREDIT     = 0x32,
+    SPW_CMD_REVOKE     = 0x33,
+    SPW_CMD_RETURN     = 0x34,
+    SPW_CMD_HELLO      = 0x35,
 } spw_cmd_t;
+
+//  MATCH roles: what the named edge is to the one that hears the match.
+typedef enum {
+    SPW_MATCH_LEND_TO     = 1,  // lend your idle workers to this borrower
+    SPW_MATCH_BORROW_FROM = 2,  // this lender will offer you credit
+} spw_match_role_t;
+
+//  MATCH flags.
+#define SPW_MATCH_NO_OFFER 0x01  // no live edge offers the service at all
 
 //  MEMBER events.
 typedef enum {
@@ -66,7 +86,7 @@ typedef enum {
 #define SPW_MAX_NAME_LEN     64
 #define SPW_MAX_ENDPOINT_LEN 255
 #define SPW_MAX_TEXT_LEN     1024
-//  A STATE or GRANT message packs its records into one frame of at most
+//  A STATE or MATCH message packs its records into one frame of at most
 //  this many bytes (see docs/protocol.md).
 #define SPW_MAX_RECORDS_LEN  65536
 
@@ -98,7 +118,7 @@ typedef struct {
     size_t service_len;
     uint32_t timeout_ms;      // REQUEST: 0 means the edge's default
     spw_status_t status;      // REPLY, RESULT, DONE
-    const char *name;         // REGISTER, MEMBER, STATE: edge; DELEGATE: origin
+    const char *name;         // REGISTER, MEMBER, STATE: edge; DELEGATE, HELLO: origin
     size_t name_len;
     const char *endpoint;     // REGISTER: advertise; WELCOME: state; MEMBER
     size_t endpoint_len;
@@ -106,11 +126,12 @@ typedef struct {
     size_t text_len;
     uint64_t epoch;           // REGISTER, STATE
     uint64_t out, in;         // STATE: tasks delegated out and in, in all
-    uint32_t count;           // ASK: tasks; WELCOME: heartbeat_ms; GRANT: ttl_ms;
-                              // REFUSED: retry_ms (0: final)
+    uint32_t count;           // WELCOME: heartbeat_ms; REFUSED: retry_ms (0: final);
+                              // CREDIT, REVOKE (0: all), RETURN, DONE: credits
     uint32_t liveness;        // WELCOME
-    uint8_t event;            // MEMBER: spw_member_event_t
-    const uint8_t *records;   // GRANT: grants; STATE: service figures
+    uint32_t lease_ms;        // CREDIT: how long the credits it names hold
+    uint8_t event;            // MEMBER: spw_member_event_t; MATCH: flags
+    const uint8_t *records;   // MATCH: matches; STATE: service figures
     size_t records_len;
     size_t body_first;        // index of the first body frame in the message
     size_t body_count;
@@ -122,16 +143,19 @@ typedef struct {
     size_t service_len;
     uint32_t workers, idle, queued, running;
     uint32_t rate_milli;  // tasks served per 1000 s, recently
+    uint32_t lent;        // other edges' tasks its workers run now
+    uint32_t borrowed;    // its own tasks in flight at other edges now
 } spw_service_figures_t;
 
-//  One grant in a GRANT message.
+//  One match in a MATCH message.
 typedef struct {
     const char *name;
     size_t name_len;
     const char *endpoint;
     size_t endpoint_len;
-    uint32_t count;
-} spw_grant_entry_t;
+    spw_match_role_t role;
+    uint32_t slots_milli;  // the lender's slots meant for the borrower, in 1/1000
+} spw_match_entry_t;
 
 //  Initialises an empty message.
 void spw_msg_init(spw_msg_t *msg);
@@ -178,21 +202,26 @@ int spw_proto_put_register(spw_msg_t *msg, const char *name, uint64_t epoch,
 int spw_proto_put_welcome(spw_msg_t *msg, const char *state_endpoint, uint32_t heartbeat_ms,
                           uint32_t liveness);
 int spw_proto_put_refused(spw_msg_t *msg, const char *reason, uint32_t retry_ms);
-int spw_proto_put_ask(spw_msg_t *msg, const char *service, uint32_t count);
-int spw_proto_put_grant(spw_msg_t *msg, const char *service, uint32_t ttl_ms,
-                        const spw_grant_entry_t *grants, size_t count);
+int spw_proto_put_match(spw_msg_t *msg, const char *service, uint8_t flags,
+                        const spw_match_entry_t *matches, size_t count);
 int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *name,
                          const char *endpoint);
 int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64_t out,
                         uint64_t in, const spw_service_figures_t *figures, size_t count);
 int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,
                            const char *service, uint32_t timeout_ms);
-int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status);
+int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status,
+                       uint32_t credit);
+int spw_proto_put_credit(spw_msg_t *msg, const char *service, uint32_t count,
+                         uint32_t lease_ms);
+int spw_proto_put_revoke(spw_msg_t *msg, const char *service, uint32_t count);
+int spw_proto_put_return(spw_msg_t *msg, const char *service, uint32_t count);
+int spw_proto_put_hello(spw_msg_t *msg, const char *origin);
 
-//  Walk the records of a decoded GRANT or STATE: *offset starts at 0.
+//  Walk the records of a decoded MATCH or STATE: *offset starts at 0.
 //  Returns 1 with the next record, 0 at the end, -1 if malformed (decode
 //  has already checked every record, so -1 means a caller's mistake).
-int spw_proto_next_grant(const spw_proto_t *decoded, size_t *offset, spw_grant_entry_t *out);
+int spw_proto_next_match(const spw_proto_t *decoded, size_t *offset, spw_match_entry_t *out);
 int spw_proto_next_figures(const spw_proto_t *decoded, size_t *offset,
                            spw_service_figures_t *out);
 

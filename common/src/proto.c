@@ -263,7 +263,7 @@ static int take_text(const spw_proto_t *p, size_t *offset, const char **text, si
     return *text ? 0 : -1;
 }
 
-int spw_proto_next_grant(const spw_proto_t *p, size_t *offset, spw_grant_entry_t *out)
+int spw_proto_next_match(const spw_proto_t *p, size_t *offset, spw_match_entry_t *out)
 {
     if (*offset >= p->records_len)
         return 0;
@@ -272,11 +272,13 @@ int spw_proto_next_grant(const spw_proto_t *p, size_t *offset, spw_grant_entry_t
         || take_text(p, offset, &out->endpoint, &out->endpoint_len) != 0
         || out->endpoint_len == 0 || memchr(out->endpoint, 0, out->endpoint_len))
         return -1;
-    const uint8_t *count = take(p, offset, 4);
-    if (!count)
+    const uint8_t *role = take(p, offset, 1);
+    const uint8_t *slots = take(p, offset, 4);
+    if (!role || !slots || (*role != SPW_MATCH_LEND_TO && *role != SPW_MATCH_BORROW_FROM))
         return -1;
-    out->count = spw_get_u32(count);
-    return 1;
+    out->role = (spw_match_role_t) *role;
+    out->slots_milli = spw_get_u32(slots);
+    return out->slots_milli > 0 ? 1 : -1;
 }
 
 int spw_proto_next_figures(const spw_proto_t *p, size_t *offset, spw_service_figures_t *out)
@@ -286,7 +288,7 @@ int spw_proto_next_figures(const spw_proto_t *p, size_t *offset, spw_service_fig
     if (take_text(p, offset, &out->service, &out->service_len) != 0
         || !spw_service_name_valid(out->service, out->service_len))
         return -1;
-    const uint8_t *f = take(p, offset, 20);
+    const uint8_t *f = take(p, offset, 28);
     if (!f)
         return -1;
     out->workers = spw_get_u32(f);
@@ -294,6 +296,8 @@ int spw_proto_next_figures(const spw_proto_t *p, size_t *offset, spw_service_fig
     out->queued = spw_get_u32(f + 8);
     out->running = spw_get_u32(f + 12);
     out->rate_milli = spw_get_u32(f + 16);
+    out->lent = spw_get_u32(f + 20);
+    out->borrowed = spw_get_u32(f + 24);
     return 1;
 }
 
@@ -306,9 +310,9 @@ static int read_records(const spw_msg_t *msg, size_t i, spw_proto_t *out)
     out->records_len = frame_size(msg, i);
     size_t offset = 0;
     int rc;
-    if (out->cmd == SPW_CMD_GRANT) {
-        spw_grant_entry_t grant;
-        while ((rc = spw_proto_next_grant(out, &offset, &grant)) == 1)
+    if (out->cmd == SPW_CMD_MATCH) {
+        spw_match_entry_t match;
+        while ((rc = spw_proto_next_match(out, &offset, &match)) == 1)
             ;
     }
     else {
@@ -317,6 +321,19 @@ static int read_records(const spw_msg_t *msg, size_t i, spw_proto_t *out)
             ;
     }
     return rc;
+}
+
+static bool known_command(spw_cmd_t cmd)
+{
+    switch (cmd) {
+    case SPW_CMD_REQUEST: case SPW_CMD_REPLY: case SPW_CMD_READY: case SPW_CMD_TASK:
+    case SPW_CMD_RESULT: case SPW_CMD_HEARTBEAT: case SPW_CMD_DISCONNECT:
+    case SPW_CMD_REGISTER: case SPW_CMD_WELCOME: case SPW_CMD_REFUSED: case SPW_CMD_MEMBER:
+    case SPW_CMD_STATE: case SPW_CMD_MATCH: case SPW_CMD_DELEGATE: case SPW_CMD_DONE:
+    case SPW_CMD_CREDIT: case SPW_CMD_REVOKE: case SPW_CMD_RETURN: case SPW_CMD_HELLO:
+        return true;
+    }
+    return false;
 }
 
 int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
@@ -330,7 +347,9 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         *why = "too few frames";
         return -1;
     }
-    if (!spw_msg_frame_is(msg, first, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)) {
+    bool v1 = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN);
+    bool v2 = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER_V2, SPW_PROTO_HEADER_LEN);
+    if (!v1 && !v2) {
         *why = "bad protocol header";
         return -1;
     }
@@ -339,6 +358,16 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         return -1;
     }
     out->cmd = (spw_cmd_t) frame_data(msg, first + 1)[0];
+    //  Each command has one version: an SPW1 peer's hub or cloud message
+    //  has another layout and must not be read as ours.
+    if (!known_command(out->cmd)) {
+        *why = "unknown command";
+        return -1;
+    }
+    if (v1 != (out->cmd < SPW_PROTO_V2_FIRST)) {
+        *why = v1 ? "SPW1 peer: edges and hubs speak SPW2" : "bad protocol header";
+        return -1;
+    }
     size_t f = first + 2;
     switch (out->cmd) {
     case SPW_CMD_REQUEST:
@@ -416,30 +445,47 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             return -1;
         }
         return no_body(msg, f + 2, out, why);
-    case SPW_CMD_ASK:
+    case SPW_CMD_MATCH:
         if (read_service(msg, f, out) != 0) {
             *why = "bad service name";
             return -1;
         }
-        if (read_u32(msg, f + 1, &out->count) != 0 || out->count == 0) {
-            *why = "bad count";
+        if (f + 1 >= msg->count || frame_size(msg, f + 1) != 1
+            || (frame_data(msg, f + 1)[0] & ~SPW_MATCH_NO_OFFER)) {
+            *why = "bad match flags";
             return -1;
         }
-        return no_body(msg, f + 2, out, why);
-    case SPW_CMD_GRANT:
-        if (read_service(msg, f, out) != 0) {
-            *why = "bad service name";
-            return -1;
-        }
-        if (read_u32(msg, f + 1, &out->count) != 0) {
-            *why = "bad ttl";
-            return -1;
-        }
+        out->event = frame_data(msg, f + 1)[0];
         if (read_records(msg, f + 2, out) != 0) {
-            *why = "bad grant records";
+            *why = "bad match records";
             return -1;
         }
         return no_body(msg, f + 3, out, why);
+    case SPW_CMD_CREDIT:
+    case SPW_CMD_REVOKE:
+    case SPW_CMD_RETURN:
+        if (read_service(msg, f, out) != 0) {
+            *why = "bad service name";
+            return -1;
+        }
+        if (read_u32(msg, f + 1, &out->count) != 0
+            || (out->cmd == SPW_CMD_RETURN && out->count == 0)) {
+            *why = "bad credit count";
+            return -1;
+        }
+        if (out->cmd != SPW_CMD_CREDIT)
+            return no_body(msg, f + 2, out, why);
+        if (read_u32(msg, f + 2, &out->lease_ms) != 0 || out->lease_ms == 0) {
+            *why = "bad lease";
+            return -1;
+        }
+        return no_body(msg, f + 3, out, why);
+    case SPW_CMD_HELLO:
+        if (read_name(msg, f, &out->name, &out->name_len) != 0) {
+            *why = "bad origin name";
+            return -1;
+        }
+        return no_body(msg, f + 1, out, why);
     case SPW_CMD_MEMBER:
         if (f >= msg->count || frame_size(msg, f) != 1 || frame_data(msg, f)[0] < SPW_MEMBER_JOINED
             || frame_data(msg, f)[0] > SPW_MEMBER_LEFT) {
@@ -496,7 +542,11 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad status";
             return -1;
         }
-        return set_body(msg, f + 2, out, why);
+        if (read_u32(msg, f + 2, &out->count) != 0) {
+            *why = "bad credit count";
+            return -1;
+        }
+        return set_body(msg, f + 3, out, why);
     }
     *why = "unknown command";
     return -1;
@@ -505,7 +555,8 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
 static int put_head(spw_msg_t *msg, spw_cmd_t cmd)
 {
     uint8_t code = (uint8_t) cmd;
-    if (spw_msg_add_mem(msg, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN) != 0)
+    const char *header = cmd < SPW_PROTO_V2_FIRST ? SPW_PROTO_HEADER : SPW_PROTO_HEADER_V2;
+    if (spw_msg_add_mem(msg, header, SPW_PROTO_HEADER_LEN) != 0)
         return -1;
     return spw_msg_add_mem(msg, &code, 1);
 }
@@ -627,15 +678,6 @@ int spw_proto_put_refused(spw_msg_t *msg, const char *reason, uint32_t retry_ms)
     return 0;
 }
 
-int spw_proto_put_ask(spw_msg_t *msg, const char *service, uint32_t count)
-{
-    if (!name_ok(service) || count == 0)
-        return -1;
-    if (put_head(msg, SPW_CMD_ASK) || put_text(msg, service) || put_u32(msg, count))
-        return -1;
-    return 0;
-}
-
 //  Writes records into a frame in two passes over the same code: the first
 //  (data NULL) measures and checks them, the second fills a frame of exactly
 //  that size. No buffer outlives a call, so encoders are reentrant.
@@ -666,16 +708,29 @@ static int record_u32(spw_records_t *r, uint32_t value)
     return 0;
 }
 
-static int write_grants(spw_records_t *r, const void *items, size_t count)
+static int record_u8(spw_records_t *r, uint8_t value)
 {
-    const spw_grant_entry_t *grants = items;
-    for (size_t i = 0; i < count; i++)
-        if (!spw_service_name_valid(grants[i].name, grants[i].name_len)
-            || grants[i].endpoint_len == 0
-            || record_text(r, grants[i].name, grants[i].name_len)
-            || record_text(r, grants[i].endpoint, grants[i].endpoint_len)
-            || record_u32(r, grants[i].count))
+    if (r->len + 1 > SPW_MAX_RECORDS_LEN)
+        return -1;
+    if (r->data)
+        r->data[r->len] = value;
+    r->len += 1;
+    return 0;
+}
+
+static int write_matches(spw_records_t *r, const void *items, size_t count)
+{
+    const spw_match_entry_t *matches = items;
+    for (size_t i = 0; i < count; i++) {
+        const spw_match_entry_t *m = &matches[i];
+        if (!spw_service_name_valid(m->name, m->name_len) || m->endpoint_len == 0
+            || m->slots_milli == 0
+            || (m->role != SPW_MATCH_LEND_TO && m->role != SPW_MATCH_BORROW_FROM)
+            || record_text(r, m->name, m->name_len)
+            || record_text(r, m->endpoint, m->endpoint_len) || record_u8(r, (uint8_t) m->role)
+            || record_u32(r, m->slots_milli))
             return -1;
+    }
     return 0;
 }
 
@@ -687,7 +742,8 @@ static int write_figures(spw_records_t *r, const void *items, size_t count)
         if (!spw_service_name_valid(f->service, f->service_len)
             || record_text(r, f->service, f->service_len) || record_u32(r, f->workers)
             || record_u32(r, f->idle) || record_u32(r, f->queued) || record_u32(r, f->running)
-            || record_u32(r, f->rate_milli))
+            || record_u32(r, f->rate_milli) || record_u32(r, f->lent)
+            || record_u32(r, f->borrowed))
             return -1;
     }
     return 0;
@@ -709,13 +765,13 @@ static int put_records(spw_msg_t *msg, int (*write)(spw_records_t *, const void 
     return 0;
 }
 
-int spw_proto_put_grant(spw_msg_t *msg, const char *service, uint32_t ttl_ms,
-                        const spw_grant_entry_t *grants, size_t count)
+int spw_proto_put_match(spw_msg_t *msg, const char *service, uint8_t flags,
+                        const spw_match_entry_t *matches, size_t count)
 {
-    if (!name_ok(service))
+    if (!name_ok(service) || (flags & ~SPW_MATCH_NO_OFFER))
         return -1;
-    if (put_head(msg, SPW_CMD_GRANT) || put_text(msg, service) || put_u32(msg, ttl_ms)
-        || put_records(msg, write_grants, grants, count))
+    if (put_head(msg, SPW_CMD_MATCH) || put_text(msg, service) || spw_msg_add_mem(msg, &flags, 1)
+        || put_records(msg, write_matches, matches, count))
         return -1;
     return 0;
 }
@@ -755,9 +811,49 @@ int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key
     return 0;
 }
 
-int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status)
+int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status,
+                       uint32_t credit)
 {
-    if (put_head(msg, SPW_CMD_DONE) || put_u64(msg, task_key) || put_status(msg, status))
+    if (put_head(msg, SPW_CMD_DONE) || put_u64(msg, task_key) || put_status(msg, status)
+        || put_u32(msg, credit))
+        return -1;
+    return 0;
+}
+
+//  CREDIT, REVOKE and RETURN: a service and a count, CREDIT also a lease.
+static int put_credit_like(spw_msg_t *msg, spw_cmd_t cmd, const char *service, uint32_t count)
+{
+    if (!name_ok(service))
+        return -1;
+    if (put_head(msg, cmd) || put_text(msg, service) || put_u32(msg, count))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_credit(spw_msg_t *msg, const char *service, uint32_t count, uint32_t lease_ms)
+{
+    if (lease_ms == 0 || put_credit_like(msg, SPW_CMD_CREDIT, service, count))
+        return -1;
+    return put_u32(msg, lease_ms);
+}
+
+int spw_proto_put_revoke(spw_msg_t *msg, const char *service, uint32_t count)
+{
+    return put_credit_like(msg, SPW_CMD_REVOKE, service, count);
+}
+
+int spw_proto_put_return(spw_msg_t *msg, const char *service, uint32_t count)
+{
+    if (count == 0)
+        return -1;
+    return put_credit_like(msg, SPW_CMD_RETURN, service, count);
+}
+
+int spw_proto_put_hello(spw_msg_t *msg, const char *origin)
+{
+    if (!name_ok(origin))
+        return -1;
+    if (put_head(msg, SPW_CMD_HELLO) || put_text(msg, origin))
         return -1;
     return 0;
 }

@@ -1,7 +1,8 @@
 """spillway-hub on its own, driven by fake edges written in Python from the
 protocol (docs/protocol.md, the hub section): registration and refusal,
 the state flow into `spillway status`, death by silence and the news of it,
-grants bounded by spare capacity, and garbage that must not hurt it."""
+matches of lenders with borrowers told once and changed only when the
+state does, and garbage that must not hurt it."""
 
 import json
 import os
@@ -19,10 +20,13 @@ from harness import BUILD, CLI_BIN, HEADER, Cluster, check, run  # noqa: E402
 
 HUB_BIN = os.path.join(BUILD, "hub", "spillway-hub")
 
+HEADER_V2 = b"SPW2"  # edge <-> hub commands (0x20 and up)
 HEARTBEAT, DISCONNECT = b"\x13", b"\x14"
-REGISTER, WELCOME, REFUSED, ASK, GRANT, MEMBER, STATE = (
-    b"\x20", b"\x21", b"\x22", b"\x23", b"\x24", b"\x25", b"\x26")
+REGISTER, WELCOME, REFUSED, MEMBER, STATE, MATCH = (
+    b"\x20", b"\x21", b"\x22", b"\x25", b"\x26", b"\x27")
+OLD_ASK = b"\x23"  # SPW1's ASK, retired
 JOINED, DIED, LEFT = 1, 2, 3
+LEND_TO, BORROW_FROM, NO_OFFER = 1, 2, 1
 
 
 def start_hub(c, *args, label="hub"):
@@ -56,16 +60,19 @@ def edge_status(hub, name):
 
 
 def figures(*services):
-    """STATE records: (service, workers, idle, queued, running, rate_milli)..."""
+    """STATE records: (service, workers, idle, queued, running, rate_milli
+    [, lent, borrowed])..."""
     out = b""
-    for name, workers, idle, queued, running, rate_milli in services:
+    for service in services:
+        name, numbers = service[0], (list(service[1:]) + [0, 0])[:7]
         out += bytes([len(name)]) + name.encode()
-        out += struct.pack(">IIIII", workers, idle, queued, running, rate_milli)
+        out += struct.pack(">IIIIIII", *numbers)
     return out
 
 
-def parse_grants(records):
-    grants, i = [], 0
+def parse_matches(records):
+    """MATCH records as [(name, endpoint, role, slots_milli)]."""
+    matches, i = [], 0
     while i < len(records):
         n = records[i]
         name = records[i + 1:i + 1 + n].decode()
@@ -73,9 +80,10 @@ def parse_grants(records):
         n = records[i]
         endpoint = records[i + 1:i + 1 + n].decode()
         i += 1 + n
-        grants.append((name, endpoint, struct.unpack(">I", records[i:i + 4])[0]))
-        i += 4
-    return grants
+        role, slots = records[i], struct.unpack(">I", records[i + 1:i + 5])[0]
+        matches.append((name, endpoint, role, slots))
+        i += 5
+    return matches
 
 
 class FakeEdge:
@@ -93,9 +101,11 @@ class FakeEdge:
         self.inbox = []
         self.services = b""
         self.out = self.in_ = 0
+        self.companions = []  # edges that beat whenever this one does
 
     def send(self, *frames):
-        self.control.send_multipart([HEADER] + list(frames))
+        header = HEADER_V2 if frames[0][0] >= 0x20 else HEADER
+        self.control.send_multipart([header] + list(frames))
 
     def register(self):
         self.send(REGISTER, self.name.encode(), struct.pack(">Q", self.epoch),
@@ -109,14 +119,16 @@ class FakeEdge:
 
     def publish(self):
         if self.pub is not None:
-            self.pub.send_multipart([HEADER, STATE, self.name.encode(),
+            self.pub.send_multipart([HEADER_V2, STATE, self.name.encode(),
                                      struct.pack(">Q", self.epoch), struct.pack(">Q", self.out),
                                      struct.pack(">Q", self.in_), self.services])
 
     def beat(self):
-        """What a live edge does every heartbeat: HEARTBEAT and STATE."""
-        self.send(HEARTBEAT)
-        self.publish()
+        """What a live edge does every heartbeat: HEARTBEAT and STATE (and
+        its companions with it, so that waiting on one keeps all alive)."""
+        for edge in [self] + self.companions:
+            edge.send(HEARTBEAT)
+            edge.publish()
 
     def poll(self):
         while self.control.poll(0):
@@ -130,7 +142,8 @@ class FakeEdge:
                 self.beat()
             self.poll()
             for i, msg in enumerate(self.inbox):
-                check(msg[0] == HEADER, "%s got a message without the header: %r" % (self.name, msg))
+                check(msg[0] == (HEADER_V2 if msg[1][0] >= 0x20 else HEADER),
+                      "%s got a message without its header: %r" % (self.name, msg))
                 if predicate(msg):
                     return self.inbox.pop(i)
             return None
@@ -238,7 +251,7 @@ def test_status_shows_the_figures_an_edge_reported():
         echo = [s for s in edge["services"] if s["name"] == "echo"]
         check(echo and echo[0]["workers"] == 4 and echo[0]["idle"] == 3 and echo[0]["queued"] == 2
               and echo[0]["running"] == 1 and abs(echo[0]["rate"] - 2.5) < 1e-9
-              and echo[0]["granted"] == 0, "echo figures: %r" % echo)
+              and echo[0]["lent"] == 0 and echo[0]["borrowed"] == 0, "echo figures: %r" % echo)
         # The delegated totals grow by 20 a second: the status shows a rate.
         started = time.monotonic()
 
@@ -289,51 +302,68 @@ def test_silent_edge_is_declared_dead_and_the_others_are_told():
         b.close()
 
 
-def ask(edge, service, count):
-    edge.send(ASK, service.encode(), struct.pack(">I", count))
-    grant = edge.expect(lambda m: m[1] == GRANT, "GRANT")
-    check(grant[2] == service.encode(), "GRANT for %r" % grant[2])
-    return parse_grants(grant[4])
+def next_match(edge, service, timeout=5.0):
+    """The next MATCH of service the edge hears: (flags, [records])."""
+    msg = edge.expect(lambda m: m[1] == MATCH and m[2] == service.encode(),
+                      "MATCH of %s" % service, timeout)
+    return msg[3][0], parse_matches(msg[4])
 
 
-def test_ask_is_granted_the_other_edges_spare_and_no_more():
-    with Cluster("hub-grant") as c:
-        # Grants outlive the test, and an ask the hub cannot grant waits a
-        # heartbeat (200 ms) for spare before it is answered with nothing.
-        hub = start_hub(c, "--grant-ttl-ms", "60000", "--heartbeat-ms", "200")
+def no_match_for(edge, service, seconds):
+    """True if the edge, beating, hears no MATCH of service for seconds."""
+    try:
+        next_match(edge, service, timeout=seconds)
+    except Exception:
+        return True
+    return False
+
+
+def test_match_pairs_borrower_and_lender_once_and_again_only_on_change():
+    with Cluster("hub-match") as c:
+        hub = start_hub(c, "--heartbeat-ms", "100")
         a, b = FakeEdge(c, hub, "A"), FakeEdge(c, hub, "B")
         check(a.register()[1] == WELCOME and b.register()[1] == WELCOME, "not welcomed")
+        a.companions, b.companions = [b], [a]
+        # A has a backlog its one worker cannot take; B has 3 idle workers.
         a.services = figures(("echo", 1, 0, 10, 1, 1000))
         b.services = figures(("echo", 3, 3, 0, 0, 1000))
-        wait_for_figures(c, hub, [a, b], "B", lambda e: e["idle"] == 3, "B's 3 idle workers")
-        wait_for_figures(c, hub, [a, b], "A", lambda e: e["queued"] == 10, "A's 10 queued tasks")
-        grants = ask(a, "echo", 10)
-        check(grants and all(g[0] == "B" and g[1] == b.endpoint for g in grants),
-              "grants should name B only: %r" % grants)
-        total = sum(g[2] for g in grants)
-        check(0 < total <= 3, "granted %d tasks against 3 idle workers" % total)
-        started = time.monotonic()
-        check(ask(a, "echo", 10) == [], "a second ask got more than the spare")
-        check(time.monotonic() - started >= 0.15, "an ask with no spare was answered at once, "
-              "not held for spare to appear")
-        # B asking finds no spare at A, and is never granted itself.
-        check(ask(b, "echo", 5) == [], "B was granted something")
-
-        # Spare appearing at B answers a waiting ask at once.
-        a.send(ASK, b"echo", struct.pack(">I", 2))
-        b.services = figures(("echo", 5, 5, 0, 0, 1000))
-        b.publish()
-        grant = a.expect(lambda m: m[1] == GRANT, "GRANT after B reported spare", timeout=1.0)
-        check(sum(g[2] for g in parse_grants(grant[4])) == 2, "expected 2 tasks of B's new "
-              "spare: %r" % parse_grants(grant[4]))
-        total += 2
-        status = edge_status(hub, "B")
-        check(status["services"][0]["granted"] == total, "B's granted in status: %r" % status)
-        # An unknown service, and an edge nobody registered, get nothing.
-        check(ask(a, "resize", 5) == [], "a grant for a service nobody offers")
+        flags, to_a = next_match(a, "echo")
+        check(flags == 0 and to_a == [("B", b.endpoint, BORROW_FROM, 3000)],
+              "A should borrow B's 3 slots: %r" % to_a)
+        flags, to_b = next_match(b, "echo")
+        check(flags == 0 and to_b == [("A", a.endpoint, LEND_TO, 3000)],
+              "B should lend its 3 slots to A: %r" % to_b)
+        # The same figures, beat after beat, are not news: no message.
+        check(no_match_for(a, "echo", 0.5) and no_match_for(b, "echo", 0.1),
+              "a MATCH was repeated with nothing changed")
+        # Lending shows as lent at B and borrowed at A: still the same match.
+        a.services = figures(("echo", 1, 0, 7, 1, 1000, 0, 3))
+        b.services = figures(("echo", 3, 0, 0, 3, 1000, 3, 0))
+        check(no_match_for(a, "echo", 0.5), "the match changed as lending went on")
+        # B grows to 6 slots: a material change, told to both.
+        b.services = figures(("echo", 6, 3, 0, 3, 1000, 3, 0))
+        flags, to_a = next_match(a, "echo")
+        check(to_a == [("B", b.endpoint, BORROW_FROM, 6000)], "after B grew: %r" % to_a)
+        check(next_match(b, "echo")[1] == [("A", a.endpoint, LEND_TO, 6000)], "B grew")
+        # A's backlog is gone for good: after the hold, both hear the end.
+        a.services = figures(("echo", 1, 1, 0, 0, 1000))
+        b.services = figures(("echo", 6, 6, 0, 0, 1000))
+        ended = time.monotonic()
+        flags, to_a = next_match(a, "echo")
+        check(to_a == [] and time.monotonic() - ended >= 0.15,
+              "the match should end, after a hold of two heartbeats: %r" % to_a)
+        check(next_match(b, "echo")[1] == [], "B should hear the match end")
+        # Waiting on a service no live edge offers is answered with the flag.
+        a.services = figures(("echo", 1, 1, 0, 0, 1000), ("resize", 0, 0, 2, 0, 0))
+        flags, records = next_match(a, "resize")
+        check(flags == NO_OFFER and records == [], "resize: %r %r" % (flags, records))
+        status = status_json(hub)
+        check(status["counters"]["matches"] >= 6 and status["counters"]["messages_in"] > 0
+              and "messages_per_delegated" in status, "status: %r" % status)
+        # An edge nobody registered is told to register.
         stranger = FakeEdge(c, hub, "C")
-        stranger.send(ASK, b"echo", struct.pack(">I", 1))
-        stranger.expect(lambda m: m[1] == DISCONNECT, "DISCONNECT for an unregistered ask",
+        stranger.send(HEARTBEAT)
+        stranger.expect(lambda m: m[1] == DISCONNECT, "DISCONNECT for an unregistered edge",
                         beat=False)
         for edge in (a, b, stranger):
             edge.close()
@@ -348,12 +378,13 @@ def test_garbage_on_both_sockets_does_not_kill_it():
         junk.linger = 0
         junk.connect(hub.control)
         garbage = [
-            [b""], [b"hello"], [HEADER], [HEADER, b"\x99"], [HEADER, b"\x20\x20"],
-            [HEADER, REGISTER, b"bad name!", b"\0" * 8, b"tcp://x:1", b""],
-            [HEADER, REGISTER, b"A", b"\0" * 7, b"tcp://x:1", b""],
-            [HEADER, REGISTER, b"Z", b"\0" * 8, b"not an endpoint", b""],
-            [HEADER, ASK, b"echo", b"\0\0\0"], [HEADER, ASK, b"echo", b"\0\0\0\0"],
-            [HEADER, STATE, b"A"], [HEADER, WELCOME, b"x", b"\0\0\0\1", b"\0\0\0\1"],
+            [b""], [b"hello"], [HEADER], [HEADER, b"\x99"], [HEADER_V2, b"\x20\x20"],
+            [HEADER_V2, REGISTER, b"bad name!", b"\0" * 8, b"tcp://x:1", b""],
+            [HEADER_V2, REGISTER, b"A", b"\0" * 7, b"tcp://x:1", b""],
+            [HEADER_V2, REGISTER, b"Z", b"\0" * 8, b"not an endpoint", b""],
+            [HEADER, REGISTER, b"Y", b"\0" * 8, b"tcp://x:1", b""],  # an SPW1 edge
+            [HEADER_V2, OLD_ASK, b"echo", b"\0\0\0\1"],
+            [HEADER_V2, STATE, b"A"], [HEADER_V2, WELCOME, b"x", b"\0\0\0\1", b"\0\0\0\1"],
             [HEADER, b"\x01", b"\0" * 8, b"spillway.status", b"\0\0\0"],
             [b"x"] * 100,
             [HEADER, HEARTBEAT, b"extra"],
@@ -364,9 +395,9 @@ def test_garbage_on_both_sockets_does_not_kill_it():
         pub.linger = 0
         pub.connect(hub.state)
         state_garbage = [
-            [b"junk"], [HEADER, STATE], [HEADER, HEARTBEAT],
-            [HEADER, STATE, b"A", struct.pack(">Q", a.epoch), b"\0" * 8, b"\0" * 8, b"\5echo"],
-            [HEADER, STATE, b"nobody", b"\0" * 8, b"\0" * 8, b"\0" * 8, b""],
+            [b"junk"], [HEADER_V2, STATE], [HEADER, HEARTBEAT],
+            [HEADER_V2, STATE, b"A", struct.pack(">Q", a.epoch), b"\0" * 8, b"\0" * 8, b"\5echo"],
+            [HEADER_V2, STATE, b"nobody", b"\0" * 8, b"\0" * 8, b"\0" * 8, b""],
         ]
 
         def counted():
@@ -427,7 +458,7 @@ if __name__ == "__main__":
         test_edge_registers_and_a_second_edge_of_the_same_name_is_refused,
         test_status_shows_the_figures_an_edge_reported,
         test_silent_edge_is_declared_dead_and_the_others_are_told,
-        test_ask_is_granted_the_other_edges_spare_and_no_more,
+        test_match_pairs_borrower_and_lender_once_and_again_only_on_change,
         test_garbage_on_both_sockets_does_not_kill_it,
         test_top_refreshes_until_sigterm,
     ])

@@ -3,11 +3,11 @@
 //
 //  Registration tells a new edge, a re-register, a restart and a name clash
 //  apart by epoch and the hold rule, within the table's bound; state
-//  messages replace the services but never the outstanding grants, and are
-//  refused from an incarnation the table does not know; silent edges are
-//  returned dead exactly once and lose their grants; grants hold spare
-//  capacity down until they expire; records are found, walked and
-//  forgotten; and destroying a full table leaks nothing (AddressSanitizer).
+//  messages replace the services and counters as reported (idle capped at
+//  workers), and are refused from an incarnation the table does not know;
+//  silent edges are returned dead exactly once; records are found, walked
+//  and forgotten; and destroying a full table leaks nothing
+//  (AddressSanitizer).
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +25,6 @@
 #define MAX_SERVICES 2
 #define HOLD_MS      1000
 #define SILENCE_MS   3000
-#define FAR_FUTURE   1000000
 
 static const char *reg_name(spw_reg_result_t result)
 {
@@ -76,14 +75,6 @@ static void report(spw_capacity_t *table, const char *name, uint64_t epoch, cons
 {
     spw_service_state_t state = service(svc, workers, idle);
     assert_int_equal(spw_capacity_update(table, name, epoch, &state, 1, 0, 0, now), 0);
-}
-
-static uint32_t spare_of(spw_capacity_t *table, const char *edge, const char *svc)
-{
-    spw_service_state_t *state = spw_capacity_service(spw_capacity_find(table, edge), svc);
-    if (!state)
-        fail_msg("expected %s to offer %s, it does not", edge, svc);
-    return spw_capacity_spare(state);
 }
 
 static void kill_by_silence(spw_capacity_t *table, const char *name, int64_t now)
@@ -166,13 +157,12 @@ static void test_capacity_new_record_holds_what_was_registered(void **state)
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_reregister_keeps_services_and_grants_and_updates_endpoint(void **state)
+static void test_capacity_reregister_keeps_services_and_updates_endpoint(void **state)
 {
     (void) state;
     spw_capacity_t *table = new_table();
     spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 4, 4, 10);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 3, FAR_FUTURE), 0);
+    report(table, "a", 1, "echo", 4, 3, 10);
 
     spw_edge_state_t *again = NULL;
     expect_reg(spw_capacity_register(table, "a", 1, "tcp://moved:9", "us-east", 20, HOLD_MS,
@@ -183,8 +173,9 @@ static void test_capacity_reregister_keeps_services_and_grants_and_updates_endpo
     assert_string_equal(edge->zone, "us-east");
     assert_int_equal(edge->registered_at, 0);
     assert_int_equal(edge->service_count, 1);
-    assert_int_equal(edge->services[0].granted, 3);
-    assert_int_equal(spare_of(table, "a", "echo"), 1);
+    assert_string_equal(edge->services[0].name, "echo");
+    assert_int_equal(edge->services[0].idle, 3);
+    assert_int_equal(edge->last_heard, 20);
     spw_capacity_destroy(&table);
 }
 
@@ -207,14 +198,13 @@ static void test_capacity_name_taken_changes_nothing_and_names_the_holder(void *
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_restarted_edge_forgets_old_services_grants_and_counters(void **state)
+static void test_capacity_restarted_edge_forgets_old_services_and_counters(void **state)
 {
     (void) state;
     spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
+    join(table, "a", 1, 0);
     spw_service_state_t state_msg = service("echo", 4, 4);
     assert_int_equal(spw_capacity_update(table, "a", 1, &state_msg, 1, 11, 22, 10), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 2, FAR_FUTURE), 0);
 
     spw_edge_state_t *fresh = NULL;
     expect_reg(spw_capacity_register(table, "a", 2, "tcp://a:2", "", 10 + HOLD_MS + 1, HOLD_MS,
@@ -225,13 +215,9 @@ static void test_capacity_restarted_edge_forgets_old_services_grants_and_counter
     assert_int_equal(fresh->service_count, 0);
     assert_int_equal(fresh->delegated_out, 0);
     assert_int_equal(fresh->delegated_in, 0);
-    assert_int_equal(spw_capacity_grant_count(table), 0);
     //  The old incarnation is no longer heard; the new one is.
     assert_int_equal(spw_capacity_heard(table, "a", 1, 2000), -1);
     assert_int_equal(spw_capacity_heard(table, "a", 2, 2000), 0);
-    //  Its service comes back without the old grant held against it.
-    report(table, "a", 2, "echo", 4, 4, 2001);
-    assert_int_equal(spare_of(table, "a", "echo"), 4);
     spw_capacity_destroy(&table);
 }
 
@@ -321,28 +307,6 @@ static void test_capacity_update_for_an_unregistered_epoch_returns_minus_one(voi
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_tasks_that_arrived_release_their_grants_soonest_first(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "b", 1, 0);
-    spw_service_state_t msg = service("echo", 6, 6);
-    assert_int_equal(spw_capacity_update(table, "b", 1, &msg, 1, 0, 0, 10), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 2, 1000), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 3, 2000), 0);
-    assert_int_equal(spare_of(table, "b", "echo"), 1);
-    //  Three tasks arrived and run: idle 3, and 3 fewer tasks granted.
-    msg = service("echo", 6, 3);
-    assert_int_equal(spw_capacity_update(table, "b", 1, &msg, 1, 0, 3, 20), 0);
-    assert_int_equal(spw_capacity_service(edge, "echo")->granted, 2);
-    assert_int_equal(spare_of(table, "b", "echo"), 1);
-    //  The earlier grant went first: only the later one is left.
-    assert_int_equal(spw_capacity_grant_count(table), 1);
-    spw_capacity_expire_grants(table, 2000);
-    assert_int_equal(spw_capacity_service(edge, "echo")->granted, 0);
-    spw_capacity_destroy(&table);
-}
-
 static void test_capacity_update_from_a_dead_edge_returns_minus_one(void **state)
 {
     (void) state;
@@ -420,59 +384,13 @@ static void test_capacity_update_replaces_services_counters_lending_and_last_hea
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_update_keeps_granted_of_persisting_services_in_any_order(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    spw_service_state_t first[2] = { service("echo", 5, 5), service("resize", 5, 5) };
-    assert_int_equal(spw_capacity_update(table, "a", 1, first, 2, 0, 0, 10), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 2, FAR_FUTURE), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "resize", 3, FAR_FUTURE), 0);
-
-    spw_service_state_t swapped[2] = { service("resize", 5, 5), service("echo", 5, 5) };
-    assert_int_equal(spw_capacity_update(table, "a", 1, swapped, 2, 0, 0, 20), 0);
-    assert_int_equal(spw_capacity_service(edge, "echo")->granted, 2);
-    assert_int_equal(spw_capacity_service(edge, "resize")->granted, 3);
-    spw_capacity_destroy(&table);
-}
-
-static void test_capacity_update_reporting_idle_does_not_reset_granted(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 5, 5, 10);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 3, FAR_FUTURE), 0);
-    //  The delegated tasks have not arrived yet: the edge still says 5 idle.
-    report(table, "a", 1, "echo", 5, 5, 20);
-    assert_int_equal(spare_of(table, "a", "echo"), 2);
-    spw_capacity_destroy(&table);
-}
-
 static void test_capacity_update_never_believes_more_idle_than_workers(void **state)
 {
     (void) state;
     spw_capacity_t *table = new_table();
     join(table, "a", 1, 0);
     report(table, "a", 1, "echo", 2, 9, 10);
-    assert_int_equal(spare_of(table, "a", "echo"), 2);
-    spw_capacity_destroy(&table);
-}
-
-static void test_capacity_service_that_goes_and_comes_back_has_no_stale_grant(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 4, 4, 10);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 4, 500), 0);
-    report(table, "a", 1, "resize", 1, 1, 20);
-    assert_int_equal(spw_capacity_grant_count(table), 0);
-    report(table, "a", 1, "echo", 4, 4, 30);
-    assert_int_equal(spare_of(table, "a", "echo"), 4);
-    spw_capacity_expire_grants(table, 600);
-    assert_int_equal(spare_of(table, "a", "echo"), 4);
+    assert_int_equal(spw_capacity_service(spw_capacity_find(table, "a"), "echo")->idle, 2);
     spw_capacity_destroy(&table);
 }
 
@@ -531,87 +449,6 @@ static void test_capacity_expire_returns_at_most_max_dead_and_the_rest_next_time
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_dead_edge_loses_its_grants_and_takes_no_more(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 4, 4, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 3, FAR_FUTURE), 0);
-    kill_by_silence(table, "a", SILENCE_MS + 1);
-    assert_int_equal(spw_capacity_grant_count(table), 0);
-    assert_int_equal(edge->services[0].granted, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 1, FAR_FUTURE), -1);
-    spw_capacity_destroy(&table);
-}
-
-// -- grants ----------------------------------------------------------------
-
-static void test_capacity_outstanding_grants_reduce_spare_until_they_expire(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 6, 6, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 2, 100), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 3, 200), 0);
-    assert_int_equal(spare_of(table, "a", "echo"), 1);
-
-    spw_capacity_expire_grants(table, 99);
-    assert_int_equal(spare_of(table, "a", "echo"), 1);
-    spw_capacity_expire_grants(table, 100);   // a grant is good until, not including, expiry
-    assert_int_equal(spare_of(table, "a", "echo"), 3);
-    spw_capacity_expire_grants(table, 250);
-    assert_int_equal(spare_of(table, "a", "echo"), 6);
-    assert_int_equal(spw_capacity_grant_count(table), 0);
-    spw_capacity_destroy(&table);
-}
-
-static void test_capacity_spare_is_zero_when_granted_exceeds_idle(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 4, 4, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 4, FAR_FUTURE), 0);
-    report(table, "a", 1, "echo", 4, 1, 10);   // the tasks arrived and run
-    assert_int_equal(spare_of(table, "a", "echo"), 0);
-    spw_capacity_destroy(&table);
-}
-
-static void test_capacity_grants_with_the_same_expiry_share_one_entry(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 9, 9, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 2, 100), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 3, 100), 0);
-    assert_int_equal(spw_capacity_grant_count(table), 1);
-    assert_int_equal(edge->services[0].granted, 5);
-    spw_capacity_expire_grants(table, 100);
-    assert_int_equal(edge->services[0].granted, 0);
-    spw_capacity_destroy(&table);
-}
-
-static void test_capacity_add_grant_refuses_unknown_service_and_a_full_grant_list(void **state)
-{
-    (void) state;
-    spw_capacity_t *table = spw_capacity_new(1, 1);
-    assert_non_null(table);
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
-    report(table, "a", 1, "echo", 100, 100, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "resize", 1, 100), -1);
-    //  One edge with one service has room for 4 outstanding grants.
-    for (int64_t expires = 1; expires <= 4; expires++)
-        assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 1, expires), 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 1, 5), -1);
-    assert_int_equal(edge->services[0].granted, 4);
-    spw_capacity_expire_grants(table, 1);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 1, 5), 0);
-    spw_capacity_destroy(&table);
-}
-
 // -- lookup, walk, forget, lifecycle -------------------------------------
 
 static void test_capacity_walk_visits_alive_and_dead_records(void **state)
@@ -633,19 +470,17 @@ static void test_capacity_walk_visits_alive_and_dead_records(void **state)
     spw_capacity_destroy(&table);
 }
 
-static void test_capacity_forget_removes_the_record_and_its_grants(void **state)
+static void test_capacity_forget_removes_the_record_and_frees_the_name(void **state)
 {
     (void) state;
     spw_capacity_t *table = new_table();
     join(table, "a", 1, 0);
-    spw_edge_state_t *b = join(table, "b", 1, 0);
+    join(table, "b", 1, 0);
     report(table, "b", 1, "echo", 2, 2, 0);
-    assert_int_equal(spw_capacity_add_grant(table, b, "echo", 2, FAR_FUTURE), 0);
     spw_capacity_forget(table, "b");
     assert_null(spw_capacity_find(table, "b"));
     assert_int_equal(spw_capacity_count(table), 1);
     assert_string_equal(spw_capacity_at(table, 0)->name, "a");
-    assert_int_equal(spw_capacity_grant_count(table), 0);
     spw_capacity_forget(table, "never-there");
     assert_int_equal(spw_capacity_count(table), 1);
     //  The name is free: a new edge of that name is new, whatever its epoch.
@@ -686,9 +521,9 @@ static void test_capacity_destroy_with_records_leaks_nothing_and_nulls_pointer(v
 {
     (void) state;
     spw_capacity_t *table = new_table();
-    spw_edge_state_t *edge = join(table, "a", 1, 0);
+    join(table, "a", 1, 0);
+    join(table, "b", 1, 0);
     report(table, "a", 1, "echo", 2, 2, 0);
-    assert_int_equal(spw_capacity_add_grant(table, edge, "echo", 1, FAR_FUTURE), 0);
     spw_capacity_destroy(&table);
     assert_null(table);
     spw_capacity_destroy(&table);
@@ -700,32 +535,23 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capacity_register_results_follow_epoch_and_hold_rule),
         cmocka_unit_test(test_capacity_new_record_holds_what_was_registered),
-        cmocka_unit_test(test_capacity_reregister_keeps_services_and_grants_and_updates_endpoint),
+        cmocka_unit_test(test_capacity_reregister_keeps_services_and_updates_endpoint),
         cmocka_unit_test(test_capacity_name_taken_changes_nothing_and_names_the_holder),
-        cmocka_unit_test(test_capacity_restarted_edge_forgets_old_services_grants_and_counters),
+        cmocka_unit_test(test_capacity_restarted_edge_forgets_old_services_and_counters),
         cmocka_unit_test(test_capacity_register_is_full_at_max_live_edges),
         cmocka_unit_test(test_capacity_register_when_full_evicts_the_longest_dead_record),
         cmocka_unit_test(test_capacity_register_refuses_bad_names_endpoints_and_zones),
         cmocka_unit_test(test_capacity_update_for_an_unregistered_epoch_returns_minus_one),
-        cmocka_unit_test(test_capacity_tasks_that_arrived_release_their_grants_soonest_first),
         cmocka_unit_test(test_capacity_update_from_a_dead_edge_returns_minus_one),
         cmocka_unit_test(test_capacity_update_refuses_more_than_max_services),
         cmocka_unit_test(test_capacity_update_refuses_repeated_empty_or_unterminated_service_names),
         cmocka_unit_test(test_capacity_update_replaces_services_counters_lending_and_last_heard),
-        cmocka_unit_test(test_capacity_update_keeps_granted_of_persisting_services_in_any_order),
-        cmocka_unit_test(test_capacity_update_reporting_idle_does_not_reset_granted),
         cmocka_unit_test(test_capacity_update_never_believes_more_idle_than_workers),
-        cmocka_unit_test(test_capacity_service_that_goes_and_comes_back_has_no_stale_grant),
         cmocka_unit_test(test_capacity_heard_sets_last_heard_only_for_the_registered_epoch),
         cmocka_unit_test(test_capacity_expire_returns_the_silent_edges_once),
         cmocka_unit_test(test_capacity_expire_returns_at_most_max_dead_and_the_rest_next_time),
-        cmocka_unit_test(test_capacity_dead_edge_loses_its_grants_and_takes_no_more),
-        cmocka_unit_test(test_capacity_outstanding_grants_reduce_spare_until_they_expire),
-        cmocka_unit_test(test_capacity_spare_is_zero_when_granted_exceeds_idle),
-        cmocka_unit_test(test_capacity_grants_with_the_same_expiry_share_one_entry),
-        cmocka_unit_test(test_capacity_add_grant_refuses_unknown_service_and_a_full_grant_list),
         cmocka_unit_test(test_capacity_walk_visits_alive_and_dead_records),
-        cmocka_unit_test(test_capacity_forget_removes_the_record_and_its_grants),
+        cmocka_unit_test(test_capacity_forget_removes_the_record_and_frees_the_name),
         cmocka_unit_test(test_capacity_forgotten_slots_are_reused_up_to_max_edges),
         cmocka_unit_test(test_capacity_new_refuses_zero_limits),
         cmocka_unit_test(test_capacity_destroy_with_records_leaks_nothing_and_nulls_pointer),

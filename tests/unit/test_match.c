@@ -342,7 +342,7 @@ static void test_match_shares_one_lender_in_proportion_to_backlog(void **state)
 
 static uint32_t draw(uint64_t *seed, uint32_t bound)
 {
-    return (uint32_t) (spw_grants_random_next(seed) % bound);
+    return (uint32_t) (spw_match_random_next(seed) % bound);
 }
 
 static size_t index_of(const edge_spec_t *edges, const char *name)

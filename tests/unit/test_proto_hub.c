@@ -72,7 +72,7 @@ static void test_register_with_a_bad_name_is_malformed(void **state)
     spw_msg_t msg;
     uint8_t epoch[8] = { 0 };
     spw_msg_init(&msg);
-    spw_msg_add_mem(&msg, "SPW1", 4);
+    spw_msg_add_mem(&msg, "SPW2", 4);
     spw_msg_add_mem(&msg, (uint8_t[]) { SPW_CMD_REGISTER }, 1);
     spw_msg_add_mem(&msg, "bad name", 8);
     spw_msg_add_mem(&msg, epoch, 8);
@@ -114,75 +114,128 @@ static void test_refused_carries_reason_and_retry(void **state)
     spw_msg_reset(&msg);
 }
 
-static void test_ask_round_trips_and_refuses_a_zero_count(void **state)
+static void test_match_round_trips_flags_and_every_record_in_order(void **state)
 {
     (void) state;
-    spw_msg_t msg;
-    spw_proto_t in;
-    spw_msg_init(&msg);
-    assert_int_equal(spw_proto_put_ask(&msg, "resize", 17), 0);
-    decode_ok(&msg, &in);
-    assert_int_equal(in.cmd, SPW_CMD_ASK);
-    assert_text(in.service, in.service_len, "resize");
-    assert_int_equal(in.count, 17);
-    spw_msg_reset(&msg);
-    assert_int_equal(spw_proto_put_ask(&msg, "resize", 0), -1);
-    spw_msg_reset(&msg);
-}
-
-static void test_grant_round_trips_every_record_in_order(void **state)
-{
-    (void) state;
-    spw_grant_entry_t grants[] = {
-        { "B", 1, "tcp://b:5557", 12, 3 },
-        { "edge-c", 6, "ipc:///tmp/c.ipc", 16, 1 },
+    spw_match_entry_t matches[] = {
+        { "B", 1, "tcp://b:5557", 12, SPW_MATCH_LEND_TO, 2353 },
+        { "edge-c", 6, "ipc:///tmp/c.ipc", 16, SPW_MATCH_BORROW_FROM, 1000 },
     };
     spw_msg_t msg;
     spw_proto_t in;
     spw_msg_init(&msg);
-    assert_int_equal(spw_proto_put_grant(&msg, "echo", 2000, grants, 2), 0);
+    assert_int_equal(spw_proto_put_match(&msg, "echo", 0, matches, 2), 0);
     decode_ok(&msg, &in);
-    assert_int_equal(in.cmd, SPW_CMD_GRANT);
+    assert_int_equal(in.cmd, SPW_CMD_MATCH);
     assert_text(in.service, in.service_len, "echo");
-    assert_int_equal(in.count, 2000);
+    assert_int_equal(in.event, 0);
     size_t offset = 0;
-    spw_grant_entry_t got;
-    assert_int_equal(spw_proto_next_grant(&in, &offset, &got), 1);
+    spw_match_entry_t got;
+    assert_int_equal(spw_proto_next_match(&in, &offset, &got), 1);
     assert_text(got.name, got.name_len, "B");
     assert_text(got.endpoint, got.endpoint_len, "tcp://b:5557");
-    assert_int_equal(got.count, 3);
-    assert_int_equal(spw_proto_next_grant(&in, &offset, &got), 1);
+    assert_int_equal(got.role, SPW_MATCH_LEND_TO);
+    assert_int_equal(got.slots_milli, 2353);
+    assert_int_equal(spw_proto_next_match(&in, &offset, &got), 1);
     assert_text(got.name, got.name_len, "edge-c");
-    assert_int_equal(got.count, 1);
-    assert_int_equal(spw_proto_next_grant(&in, &offset, &got), 0);
+    assert_int_equal(got.role, SPW_MATCH_BORROW_FROM);
+    assert_int_equal(got.slots_milli, 1000);
+    assert_int_equal(spw_proto_next_match(&in, &offset, &got), 0);
     spw_msg_reset(&msg);
 }
 
-static void test_grant_with_no_records_is_valid(void **state)
+static void test_match_with_no_records_and_the_no_offer_flag_is_valid(void **state)
 {
     (void) state;
     spw_msg_t msg;
     spw_proto_t in;
     spw_msg_init(&msg);
-    assert_int_equal(spw_proto_put_grant(&msg, "echo", 0, NULL, 0), 0);
+    assert_int_equal(spw_proto_put_match(&msg, "echo", SPW_MATCH_NO_OFFER, NULL, 0), 0);
     decode_ok(&msg, &in);
     assert_int_equal(in.records_len, 0);
+    assert_int_equal(in.event, SPW_MATCH_NO_OFFER);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_match(&msg, "echo", 0x80, NULL, 0), -1);
     spw_msg_reset(&msg);
 }
 
-static void test_grant_with_a_truncated_record_is_malformed(void **state)
+static void test_match_with_a_truncated_or_zero_record_is_malformed(void **state)
 {
     (void) state;
-    uint8_t ttl[4] = { 0, 0, 0, 1 };
-    uint8_t records[] = { 1, 'B', 3, 'x', ':', '/', 0, 0 };  // count cut short
+    uint8_t cut[] = { 1, 'B', 3, 'x', ':', '/', 1, 0, 0 };      // share cut short
+    uint8_t zero[] = { 1, 'B', 3, 'x', ':', '/', 1, 0, 0, 0, 0 };  // share 0
+    uint8_t role[] = { 1, 'B', 3, 'x', ':', '/', 7, 0, 0, 0, 1 };  // no such role
+    uint8_t *cases[] = { cut, zero, role };
+    size_t sizes[] = { sizeof cut, sizeof zero, sizeof role };
+    for (size_t i = 0; i < 3; i++) {
+        spw_msg_t msg;
+        spw_msg_init(&msg);
+        spw_msg_add_mem(&msg, "SPW2", 4);
+        spw_msg_add_mem(&msg, (uint8_t[]) { SPW_CMD_MATCH }, 1);
+        spw_msg_add_mem(&msg, "echo", 4);
+        spw_msg_add_mem(&msg, (uint8_t[]) { 0 }, 1);
+        spw_msg_add_mem(&msg, cases[i], sizes[i]);
+        assert_string_equal(decode_error(&msg), "bad match records");
+        spw_msg_reset(&msg);
+    }
+}
+
+static void test_hub_and_cloud_commands_need_the_spw2_header(void **state)
+{
+    (void) state;
     spw_msg_t msg;
     spw_msg_init(&msg);
-    spw_msg_add_mem(&msg, "SPW1", 4);
-    spw_msg_add_mem(&msg, (uint8_t[]) { SPW_CMD_GRANT }, 1);
-    spw_msg_add_mem(&msg, "echo", 4);
-    spw_msg_add_mem(&msg, ttl, 4);
-    spw_msg_add_mem(&msg, records, sizeof records);
-    assert_string_equal(decode_error(&msg), "bad grant records");
+    assert_int_equal(spw_proto_put_hello(&msg, "A"), 0);
+    assert_true(spw_msg_frame_is(&msg, 0, "SPW2", 4));
+    //  The same command under an SPW1 header is an old peer's, not ours.
+    zmq_msg_close(&msg.frame[0]);
+    zmq_msg_init_size(&msg.frame[0], 4);
+    memcpy(zmq_msg_data(&msg.frame[0]), "SPW1", 4);
+    assert_string_equal(decode_error(&msg), "SPW1 peer: edges and hubs speak SPW2");
+    spw_msg_reset(&msg);
+    //  And client commands stay SPW1.
+    assert_int_equal(spw_proto_put_heartbeat(&msg), 0);
+    assert_true(spw_msg_frame_is(&msg, 0, "SPW1", 4));
+    spw_msg_reset(&msg);
+}
+
+static void test_credit_revoke_return_and_hello_round_trip(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_credit(&msg, "echo", 3, 2500), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_CREDIT);
+    assert_text(in.service, in.service_len, "echo");
+    assert_int_equal(in.count, 3);
+    assert_int_equal(in.lease_ms, 2500);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_credit(&msg, "echo", 0, 2500), 0);  // a refresh
+    decode_ok(&msg, &in);
+    assert_int_equal(in.count, 0);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_credit(&msg, "echo", 1, 0), -1);  // no lease
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_revoke(&msg, "echo", 0), 0);  // all of them
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_REVOKE);
+    assert_int_equal(in.count, 0);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_return(&msg, "echo", 2), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_RETURN);
+    assert_int_equal(in.count, 2);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_return(&msg, "echo", 0), -1);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_hello(&msg, "edge-a"), 0);
+    decode_ok(&msg, &in);
+    assert_int_equal(in.cmd, SPW_CMD_HELLO);
+    assert_text(in.name, in.name_len, "edge-a");
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_hello(&msg, "bad name"), -1);
     spw_msg_reset(&msg);
 }
 
@@ -208,8 +261,8 @@ static void test_state_round_trips_counters_and_every_service(void **state)
 {
     (void) state;
     spw_service_figures_t figures[] = {
-        { "echo", 4, 8, 2, 1, 3, 12345 },
-        { "resize", 6, 0, 0, 0, 0, 0 },
+        { "echo", 4, 8, 2, 1, 3, 12345, 2, 5 },
+        { "resize", 6, 0, 0, 0, 0, 0, 0, 0 },
     };
     spw_msg_t msg;
     spw_proto_t in;
@@ -228,6 +281,8 @@ static void test_state_round_trips_counters_and_every_service(void **state)
     assert_int_equal(got.queued, 1);
     assert_int_equal(got.running, 3);
     assert_int_equal(got.rate_milli, 12345);
+    assert_int_equal(got.lent, 2);
+    assert_int_equal(got.borrowed, 5);
     assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 1);
     assert_text(got.service, got.service_len, "resize");
     assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 0);
@@ -255,18 +310,19 @@ static void test_delegate_round_trips_and_keeps_the_body(void **state)
     spw_msg_reset(&msg);
 }
 
-static void test_done_round_trips_status_and_body(void **state)
+static void test_done_round_trips_status_credit_and_body(void **state)
 {
     (void) state;
     spw_msg_t msg;
     spw_proto_t in;
     spw_msg_init(&msg);
-    assert_int_equal(spw_proto_put_done(&msg, 42, SPW_STATUS_BUSY), 0);
+    assert_int_equal(spw_proto_put_done(&msg, 42, SPW_STATUS_BUSY, 3), 0);
     spw_msg_add_mem(&msg, "no idle worker", 14);
     decode_ok(&msg, &in);
     assert_int_equal(in.cmd, SPW_CMD_DONE);
     assert_true(in.id == 42);
     assert_int_equal(in.status, SPW_STATUS_BUSY);
+    assert_int_equal(in.count, 3);
     assert_int_equal(in.body_count, 1);
     spw_msg_reset(&msg);
 }
@@ -279,14 +335,15 @@ int main(void)
         cmocka_unit_test(test_register_with_a_bad_name_is_malformed),
         cmocka_unit_test(test_welcome_round_trips_and_refuses_zero_heartbeat),
         cmocka_unit_test(test_refused_carries_reason_and_retry),
-        cmocka_unit_test(test_ask_round_trips_and_refuses_a_zero_count),
-        cmocka_unit_test(test_grant_round_trips_every_record_in_order),
-        cmocka_unit_test(test_grant_with_no_records_is_valid),
-        cmocka_unit_test(test_grant_with_a_truncated_record_is_malformed),
+        cmocka_unit_test(test_match_round_trips_flags_and_every_record_in_order),
+        cmocka_unit_test(test_match_with_no_records_and_the_no_offer_flag_is_valid),
+        cmocka_unit_test(test_match_with_a_truncated_or_zero_record_is_malformed),
+        cmocka_unit_test(test_hub_and_cloud_commands_need_the_spw2_header),
+        cmocka_unit_test(test_credit_revoke_return_and_hello_round_trip),
         cmocka_unit_test(test_member_round_trips_each_event_and_refuses_others),
         cmocka_unit_test(test_state_round_trips_counters_and_every_service),
         cmocka_unit_test(test_delegate_round_trips_and_keeps_the_body),
-        cmocka_unit_test(test_done_round_trips_status_and_body),
+        cmocka_unit_test(test_done_round_trips_status_credit_and_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
