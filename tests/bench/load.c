@@ -71,6 +71,15 @@
 #define SAMPLE_SEED        0x53414d504c4553ULL   // "SAMPLES"
 #define P50                0.50
 #define P99                0.99
+//  Room for one figure printed as text.
+#define FIGURE_TEXT_MAX    32
+//  splitmix64's constants (Steele, Lea and Flood, 2014).
+#define SPLITMIX_GAMMA     0x9e3779b97f4a7c15ULL
+#define SPLITMIX_MUL1      0xbf58476d1ce4e5b9ULL
+#define SPLITMIX_MUL2      0x94d049bb133111ebULL
+//  53 random bits make a double in [0, 1).
+#define UNIFORM_SHIFT      11
+#define UNIFORM_SCALE      0x1.0p-53
 
 //  One task outstanding.
 typedef struct {
@@ -167,16 +176,16 @@ static void usage(FILE *out)
 //  splitmix64: a small, fast, seedable generator.
 static uint64_t next_random(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    uint64_t z = (*state += SPLITMIX_GAMMA);
+    z = (z ^ (z >> 30)) * SPLITMIX_MUL1;
+    z = (z ^ (z >> 27)) * SPLITMIX_MUL2;
     return z ^ (z >> 31);
 }
 
 //  A uniform double in [0, 1).
 static double next_uniform(uint64_t *state)
 {
-    return (double) (next_random(state) >> 11) * 0x1.0p-53;
+    return (double) (next_random(state) >> UNIFORM_SHIFT) * UNIFORM_SCALE;
 }
 
 //  Adds one latency to a bounded sample (reservoir sampling beyond it).
@@ -462,6 +471,8 @@ static void send_arrivals(load_t *self, int64_t now)
             }
             if (!sent && now >= self->measure_at && now < self->end_at)
                 group->unsent++;
+            //  Exponential gaps make Poisson arrivals; at least 1 us apart, so
+            //  the schedule always moves on.
             double gap_s = -log1p(-next_uniform(&group->arrival_rng)) / group->rate;
             group->next_arrival_us += (int64_t) (gap_s * US_PER_S) + 1;
         }
@@ -621,7 +632,7 @@ static void print_group(load_t *self, group_t *group)
         for (size_t s = 0; s < SLOTS_PER_CLIENT; s++)
             lost += group->client[c].slots[s].busy && group->client[c].slots[s].measured;
     qsort(group->samples.us, group->samples.used, sizeof *group->samples.us, compare_u32);
-    char p50[32] = "-", p99[32] = "-";
+    char p50[FIGURE_TEXT_MAX] = "-", p99[FIGURE_TEXT_MAX] = "-";
     if (group->samples.used) {
         snprintf(p50, sizeof p50, "%lld", (long long) quantile(&group->samples, P50));
         snprintf(p99, sizeof p99, "%lld", (long long) quantile(&group->samples, P99));
