@@ -309,6 +309,7 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         send_reply(self, client, kind, request_id, SPW_STATUS_NO_SERVICE, 0, NULL, 0, 0, reason);
         return;
     }
+    service->local_at = now;
     bool queue_full = !service->idle_head
                    && service->queue.size - service->lent_queued >= service->queue.limit;
     int64_t deadline = now + (timeout_ms ? timeout_ms : self->config.task_timeout_ms);

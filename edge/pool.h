@@ -42,6 +42,7 @@ struct spw_service_t {
     size_t lent_running;  // other edges' tasks its workers run now
     size_t lent_queued;   // other edges' tasks waiting in its queue (prefetched)
     bool nobody;          // the hub says no live edge offers it
+    int64_t local_at;     // ms: its own clients' latest task (0: none yet)
     uint32_t told_workers;  // what the hub was last told (hublink.c): workers,
     uint8_t told_spare, told_backlog;  // and the magnitudes of spare and backlog
     uint64_t done_at_last_tick;  // for the recent service rate
