@@ -29,7 +29,8 @@
 //  local one (same table, same workers, same retries) but behind the local
 //  ones, and it is never delegated again (one hop).
 
-#include "edge_impl.h"
+#include "cloud.h"
+#include "life.h"
 
 #include "spw_log.h"
 #include "spw_socket.h"

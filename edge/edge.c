@@ -26,7 +26,9 @@
 //  - Sends never block (ZMQ_DONTWAIT): a worker that cannot take its task
 //    is treated as gone and the task goes to another.
 
-#include "edge_impl.h"
+#include "cloud.h"
+#include "hublink.h"
+#include "life.h"
 
 #include "spw_clock.h"
 #include "spw_log.h"

@@ -1,6 +1,10 @@
 //  edge_impl.h: the edge's state, shared by the loop (edge.c), the hub link
-//  (hublink.c) and the cloud links (cloud.c). Not a public header: these
-//  three files are one program split by concern.
+//  (hublink.c) and the cloud links (cloud.c): types only. Not a public
+//  header: these three files are one program split by concern, and each
+//  declares its functions in a header of its own, which include this one
+//  and no other's: life.h (edge.c: the life of a task), cloud.h, hublink.h.
+//  The loop includes all three; hublink.c includes cloud.h and life.h;
+//  cloud.c includes life.h only.
 
 #ifndef SPW_EDGE_IMPL_H_INCLUDED
 #define SPW_EDGE_IMPL_H_INCLUDED
@@ -98,53 +102,5 @@ struct spw_edge_t {
     size_t lender_count;
     spw_borrower_t borrowers[SPW_EDGE_MAX_BORROWERS];
 };
-
-//  edge.c: the task life cycle, used by the links too.
-void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
-                   int64_t now);
-void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, spw_msg_t *body,
-                     size_t first, size_t count, const char *reason);
-void spw_edge_requeue(spw_edge_t *self, spw_task_t *task, const char *why, bool count_attempt,
-                      int64_t now);
-void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now);
-spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t kind,
-                              uint64_t request_id, spw_service_t *service,
-                              int64_t deadline, size_t body_first, size_t body_count,
-                              int64_t now);
-
-//  hublink.c
-int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen);
-void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now);
-void spw_hublink_tick(spw_edge_t *self, int64_t now);
-//  Publishes the state: always, or only if it changed materially.
-void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now);
-bool spw_hublink_joined(spw_edge_t *self);
-void spw_hublink_stop(spw_edge_t *self);
-
-//  cloud.c
-int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen);
-void spw_cloud_stop(spw_edge_t *self);
-//  A message on our cloud ROUTER (from a borrower), or on a lender link.
-void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now);
-void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64_t now);
-//  The hub's MATCH for a service: whom we lend to, whom we borrow from.
-void spw_cloud_match(spw_edge_t *self, spw_service_t *service, const spw_proto_t *match,
-                     int64_t now);
-//  Forgets every match (the hub is gone or forgot us); credit already
-//  offered or held runs out its lease.
-void spw_cloud_unmatch_all(spw_edge_t *self);
-//  Sends waiting tasks of a service to lenders we hold credit from.
-void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now);
-void spw_cloud_delegate_all(spw_edge_t *self, int64_t now);
-//  Offers or revokes credit of a service after its local load changed.
-void spw_cloud_lend(spw_edge_t *self, spw_service_t *service, int64_t now);
-//  A borrower's task we held is finished: releases its credit and returns
-//  the credit renewed for that borrower, to ride on the DONE.
-uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now);
-void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
-                         int64_t now);
-void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service);
-void spw_cloud_tick(spw_edge_t *self, int64_t now);
-void spw_cloud_detach(spw_edge_t *self, spw_task_t *task);
 
 #endif

@@ -20,7 +20,9 @@
 //  every task would cost a hub message per task, which lending by credit
 //  exists to avoid.
 
-#include "edge_impl.h"
+#include "hublink.h"
+#include "cloud.h"
+#include "life.h"
 
 #include "spw_clock.h"
 #include "spw_log.h"

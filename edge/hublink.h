@@ -1,0 +1,21 @@
+//  hublink.h: the edge's link to the hub (hublink.c).
+
+#ifndef SPW_EDGE_HUBLINK_H_INCLUDED
+#define SPW_EDGE_HUBLINK_H_INCLUDED
+
+#include "edge_impl.h"
+
+//  Connects to the hub (if one is configured) and sends REGISTER.
+int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen);
+//  A message from the hub on the control connection.
+void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now);
+//  The hub link's heartbeat: liveness of the hub, registration, state.
+void spw_hublink_tick(spw_edge_t *self, int64_t now);
+//  Publishes the state: always, or only if it grew materially.
+void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now);
+//  True while the hub has welcomed this edge and is heard.
+bool spw_hublink_joined(spw_edge_t *self);
+//  Says goodbye (if joined) and closes the link.
+void spw_hublink_stop(spw_edge_t *self);
+
+#endif
