@@ -618,6 +618,16 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     spw_edge_dispatch(self, service, now);
 }
 
+bool spw_cloud_uses_service(spw_edge_t *self, spw_service_t *service)
+{
+    if (!self->credit)
+        return false;
+    for (size_t i = 0; i < self->lender_count; i++)
+        if (self->lenders[i].service == service)
+            return true;
+    return spw_credit_uses(self->credit, service);
+}
+
 void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service)
 {
     if (!self->credit)

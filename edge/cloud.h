@@ -16,8 +16,8 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
 //  The hub's MATCH for a service: whom we lend to, whom we borrow from.
 void spw_cloud_match(spw_edge_t *self, spw_service_t *service, const spw_proto_t *match,
                      int64_t now);
-//  Forgets every match (the hub is gone or forgot us); credit already
-//  offered or held runs out its lease.
+//  Forgets every match (the hub forgot us, or has been gone a lease);
+//  credit already offered or held runs out its lease.
 void spw_cloud_unmatch_all(spw_edge_t *self);
 //  Sends waiting tasks of a service to lenders we hold credit from.
 void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now);
@@ -30,6 +30,9 @@ uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now);
 //  A lender is gone (dead, left, restarted): its tasks in flight go back.
 void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
                          int64_t now);
+//  True while a match, a loan or held credit refers to the service: it
+//  must not be forgotten, or its matches and credit would be lost.
+bool spw_cloud_uses_service(spw_edge_t *self, spw_service_t *service);
 //  Forgets what the links hold of a service about to be freed.
 void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service);
 //  The links' heartbeat: leases, returns, liveness, idle links.

@@ -23,6 +23,7 @@ typedef struct {
     double pass;           // stride position
     bool open;             // the link can be told: credit may be offered
     bool resting;          // it gave credit back: none offered until the next lapse call
+    bool touched;          // offered credit or sent a task since the last refresh
 } spw_loan_t;
 
 typedef struct {
@@ -256,6 +257,7 @@ size_t spw_credit_offer(spw_credit_t *self, void *service, uint32_t limit, int64
         next->outstanding++;
         next->pass += SPW_CREDIT_STRIDE_SLOT / next->slots_milli;
         next->expires = expires;
+        next->touched = true;
         total++;
     }
     return moves;
@@ -300,6 +302,7 @@ bool spw_credit_arrive(spw_credit_t *self, void *link, void *service, bool room)
     if (loan && loan->outstanding) {
         loan->outstanding--;
         loan->held++;
+        loan->touched = true;
         return true;
     }
     if (!room)
@@ -358,7 +361,9 @@ size_t spw_credit_refresh(spw_credit_t *self, int64_t expires, spw_credit_move_t
     size_t moves = 0;
     for (size_t i = 0; i < self->loan_count && moves < max; i++) {
         spw_loan_t *loan = &self->loans[i];
-        if (!loan->outstanding || !loan->slots_milli)
+        bool touched = loan->touched;
+        loan->touched = false;
+        if (!loan->outstanding || !loan->slots_milli || !touched)
             continue;
         loan->expires = expires;
         out[moves++] = (spw_credit_move_t) { loan->link, loan->service, 0 };
@@ -375,6 +380,17 @@ bool spw_credit_lending(const spw_credit_t *self, void *service)
 {
     for (size_t i = 0; i < self->loan_count; i++)
         if (self->loans[i].service == service && self->loans[i].slots_milli)
+            return true;
+    return false;
+}
+
+bool spw_credit_uses(const spw_credit_t *self, void *service)
+{
+    for (size_t i = 0; i < self->loan_count; i++)
+        if (self->loans[i].service == service)
+            return true;
+    for (size_t i = 0; i < self->holding_count; i++)
+        if (self->holdings[i].service == service)
             return true;
     return false;
 }

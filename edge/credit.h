@@ -102,9 +102,10 @@ void spw_credit_returned(spw_credit_t *self, void *link, void *service, uint32_t
 //  tick: it also ends the rest of borrowers that gave credit back).
 void spw_credit_lapse(spw_credit_t *self, int64_t now);
 
-//  Extends the lease of every loan with credits out and at least one more
-//  to come (its match stands) to expires; fills out with the loans to tell
-//  (count 0: a refresh), at most max.
+//  Extends to expires the lease of every loan with credits out whose match
+//  stands and that was offered credit or sent a task since the last call;
+//  fills out with the loans to tell (count 0: a refresh), at most max.
+//  Credit a borrower leaves untouched for a whole lease lapses.
 size_t spw_credit_refresh(spw_credit_t *self, int64_t expires, spw_credit_move_t *out,
                           size_t max);
 
@@ -113,6 +114,9 @@ uint32_t spw_credit_lent(const spw_credit_t *self, void *service);
 
 //  True if the service has a loan with a standing match.
 bool spw_credit_lending(const spw_credit_t *self, void *service);
+
+//  True if any loan or holding refers to the service (it must not be freed).
+bool spw_credit_uses(const spw_credit_t *self, void *service);
 
 // -- Borrowing ----------------------------------------------------------
 

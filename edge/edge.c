@@ -588,7 +588,7 @@ static void find_unused(spw_service_t *service, void *arg)
 {
     spw_unused_t *found = arg;
     bool busy = service->workers || service->queue.size || service->running
-             || service->delegated;
+             || service->delegated || spw_cloud_uses_service(found->edge, service);
     if (busy || !service->last_busy) {
         service->last_busy = found->now;
         return;

@@ -88,6 +88,7 @@ struct spw_edge_t {
     int64_t next_hub_beat;
     int64_t next_register;
     int64_t refused_since;
+    int64_t matches_until;     // hub lost: matches stand until then (0: no limit)
     bool state_dirty;
     int64_t state_sent;
     spw_service_figures_t *figures;  // max_services, for STATE messages

@@ -9,8 +9,9 @@
 //  every heartbeat and, coalesced, when it changes. The edge sends a
 //  HEARTBEAT on the control link at every tick; a hub that does not know it
 //  (restarted) answers DISCONNECT and the edge registers again. A hub silent
-//  for its liveness is dead: the edge forgets its matches (credit already
-//  offered or held runs out its lease) and keeps trying to register.
+//  for its liveness is dead: the edge keeps its matches for one credit lease
+//  more (lending already set up runs out its lease), then forgets them, and
+//  keeps trying to register.
 //  Without a hub the local flow goes on.
 //
 //  State is published at every heartbeat and, coalesced to 10 ms, when it
@@ -127,8 +128,10 @@ static void on_welcome(spw_edge_t *self, const spw_proto_t *in, int64_t now)
 {
     bool was_joined = self->hub_state == SPW_HUB_JOINED;
     //  A new registration: the hub sends every match afresh.
-    if (!was_joined)
+    if (!was_joined) {
+        self->matches_until = 0;
         spw_cloud_unmatch_all(self);
+    }
     self->hub_state = SPW_HUB_JOINED;
     self->hub_heard = now;
     self->refused_since = 0;
@@ -304,6 +307,11 @@ void spw_hublink_tick(spw_edge_t *self, int64_t now)
         spw_log(SPW_LOG_WARNING, "hub_lost", "hub=%s silent_ms=%lld", self->config.hub,
                 (long long) (now - self->hub_heard));
         self->hub_state = SPW_HUB_REGISTERING;
+        //  Lending already set up runs out its lease, then stops.
+        self->matches_until = now + self->config.credit_lease_ms;
+    }
+    if (self->matches_until && now >= self->matches_until) {
+        self->matches_until = 0;
         spw_cloud_unmatch_all(self);
     }
     if (self->hub_state == SPW_HUB_REGISTERING) {

@@ -141,6 +141,53 @@ def test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation():
         check(run_load(c, a, 10) == {"B": 10}, "after: delegation resumes")
 
 
+def test_hub_killed_lending_set_up_runs_out_its_lease_then_stops():
+    lease_ms = 1500
+    with Cluster("lease") as c:
+        hub = start_hub(c)
+        a = start_edge(c, hub, "A", "--credit-lease-ms", str(lease_ms))
+        b = start_edge(c, hub, "B", "--credit-lease-ms", str(lease_ms))
+        start_workers(c, b, 2, work="true")
+        c.wait_idle_workers(b, "job", 2)
+        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
+        check(run_load(c, a, 10) == {"B": 10}, "before: A's tasks should go to B")
+        c.kill(hub)
+        killed = time.monotonic()
+        # The credit A holds still binds B: its tasks go on being served.
+        check(run_load(c, a, 10) == {"B": 10}, "within the lease A's tasks should still go to B")
+        client = c.client(a)
+
+        def stopped():
+            client.send([b"late"], service="job", timeout_ms=300)
+            reply = client.recv(2)
+            check(reply is not None, "no answer at all to a task with a 300 ms deadline")
+            return reply[1] == "timeout"
+        c.wait_for("A to stop borrowing once its credit lapsed", stopped, timeout=10, interval=0)
+        elapsed = time.monotonic() - killed
+        client.close()
+        check(elapsed >= lease_ms / 1000, "lending stopped %.2fs after the hub died, before "
+              "its %d ms lease ran out" % (elapsed, lease_ms))
+        check(run_load(c, b, 5) == {"B": 5}, "B's own traffic must go on")
+
+
+def test_bursts_apart_are_each_served_by_the_lender():
+    """A borrower with no workers of its own forgets the service between
+    bursts only once its match has ended, and the next burst is matched
+    afresh: no burst waits for credit that was forgotten."""
+    with Cluster("bursts") as c:
+        hub = start_hub(c)
+        a, b = start_edge(c, hub, "A"), start_edge(c, hub, "B")
+        start_workers(c, b, 2, work="true")
+        c.wait_idle_workers(b, "job", 2)
+        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
+        check(run_load(c, a, 10) == {"B": 10}, "first burst")
+        check(run_load(c, a, 10) == {"B": 10}, "second burst, right after")
+        c.wait_for("A to forget the service once nothing uses it",
+                   lambda: "job" not in c.stats(a)["services"], timeout=10)
+        check(run_load(c, a, 10, timeout=10) == {"B": 10}, "a burst after the service was "
+              "forgotten should be matched again")
+
+
 def test_new_edge_joins_under_load_and_receives_overflow():
     with Cluster("join") as c:
         hub = start_hub(c)
@@ -330,6 +377,8 @@ run([
     test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
     test_overloaded_edge_spills_and_beats_its_own_throughput,
     test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation,
+    test_hub_killed_lending_set_up_runs_out_its_lease_then_stops,
+    test_bursts_apart_are_each_served_by_the_lender,
     test_new_edge_joins_under_load_and_receives_overflow,
     test_duplicate_edge_name_is_refused_with_its_reason,
     test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere,

@@ -479,6 +479,37 @@ static void test_credit_refresh_extends_leases_of_matched_loans_with_credit_out(
     spw_credit_destroy(&ledger);
 }
 
+static void test_credit_refresh_lets_credit_untouched_for_a_whole_lease_lapse(void **state)
+{
+    (void) state;
+    spw_credit_t *ledger = new_ledger(2);
+    match1(ledger, X, A, 1000);
+    spw_credit_offer(ledger, X, 1, 100, out, MAX_MOVES);
+    assert_int_equal(spw_credit_refresh(ledger, 200, out, MAX_MOVES), 1);  // offered: renewed
+    //  Nothing offered and no task since: the next refresh leaves it to lapse,
+    //  so a borrower that forgot its credit cannot pin it for good.
+    assert_int_equal(spw_credit_refresh(ledger, 300, out, MAX_MOVES), 0);
+    spw_credit_lapse(ledger, 200);
+    assert_lent(ledger, X, 0);
+    spw_credit_destroy(&ledger);
+}
+
+static void test_credit_uses_says_whether_a_loan_or_holding_names_the_service(void **state)
+{
+    (void) state;
+    spw_credit_t *ledger = new_ledger(2);
+    assert_false(spw_credit_uses(ledger, X));
+    match1(ledger, X, A, 1000);
+    assert_true(spw_credit_uses(ledger, X));
+    assert_false(spw_credit_uses(ledger, Y));
+    assert_int_equal(spw_credit_share(ledger, B, Y, 1000), 0);
+    assert_true(spw_credit_uses(ledger, Y));
+    spw_credit_forget_link(ledger, A);
+    spw_credit_forget_link(ledger, B);
+    assert_false(spw_credit_uses(ledger, X) || spw_credit_uses(ledger, Y));
+    spw_credit_destroy(&ledger);
+}
+
 // --- rematch ----------------------------------------------------------------------
 
 static void test_credit_rematch_ends_unlisted_matches_and_revokes_their_unused_credit(void **state)
@@ -795,6 +826,8 @@ int main(void)
         cmocka_unit_test(test_credit_returned_credit_rests_the_loan_until_the_next_lapse),
         cmocka_unit_test(test_credit_lapse_forgets_outstanding_credit_past_its_expiry),
         cmocka_unit_test(test_credit_refresh_extends_leases_of_matched_loans_with_credit_out),
+        cmocka_unit_test(test_credit_refresh_lets_credit_untouched_for_a_whole_lease_lapse),
+        cmocka_unit_test(test_credit_uses_says_whether_a_loan_or_holding_names_the_service),
         cmocka_unit_test(test_credit_rematch_ends_unlisted_matches_and_revokes_their_unused_credit),
         cmocka_unit_test(test_credit_rematch_revokes_what_a_shrunk_share_has_over_its_new_cap),
         cmocka_unit_test(test_credit_unmatch_all_stops_offers_but_keeps_credit_until_it_lapses),
