@@ -104,17 +104,28 @@ static void send_hello(spw_edge_t *self, spw_peer_t *peer)
     send_peer(peer, &out);
 }
 
-//  The link to a lender, opened (and HELLO said) if need be. NULL if it
-//  cannot be.
+//  True if two process epochs may be the same process (0: not known).
+static bool same_process(uint64_t a, uint64_t b)
+{
+    return !a || !b || a == b;
+}
+
+//  The link to a lender (process epoch, 0 if not known), opened (and HELLO
+//  said) if need be. NULL if it cannot be.
 static spw_peer_t *open_peer(spw_edge_t *self, const char *name, const char *endpoint,
-                             int64_t now)
+                             uint64_t epoch, int64_t now)
 {
     spw_peer_t *peer = find_peer(self, name, strlen(name), NULL);
-    if (peer && strcmp(peer->endpoint, endpoint) == 0)
+    if (peer && strcmp(peer->endpoint, endpoint) == 0 && same_process(peer->epoch, epoch)) {
+        if (epoch)
+            peer->epoch = epoch;
         return peer;
+    }
     if (peer) {
-        //  Same name, new address: the peer restarted elsewhere.
-        spw_cloud_peer_gone(self, name, strlen(name), "it moved", now);
+        //  Same name, another address or process: the old one is gone, and
+        //  every task it held for us with it.
+        spw_cloud_peer_gone(self, name, strlen(name),
+                            strcmp(peer->endpoint, endpoint) ? "it moved" : "it restarted", now);
     }
     if (self->peer_count >= SPW_EDGE_MAX_PEERS)
         return NULL;
@@ -123,6 +134,7 @@ static spw_peer_t *open_peer(spw_edge_t *self, const char *name, const char *end
         return NULL;
     snprintf(peer->name, sizeof peer->name, "%s", name);
     snprintf(peer->endpoint, sizeof peer->endpoint, "%s", endpoint);
+    peer->epoch = epoch;
     spw_queue_init(&peer->inflight, SIZE_MAX);
     spw_socket_opts_t opts = { .max_message_bytes = self->config.max_message_bytes,
                                .hwm = (int) self->config.max_tasks + 1000 };
@@ -376,6 +388,62 @@ static void route_borrower(spw_edge_t *self, spw_borrower_t *borrower, zmq_msg_t
     spw_credit_open_link(self->credit, borrower);
 }
 
+//  The tasks of a borrower waiting in a service's queue, answered busy (to a
+//  borrower that is gone, or that will re-route them).
+typedef struct {
+    spw_edge_t *edge;
+    spw_borrower_t *borrower;
+    const char *why;
+} spw_gone_pass_t;
+
+static void drop_waiting(spw_service_t *service, void *arg)
+{
+    spw_gone_pass_t *pass = arg;
+    spw_task_t *task = service->queue.head;
+    while (task) {
+        spw_task_t *next = task->next;
+        if (task->client_kind == SPW_CLIENT_PEER && task->borrower == pass->borrower)
+            spw_edge_finish(pass->edge, task, SPW_STATUS_BUSY, NULL, 0, 0, pass->why);
+        task = next;
+    }
+}
+
+//  A borrower died, left or restarted: its tasks still waiting here go back
+//  busy, nothing more is lent to it, and its route is forgotten. Its tasks
+//  already on workers finish; their replies find no one, or a new process
+//  that drops them as late.
+static void borrower_gone(spw_edge_t *self, spw_borrower_t *borrower, const char *why,
+                          int64_t now)
+{
+    spw_log(SPW_LOG_INFO, "borrower_lost", "borrower=%s tasks=%zu reason=\"%s\"",
+            borrower->name, borrower->tasks, why);
+    spw_credit_forget_link(self->credit, borrower);
+    spw_gone_pass_t pass = { self, borrower, why };
+    spw_pool_each_service(self->pool, drop_waiting, &pass);
+    borrower->identity.len = 0;
+    borrower->epoch = 0;
+    borrower->heard = now;
+}
+
+void spw_cloud_member(spw_edge_t *self, spw_member_event_t event, const char *name,
+                      size_t name_len, uint64_t epoch, int64_t now)
+{
+    if (!self->credit)
+        return;
+    const char *why = event == SPW_MEMBER_JOINED ? "it restarted"
+                    : event == SPW_MEMBER_DIED   ? "the hub saw it die"
+                                                 : "it left";
+    //  A join under a name we know, by another process, means the old one
+    //  is gone with what it held; by the same process (a hub that restarted
+    //  and heard it register again), nothing happened to it.
+    spw_peer_t *peer = find_peer(self, name, name_len, NULL);
+    if (peer && !(event == SPW_MEMBER_JOINED && peer->epoch && peer->epoch == epoch))
+        spw_cloud_peer_gone(self, name, name_len, why, now);
+    spw_borrower_t *borrower = find_borrower(self, name, name_len);
+    if (borrower && !(event == SPW_MEMBER_JOINED && borrower->epoch && borrower->epoch == epoch))
+        borrower_gone(self, borrower, why, now);
+}
+
 //  Sends CREDIT (lease_ms > 0) or REVOKE (lease_ms 0) to a borrower.
 static void tell_borrower(spw_edge_t *self, spw_borrower_t *borrower, spw_service_t *service,
                           uint32_t count, uint32_t lease_ms)
@@ -410,8 +478,9 @@ static uint32_t lend_limit(spw_edge_t *self, const spw_service_t *service, int64
     if (self->stopping || self->fatal || service->queue.size > service->lent_queued)
         return 0;
     bool local_active = service->local_at && now - service->local_at < self->liveness_ms;
-    size_t local_running = service->running - service->lent_running;
-    size_t lendable = service->workers > local_running ? service->workers - local_running : 0;
+    //  Workers busy with anything but a borrower's task are not lendable: a
+    //  worker still on a task that timed out is neither idle nor lent.
+    size_t lendable = service->idle + service->lent_running;
     uint64_t limit = (uint64_t) lendable * (local_active ? 1 : self->depth);
     return limit > UINT32_MAX ? UINT32_MAX : (uint32_t) limit;
 }
@@ -443,7 +512,7 @@ void spw_cloud_lend(spw_edge_t *self, spw_service_t *service, int64_t now)
         balance(self, service, NULL, now);
 }
 
-uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now)
+uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, bool ride, int64_t now)
 {
     spw_borrower_t *borrower = task->borrower;
     if (!borrower)
@@ -451,7 +520,14 @@ uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now)
     task->borrower = NULL;
     borrower->tasks--;
     spw_credit_release(self->credit, borrower, task->service);
-    return balance(self, task->service, borrower, now);
+    return balance(self, task->service, ride ? borrower : NULL, now);
+}
+
+void spw_cloud_unoffer(spw_edge_t *self, spw_borrower_t *borrower, spw_service_t *service,
+                       uint32_t credit)
+{
+    if (self->credit && borrower && credit)
+        spw_credit_unoffer(self->credit, borrower, service, credit);
 }
 
 void spw_cloud_match(spw_edge_t *self, spw_service_t *service, const spw_proto_t *match,
@@ -473,32 +549,48 @@ void spw_cloud_match(spw_edge_t *self, spw_service_t *service, const spw_proto_t
         spw_credit_share(self->credit, self->peers[i], service, 0);
     size_t offset = 0;
     spw_match_entry_t entry;
+    size_t first_lender = self->lender_count;
     while (spw_proto_next_match(match, &offset, &entry) == 1) {
         if (name_is(self->config.name, entry.name, entry.name_len))
             continue;  // never with ourselves, whatever the hub says
         if (entry.role == SPW_MATCH_LEND_TO) {
-            spw_borrower_t *borrower = claim_borrower(self, entry.name, entry.name_len, now);
-            if (!borrower || count == SPW_EDGE_MAX_BORROWERS)
+            if (count == SPW_EDGE_MAX_BORROWERS)
                 continue;
+            spw_borrower_t *borrower = claim_borrower(self, entry.name, entry.name_len, now);
+            bool seen = false;  // a name twice in one MATCH counts once
+            for (size_t i = 0; i < count && !seen; i++)
+                seen = links[i] == borrower;
+            if (!borrower || seen)
+                continue;
+            if (borrower->epoch && entry.epoch && borrower->epoch != entry.epoch)
+                borrower_gone(self, borrower, "it restarted", now);
+            borrower->epoch = entry.epoch;
             links[count] = borrower;
             slots[count] = entry.slots_milli;
             open[count++] = borrower->identity.len > 0;
+            continue;
         }
-        else if (self->lender_count < SPW_EDGE_MAX_LENDERS
-                 && entry.endpoint_len <= SPW_MAX_ENDPOINT_LEN) {
-            spw_lender_t *lender = &self->lenders[self->lender_count++];
-            lender->service = service;
-            snprintf(lender->name, sizeof lender->name, "%.*s", (int) entry.name_len, entry.name);
-            snprintf(lender->endpoint, sizeof lender->endpoint, "%.*s", (int) entry.endpoint_len,
-                     entry.endpoint);
-            spw_peer_t *peer = find_peer(self, lender->name, strlen(lender->name), NULL);
-            if (peer && strcmp(peer->endpoint, lender->endpoint) == 0)
-                send_hello(self, peer);  // it may have lost our route
-            else
-                peer = open_peer(self, lender->name, lender->endpoint, now);
-            if (peer)
-                spw_credit_share(self->credit, peer, service, entry.slots_milli);
-        }
+        bool seen = false;
+        for (size_t i = first_lender; i < self->lender_count && !seen; i++)
+            seen = name_is(self->lenders[i].name, entry.name, entry.name_len);
+        if (seen || self->lender_count >= SPW_EDGE_MAX_LENDERS
+            || entry.endpoint_len > SPW_MAX_ENDPOINT_LEN)
+            continue;
+        spw_lender_t *lender = &self->lenders[self->lender_count++];
+        lender->service = service;
+        snprintf(lender->name, sizeof lender->name, "%.*s", (int) entry.name_len, entry.name);
+        snprintf(lender->endpoint, sizeof lender->endpoint, "%.*s", (int) entry.endpoint_len,
+                 entry.endpoint);
+        lender->epoch = entry.epoch;
+        lender->slots_milli = entry.slots_milli;
+        spw_peer_t *peer = find_peer(self, lender->name, strlen(lender->name), NULL);
+        bool linked = peer && strcmp(peer->endpoint, lender->endpoint) == 0
+                   && same_process(peer->epoch, lender->epoch);
+        if (linked)
+            send_hello(self, peer);  // it may have lost our route
+        peer = open_peer(self, lender->name, lender->endpoint, lender->epoch, now);
+        if (peer)
+            spw_credit_share(self->credit, peer, service, entry.slots_milli);
     }
     spw_credit_move_t moves[SPW_CLOUD_MOVES_MAX];
     size_t n = spw_credit_rematch(self->credit, service, links, slots, open, count, moves,
@@ -678,8 +770,8 @@ static void tick_borrowing(spw_edge_t *self, int64_t now)
     for (size_t i = 0; i < self->lender_count; i++) {
         spw_lender_t *lender = &self->lenders[i];
         spw_peer_t *peer = find_peer(self, lender->name, strlen(lender->name), NULL);
-        if (!peer && (peer = open_peer(self, lender->name, lender->endpoint, now)))
-            spw_credit_share(self->credit, peer, lender->service, 1000);
+        if (!peer && (peer = open_peer(self, lender->name, lender->endpoint, lender->epoch, now)))
+            spw_credit_share(self->credit, peer, lender->service, lender->slots_milli);
     }
     spw_credit_move_t moves[SPW_CLOUD_MOVES_MAX];
     size_t n = spw_credit_unused(self->credit, nothing_waiting, NULL, now, moves,

@@ -24,9 +24,21 @@ void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now);
 void spw_cloud_delegate_all(spw_edge_t *self, int64_t now);
 //  Offers or revokes credit of a service after its local load changed.
 void spw_cloud_lend(spw_edge_t *self, spw_service_t *service, int64_t now);
-//  A borrower's task we held is finished: releases its credit and returns
-//  the credit renewed for that borrower, to ride on the DONE.
-uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, int64_t now);
+//  A borrower's task we held is finished: releases its credit and, if ride
+//  is set, returns the credit renewed for that borrower, to ride on the
+//  DONE (else any credit for it goes as CREDIT, which names the service:
+//  a DONE the borrower no longer expects would lose what it carries).
+uint32_t spw_cloud_release(spw_edge_t *self, spw_task_t *task, bool ride, int64_t now);
+//  The DONE that carried credit for a borrower could not be sent: that
+//  credit was never out.
+void spw_cloud_unoffer(spw_edge_t *self, spw_borrower_t *borrower, spw_service_t *service,
+                       uint32_t credit);
+//  The hub's news of another edge (process epoch): a lender gone takes our
+//  tasks in flight there back to our queue; a borrower gone has its tasks
+//  waiting here answered busy and is lent nothing more. A join by the
+//  process we know is no news.
+void spw_cloud_member(spw_edge_t *self, spw_member_event_t event, const char *name,
+                      size_t name_len, uint64_t epoch, int64_t now);
 //  A lender is gone (dead, left, restarted): its tasks in flight go back.
 void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, const char *why,
                          int64_t now);

@@ -6,7 +6,7 @@
 //  ROUTER (workers) and, with a hub, the control DEALER, the cloud ROUTER
 //  (other edges' tasks) and one DEALER per peer we delegate to. The poll's
 //  timeout is the nearest of the heartbeat tick, the hub's heartbeat, the
-//  earliest task deadline, a held-back ask and the 10 ms state coalescing.
+//  earliest task deadline and the 10 ms state coalescing.
 //  Workers are read first and clients last each turn, so that freed workers
 //  are counted before new tasks are placed.
 //
@@ -61,9 +61,9 @@ void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, c
 //  for seed clients the body alone, or one text frame
 //  "error: STATUS: REASON" when there is no body to give. body may be NULL;
 //  its frames [first, first + count) are moved.
-static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
-                       uint64_t request_id, spw_status_t status, uint32_t credit,
-                       spw_msg_t *body, size_t first, size_t count, const char *reason)
+static int send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
+                      uint64_t request_id, spw_status_t status, uint32_t credit,
+                      spw_msg_t *body, size_t first, size_t count, const char *reason)
 {
     spw_msg_t out;
     spw_msg_init(&out);
@@ -91,7 +91,9 @@ static void send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t ki
         self->stats.unroutable++;
         spw_log(SPW_LOG_DEBUG, "reply_unroutable", "status=%s error=\"%s\"",
                 spw_status_name(status), zmq_strerror(errno));
+        return -1;
     }
+    return 0;
 }
 
 //  Takes a task out of its queue or off its worker, whichever holds it.
@@ -119,10 +121,13 @@ static void detach(spw_edge_t *self, spw_task_t *task)
 static int enqueue(spw_task_t *task, bool back)
 {
     spw_service_t *service = task->service;
-    if (back) {
-        spw_queue_push_front(&service->queue, task);
-        service->lent_queued += task->client_kind == SPW_CLIENT_PEER;
+    if (back && task->client_kind == SPW_CLIENT_PEER) {
+        //  A borrower's task going back still goes behind local ones.
+        spw_queue_insert_after(&service->queue, service->queue.tail, task);
+        service->lent_queued++;
     }
+    else if (back)
+        spw_queue_push_front(&service->queue, task);
     else {
         if (service->queue.size - service->lent_queued >= service->queue.limit)
             return -1;
@@ -150,15 +155,19 @@ void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, sp
         self->stats.served_remote++;
     detach(self, task);
     self->state_dirty = true;
-    //  A borrower's task frees its credit, renewed on the DONE; a local one
-    //  may free a worker to lend.
+    //  A borrower's task frees its credit, renewed on the DONE of a task its
+    //  borrower still waits for (it timed out there as here); a local one may
+    //  free a worker to lend.
     uint32_t credit = 0;
+    spw_borrower_t *borrower = task->borrower;
     if (task->client_kind == SPW_CLIENT_PEER)
-        credit = spw_cloud_release(self, task, self->now);
+        credit = spw_cloud_release(self, task, status != SPW_STATUS_TIMEOUT, self->now);
     else
         spw_cloud_lend(self, task->service, self->now);
-    send_reply(self, &task->client, task->client_kind, task->request_id, status, credit, body,
-               first, count, reason);
+    if (send_reply(self, &task->client, task->client_kind, task->request_id, status, credit,
+                   body, first, count, reason)
+        != 0)
+        spw_cloud_unoffer(self, borrower, task->service, credit);
     switch (status) {
     case SPW_STATUS_OK: self->stats.done++; task->service->done++; break;
     case SPW_STATUS_TASK_ERROR: self->stats.task_errors++; task->service->done++; break;
@@ -301,7 +310,7 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
     }
     char reason[160];
     //  With a hub, another edge may offer a service no local worker has:
-    //  the task waits for a grant (or the hub's word that no edge has it).
+    //  the task waits for credit (or the hub's word that no edge has it).
     bool has_hub = self->control != NULL;
     spw_service_t *service = spw_pool_service(self->pool, service_name, service_len, has_hub);
     if (!service || (!service->offered && (!has_hub || service->nobody))) {
@@ -641,7 +650,9 @@ static void expire_tasks(spw_edge_t *self, int64_t now)
                  (long long) (task->deadline - task->accepted));
         spw_log(SPW_LOG_INFO, "task_timeout", "service=%s attempts=%d state=%s",
                 task->service->name, task->attempts,
-                task->state == SPW_TASK_QUEUED ? "queued" : "running");
+                task->state == SPW_TASK_QUEUED    ? "queued"
+                : task->state == SPW_TASK_DELEGATED ? "delegated"
+                                                    : "running");
         spw_edge_finish(self, task, SPW_STATUS_TIMEOUT, NULL, 0, 0, reason);
     }
 }
@@ -732,6 +743,14 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     spw_edge_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (*config->hub && config->credit_lease_ms < 2 * config->heartbeat_ms) {
+        snprintf(err, errlen,
+                 "credit_lease_ms (%lld) must be at least twice heartbeat_ms (%lld): "
+                 "a lender renews credit once a heartbeat",
+                 (long long) config->credit_lease_ms, (long long) config->heartbeat_ms);
+        free(self);
         return NULL;
     }
     self->config = *config;

@@ -33,6 +33,7 @@ typedef struct spw_peer_t {
     int64_t heard;         // last message from it
     int64_t used;          // last task sent to it
     uint32_t lease_ms;     // of its latest CREDIT, for the credit DONE renews
+    uint64_t epoch;        // its process, from the hub's MATCH (0: not known)
 } spw_peer_t;
 
 //  Borrowing: "the hub says lender name, at endpoint, will lend us service".
@@ -40,6 +41,8 @@ typedef struct {
     spw_service_t *service;
     char name[SPW_MAX_NAME_LEN + 1];
     char endpoint[SPW_MAX_ENDPOINT_LEN + 1];
+    uint64_t epoch;
+    uint32_t slots_milli;  // the hub's share of its workers for us
 } spw_lender_t;
 
 //  Lending: an edge we lend to, known by its name; its ROUTER identity on
@@ -48,6 +51,7 @@ typedef struct spw_borrower_t {
     bool used;
     char name[SPW_MAX_NAME_LEN + 1];
     spw_identity_t identity;   // len 0: no route to it yet
+    uint64_t epoch;            // its process, from the hub's MATCH (0: not known)
     int64_t heard;
     size_t tasks;              // its tasks in our table: the slot is not reused
 } spw_borrower_t;

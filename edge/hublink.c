@@ -214,16 +214,11 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         on_match(self, &in, now);
         break;
     case SPW_CMD_MEMBER:
-        if (in.event == SPW_MEMBER_JOINED) {
-            //  A join under a name we hold a link to is a new process: the
-            //  old one, and every task it held for us, is gone.
-            spw_log(SPW_LOG_INFO, "peer_joined", "peer=%.*s", (int) in.name_len, in.name);
-            spw_cloud_peer_gone(self, in.name, in.name_len, "it restarted", now);
-        }
-        else
-            spw_cloud_peer_gone(self, in.name, in.name_len,
-                                in.event == SPW_MEMBER_DIED ? "the hub saw it die" : "it left",
-                                now);
+        if (in.event == SPW_MEMBER_JOINED)
+            spw_log(SPW_LOG_INFO, "peer_joined", "peer=%.*s epoch=%016llx", (int) in.name_len,
+                    in.name, (unsigned long long) in.epoch);
+        spw_cloud_member(self, (spw_member_event_t) in.event, in.name, in.name_len, in.epoch,
+                         now);
         break;
     default:
         spw_edge_drop(self, &self->hub_drops, msg, "command not expected from the hub", now);

@@ -257,7 +257,7 @@ static void send_disconnect(spw_hub_t *self, zmq_msg_t *identity)
 
 //  Tells every live edge but except (may be NULL) that name joined, died or left.
 static void broadcast_member(spw_hub_t *self, spw_member_event_t event, const char *name,
-                             const char *endpoint, const char *except)
+                             const char *endpoint, uint64_t epoch, const char *except)
 {
     for (size_t i = 0; i < self->peer_limit; i++) {
         spw_peer_t *peer = &self->peers[i];
@@ -267,7 +267,7 @@ static void broadcast_member(spw_hub_t *self, spw_member_event_t event, const ch
         spw_msg_t out;
         spw_msg_init(&out);
         spw_msg_add_mem(&out, peer->identity, peer->identity_len);
-        if (spw_proto_put_member(&out, event, name, endpoint) != 0) {
+        if (spw_proto_put_member(&out, event, name, endpoint, epoch) != 0) {
             spw_msg_reset(&out);
             return;
         }
@@ -304,9 +304,12 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     //  If this turns out to be a restart, the old process is dead: its
     //  peers must hear so, at the address they knew it by.
     char old_endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1] = "";
+    uint64_t old_epoch = 0;
     spw_edge_state_t *old = spw_capacity_find(self->capacity, name);
-    if (old && old->alive && old->epoch != in->epoch)
+    if (old && old->alive && old->epoch != in->epoch) {
         snprintf(old_endpoint, sizeof old_endpoint, "%s", old->endpoint);
+        old_epoch = old->epoch;
+    }
     if (!spw_endpoint_valid(endpoint))
         snprintf(reason, sizeof reason, "advertised endpoint '%s' is not a ZeroMQ endpoint",
                  endpoint);
@@ -369,9 +372,9 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
             result == SPW_REG_RESTARTED ? " restarted=yes" : "");
     if (result == SPW_REG_RESTARTED) {
         self->stats.died++;
-        broadcast_member(self, SPW_MEMBER_DIED, name, old_endpoint, name);
+        broadcast_member(self, SPW_MEMBER_DIED, name, old_endpoint, old_epoch, name);
     }
-    broadcast_member(self, SPW_MEMBER_JOINED, name, endpoint, name);
+    broadcast_member(self, SPW_MEMBER_JOINED, name, endpoint, in->epoch, name);
 }
 
 //  The peer that sent msg if it is a live registered edge, else NULL after
@@ -486,6 +489,7 @@ static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
             .name_len = strlen(partner->name),
             .endpoint = partner->endpoint,
             .endpoint_len = strlen(partner->endpoint),
+            .epoch = partner->epoch,
             .role = (spw_match_role_t) fresh[f].role,
             .slots_milli = fresh[f].slots_milli,
         };
@@ -589,13 +593,14 @@ static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
     char name[SPW_CAPACITY_NAME_MAX + 1], endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1];
     snprintf(name, sizeof name, "%s", peer->name);
     snprintf(endpoint, sizeof endpoint, "%s", peer_edge(self, peer)->endpoint);
+    uint64_t epoch = peer->epoch;
     spw_capacity_forget(self->capacity, name);
     peer->used = false;
     peer->told_count = 0;
     self->match_dirty = true;
     self->stats.left++;
     spw_log(SPW_LOG_INFO, "edge_left", "name=%s endpoint=%s", name, endpoint);
-    broadcast_member(self, SPW_MEMBER_LEFT, name, endpoint, NULL);
+    broadcast_member(self, SPW_MEMBER_LEFT, name, endpoint, epoch, NULL);
 }
 
 // -- Status -----------------------------------------------------------------
@@ -1038,7 +1043,8 @@ static void tick(spw_hub_t *self, int64_t now)
             self->match_dirty = true;
             spw_log(SPW_LOG_WARNING, "edge_died", "name=%s silent_ms=%lld endpoint=%s",
                     dead[i]->name, (long long) (now - dead[i]->last_heard), dead[i]->endpoint);
-            broadcast_member(self, SPW_MEMBER_DIED, dead[i]->name, dead[i]->endpoint, NULL);
+            broadcast_member(self, SPW_MEMBER_DIED, dead[i]->name, dead[i]->endpoint,
+                             dead[i]->epoch, NULL);
         }
     } while (count == SPW_HUB_EXPIRE_BATCH);
     sweep_peers(self);

@@ -153,7 +153,6 @@ static int share_by_borrower(const void *x, const void *y)
     return a->borrower < b->borrower ? -1 : a->borrower > b->borrower;
 }
 
-//  A uniform draw in [0, bound), bound > 0, by rejection so that no value
 static const char *const policy_names[] = {
     [SPW_POLICY_MOST_SPARE] = "most-spare",
     [SPW_POLICY_RANDOM] = "random",
@@ -186,6 +185,7 @@ uint64_t spw_match_random_next(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+//  A uniform draw in [0, bound), bound > 0, by rejection so that no value
 //  is favoured.
 static uint64_t random_below(uint64_t *state, uint64_t bound)
 {

@@ -89,7 +89,7 @@ typedef struct {
 //    pass a copy of the same state each time;
 //  - SPW_POLICY_SHORTEST_WAIT: highest rate (tasks/s) first, ties by larger
 //    supply, then name. Under lending every lender has an empty queue, so
-//    grants' queued / rate is 0 for all of them; what a borrowed task waits
+//    queued / rate would be 0 for all of them; what a borrowed task waits
 //    for is the lender's turnover, and the edge's recent rate is the hub's
 //    only measure of it (a higher rate also means the DONEs that renew
 //    credit come back sooner). Lenders that served nothing recently (rate

@@ -124,7 +124,7 @@ typedef struct {
     size_t endpoint_len;
     const char *text;         // REGISTER: zone (may be empty); REFUSED: reason
     size_t text_len;
-    uint64_t epoch;           // REGISTER, STATE
+    uint64_t epoch;           // REGISTER, STATE, MEMBER
     uint64_t out, in;         // STATE: tasks delegated out and in, in all
     uint32_t count;           // WELCOME: heartbeat_ms; REFUSED: retry_ms (0: final);
                               // CREDIT, REVOKE (0: all), RETURN, DONE: credits
@@ -153,6 +153,7 @@ typedef struct {
     size_t name_len;
     const char *endpoint;
     size_t endpoint_len;
+    uint64_t epoch;        // the partner's process (as it registered with the hub)
     spw_match_role_t role;
     uint32_t slots_milli;  // the lender's slots meant for the borrower, in 1/1000
 } spw_match_entry_t;
@@ -205,7 +206,7 @@ int spw_proto_put_refused(spw_msg_t *msg, const char *reason, uint32_t retry_ms)
 int spw_proto_put_match(spw_msg_t *msg, const char *service, uint8_t flags,
                         const spw_match_entry_t *matches, size_t count);
 int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *name,
-                         const char *endpoint);
+                         const char *endpoint, uint64_t epoch);
 int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64_t out,
                         uint64_t in, const spw_service_figures_t *figures, size_t count);
 int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,

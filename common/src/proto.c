@@ -272,10 +272,13 @@ int spw_proto_next_match(const spw_proto_t *p, size_t *offset, spw_match_entry_t
         || take_text(p, offset, &out->endpoint, &out->endpoint_len) != 0
         || out->endpoint_len == 0 || memchr(out->endpoint, 0, out->endpoint_len))
         return -1;
+    const uint8_t *epoch = take(p, offset, 8);
     const uint8_t *role = take(p, offset, 1);
     const uint8_t *slots = take(p, offset, 4);
-    if (!role || !slots || (*role != SPW_MATCH_LEND_TO && *role != SPW_MATCH_BORROW_FROM))
+    if (!epoch || !role || !slots
+        || (*role != SPW_MATCH_LEND_TO && *role != SPW_MATCH_BORROW_FROM))
         return -1;
+    out->epoch = spw_get_u64(epoch);
     out->role = (spw_match_role_t) *role;
     out->slots_milli = spw_get_u32(slots);
     return out->slots_milli > 0 ? 1 : -1;
@@ -495,11 +498,12 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         out->event = frame_data(msg, f)[0];
         if (read_name(msg, f + 1, &out->name, &out->name_len) != 0
             || read_text(msg, f + 2, 0, SPW_MAX_ENDPOINT_LEN, &out->endpoint, &out->endpoint_len)
-                   != 0) {
+                   != 0
+            || read_u64(msg, f + 3, &out->epoch) != 0) {
             *why = "bad member";
             return -1;
         }
-        return no_body(msg, f + 3, out, why);
+        return no_body(msg, f + 4, out, why);
     case SPW_CMD_STATE:
         if (read_name(msg, f, &out->name, &out->name_len) != 0) {
             *why = "bad edge name";
@@ -698,24 +702,20 @@ static int record_text(spw_records_t *r, const char *text, size_t text_len)
     return 0;
 }
 
-static int record_u32(spw_records_t *r, uint32_t value)
+//  Appends an unsigned integer of size bytes (1, 4 or 8), big-endian.
+static int record_uint(spw_records_t *r, uint64_t value, size_t size)
 {
-    if (r->len + 4 > SPW_MAX_RECORDS_LEN)
+    if (r->len + size > SPW_MAX_RECORDS_LEN)
         return -1;
-    if (r->data)
-        spw_put_u32(r->data + r->len, value);
-    r->len += 4;
+    for (size_t i = 0; r->data && i < size; i++)
+        r->data[r->len + i] = (uint8_t) (value >> (8 * (size - 1 - i)));
+    r->len += size;
     return 0;
 }
 
-static int record_u8(spw_records_t *r, uint8_t value)
+static int record_u32(spw_records_t *r, uint32_t value)
 {
-    if (r->len + 1 > SPW_MAX_RECORDS_LEN)
-        return -1;
-    if (r->data)
-        r->data[r->len] = value;
-    r->len += 1;
-    return 0;
+    return record_uint(r, value, 4);
 }
 
 static int write_matches(spw_records_t *r, const void *items, size_t count)
@@ -727,7 +727,8 @@ static int write_matches(spw_records_t *r, const void *items, size_t count)
             || m->slots_milli == 0
             || (m->role != SPW_MATCH_LEND_TO && m->role != SPW_MATCH_BORROW_FROM)
             || record_text(r, m->name, m->name_len)
-            || record_text(r, m->endpoint, m->endpoint_len) || record_u8(r, (uint8_t) m->role)
+            || record_text(r, m->endpoint, m->endpoint_len) || record_uint(r, m->epoch, 8)
+            || record_uint(r, (uint8_t) m->role, 1)
             || record_u32(r, m->slots_milli))
             return -1;
     }
@@ -777,13 +778,13 @@ int spw_proto_put_match(spw_msg_t *msg, const char *service, uint8_t flags,
 }
 
 int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *name,
-                         const char *endpoint)
+                         const char *endpoint, uint64_t epoch)
 {
     uint8_t code = (uint8_t) event;
     if (!name_ok(name) || strlen(endpoint) > SPW_MAX_ENDPOINT_LEN)
         return -1;
     if (put_head(msg, SPW_CMD_MEMBER) || spw_msg_add_mem(msg, &code, 1) || put_text(msg, name)
-        || put_text(msg, endpoint))
+        || put_text(msg, endpoint) || put_u64(msg, epoch))
         return -1;
     return 0;
 }

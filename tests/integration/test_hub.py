@@ -80,6 +80,7 @@ def parse_matches(records):
         n = records[i]
         endpoint = records[i + 1:i + 1 + n].decode()
         i += 1 + n
+        i += 8  # the partner's epoch
         role, slots = records[i], struct.unpack(">I", records[i + 1:i + 5])[0]
         matches.append((name, endpoint, role, slots))
         i += 5
@@ -275,13 +276,15 @@ def test_silent_edge_is_declared_dead_and_the_others_are_told():
         a, b = FakeEdge(c, hub, "A"), FakeEdge(c, hub, "B")
         check(a.register()[1] == WELCOME and b.register()[1] == WELCOME, "not welcomed")
         joined = a.expect(lambda m: m[1] == MEMBER and m[2][0] == JOINED, "MEMBER joined B")
-        check(joined[3] == b"B" and joined[4] == b.endpoint.encode(), "joined: %r" % joined)
+        check(joined[3] == b"B" and joined[4] == b.endpoint.encode()
+              and joined[5] == struct.pack(">Q", b.epoch), "joined: %r" % joined)
         b.expect(lambda m: m[1] == HEARTBEAT, "the hub's heartbeat")
         # A falls silent; B goes on beating and hears of A's death in time.
         silent_since = time.monotonic()
         died = b.expect(lambda m: m[1] == MEMBER and m[2][0] == DIED, "MEMBER died A", timeout=5)
         elapsed = time.monotonic() - silent_since
-        check(died[3] == b"A" and died[4] == a.endpoint.encode(), "died: %r" % died)
+        check(died[3] == b"A" and died[4] == a.endpoint.encode()
+              and died[5] == struct.pack(">Q", a.epoch), "died: %r" % died)
         check(elapsed < 0.3 + 0.1 + 1.0, "A declared dead only after %.2fs" % elapsed)
         edge = edge_status(hub, "A")
         check(edge and edge["state"] == "dead", "A in status: %r" % edge)

@@ -86,6 +86,17 @@ def run_load(c, edge, count, service="job", window=16, timeout=60):
     return served
 
 
+def borrower_and_lender(c, work="true", args=()):
+    """A hub, edge A with no workers and edge B with 2 idle ones the hub has
+    seen: the smallest cluster where A borrows from B."""
+    hub = start_hub(c)
+    a, b = start_edge(c, hub, "A", *args), start_edge(c, hub, "B", *args)
+    start_workers(c, b, 2, work=work)
+    c.wait_idle_workers(b, "job", 2)
+    c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
+    return hub, a, b
+
+
 def test_edge_without_workers_is_served_by_others_in_proportion_to_spare():
     with Cluster("spare") as c:
         hub = start_hub(c)
@@ -123,11 +134,7 @@ def test_overloaded_edge_spills_and_beats_its_own_throughput():
 
 def test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation():
     with Cluster("hubdown") as c:
-        hub = start_hub(c)
-        a, b = start_edge(c, hub, "A"), start_edge(c, hub, "B")
-        start_workers(c, b, 2, work="true")
-        c.wait_idle_workers(b, "job", 2)
-        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
+        hub, a, b = borrower_and_lender(c)
         check(run_load(c, a, 10) == {"B": 10}, "before: A's tasks should go to B")
         c.kill(hub)
         c.wait_for("A to notice the hub is gone", lambda: not joined(c, a), timeout=5)
@@ -141,15 +148,36 @@ def test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation():
         check(run_load(c, a, 10) == {"B": 10}, "after: delegation resumes")
 
 
+def test_hub_restarted_with_tasks_in_flight_runs_none_of_them_twice():
+    """A restarted hub hears every edge register again and tells the others
+    it joined; that is no news of the process they know, so the tasks in
+    flight there stay there and are answered once."""
+    with Cluster("rehub") as c:
+        hub, a, b = borrower_and_lender(c, work="sleep 1.5")
+        client = c.client(a)
+        ids = [client.send([b"x%d" % i], service="job", timeout_ms=20000) for i in range(2)]
+        c.wait_for("A to delegate both", lambda: int(c.stats(a)["edge"]["delegated_out"]) >= 2)
+        c.kill(hub)
+        hub2 = start_hub(c, label="hub-again")
+        c.wait_for("both to join the new hub", lambda: joined(c, a) and joined(c, b)
+                   and hub_sees(c, hub2, ["A", "B"]), timeout=10, interval=0.02)
+        replies = {}
+        for _ in ids:
+            reply = client.recv(10)
+            check(reply is not None, "no reply after the hub restarted: %r" % replies)
+            replies[reply[0]] = reply[1]
+        client.close()
+        check(all(replies[i] == "ok" for i in ids), "replies: %r" % replies)
+        stats_a, stats_b = c.stats(a)["edge"], c.stats(b)["edge"]
+        check(stats_a["requeued"] == "0" and stats_b["accepted"] == "2",
+              "the tasks in flight were run again: A requeued %s, B accepted %s"
+              % (stats_a["requeued"], stats_b["accepted"]))
+
+
 def test_hub_killed_lending_set_up_runs_out_its_lease_then_stops():
     lease_ms = 1500
     with Cluster("lease") as c:
-        hub = start_hub(c)
-        a = start_edge(c, hub, "A", "--credit-lease-ms", str(lease_ms))
-        b = start_edge(c, hub, "B", "--credit-lease-ms", str(lease_ms))
-        start_workers(c, b, 2, work="true")
-        c.wait_idle_workers(b, "job", 2)
-        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
+        hub, a, b = borrower_and_lender(c, args=("--credit-lease-ms", str(lease_ms)))
         check(run_load(c, a, 10) == {"B": 10}, "before: A's tasks should go to B")
         c.kill(hub)
         killed = time.monotonic()
@@ -175,11 +203,7 @@ def test_bursts_apart_are_each_served_by_the_lender():
     bursts only once its match has ended, and the next burst is matched
     afresh: no burst waits for credit that was forgotten."""
     with Cluster("bursts") as c:
-        hub = start_hub(c)
-        a, b = start_edge(c, hub, "A"), start_edge(c, hub, "B")
-        start_workers(c, b, 2, work="true")
-        c.wait_idle_workers(b, "job", 2)
-        c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
+        hub, a, b = borrower_and_lender(c)
         check(run_load(c, a, 10) == {"B": 10}, "first burst")
         check(run_load(c, a, 10) == {"B": 10}, "second burst, right after")
         c.wait_for("A to forget the service once nothing uses it",
@@ -377,6 +401,7 @@ run([
     test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
     test_overloaded_edge_spills_and_beats_its_own_throughput,
     test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation,
+    test_hub_restarted_with_tasks_in_flight_runs_none_of_them_twice,
     test_hub_killed_lending_set_up_runs_out_its_lease_then_stops,
     test_bursts_apart_are_each_served_by_the_lender,
     test_new_edge_joins_under_load_and_receives_overflow,

@@ -118,8 +118,8 @@ static void test_match_round_trips_flags_and_every_record_in_order(void **state)
 {
     (void) state;
     spw_match_entry_t matches[] = {
-        { "B", 1, "tcp://b:5557", 12, SPW_MATCH_LEND_TO, 2353 },
-        { "edge-c", 6, "ipc:///tmp/c.ipc", 16, SPW_MATCH_BORROW_FROM, 1000 },
+        { "B", 1, "tcp://b:5557", 12, 0x1122334455667788u, SPW_MATCH_LEND_TO, 2353 },
+        { "edge-c", 6, "ipc:///tmp/c.ipc", 16, 7, SPW_MATCH_BORROW_FROM, 1000 },
     };
     spw_msg_t msg;
     spw_proto_t in;
@@ -134,6 +134,7 @@ static void test_match_round_trips_flags_and_every_record_in_order(void **state)
     assert_int_equal(spw_proto_next_match(&in, &offset, &got), 1);
     assert_text(got.name, got.name_len, "B");
     assert_text(got.endpoint, got.endpoint_len, "tcp://b:5557");
+    assert_true(got.epoch == 0x1122334455667788u);
     assert_int_equal(got.role, SPW_MATCH_LEND_TO);
     assert_int_equal(got.slots_milli, 2353);
     assert_int_equal(spw_proto_next_match(&in, &offset, &got), 1);
@@ -162,9 +163,10 @@ static void test_match_with_no_records_and_the_no_offer_flag_is_valid(void **sta
 static void test_match_with_a_truncated_or_zero_record_is_malformed(void **state)
 {
     (void) state;
-    uint8_t cut[] = { 1, 'B', 3, 'x', ':', '/', 1, 0, 0 };      // share cut short
-    uint8_t zero[] = { 1, 'B', 3, 'x', ':', '/', 1, 0, 0, 0, 0 };  // share 0
-    uint8_t role[] = { 1, 'B', 3, 'x', ':', '/', 7, 0, 0, 0, 1 };  // no such role
+    //  name, endpoint, epoch (8 bytes), role, share (4 bytes)
+    uint8_t cut[] = { 1, 'B', 3, 'x', ':', '/', 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0 };  // share cut
+    uint8_t zero[] = { 1, 'B', 3, 'x', ':', '/', 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0, 0 };
+    uint8_t role[] = { 1, 'B', 3, 'x', ':', '/', 0, 0, 0, 0, 0, 0, 0, 9, 7, 0, 0, 0, 1 };
     uint8_t *cases[] = { cut, zero, role };
     size_t sizes[] = { sizeof cut, sizeof zero, sizeof role };
     for (size_t i = 0; i < 3; i++) {
@@ -246,13 +248,16 @@ static void test_member_round_trips_each_event_and_refuses_others(void **state)
     spw_proto_t in;
     spw_msg_init(&msg);
     for (int event = SPW_MEMBER_JOINED; event <= SPW_MEMBER_LEFT; event++) {
-        assert_int_equal(spw_proto_put_member(&msg, (spw_member_event_t) event, "B", "tcp://b:1"), 0);
+        assert_int_equal(spw_proto_put_member(&msg, (spw_member_event_t) event, "B", "tcp://b:1",
+                                              42 + (uint64_t) event),
+                         0);
         decode_ok(&msg, &in);
         assert_int_equal(in.event, event);
         assert_text(in.name, in.name_len, "B");
+        assert_true(in.epoch == 42 + (uint64_t) event);
         spw_msg_reset(&msg);
     }
-    spw_proto_put_member(&msg, (spw_member_event_t) 9, "B", "tcp://b:1");
+    spw_proto_put_member(&msg, (spw_member_event_t) 9, "B", "tcp://b:1", 1);
     assert_string_equal(decode_error(&msg), "bad member event");
     spw_msg_reset(&msg);
 }
