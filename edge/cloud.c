@@ -9,7 +9,8 @@
 //  and says HELLO. The lender answers with CREDIT: "send me n tasks of S
 //  now, a slot is kept for each, until the lease ends". A task that no
 //  local worker can take goes at once to a lender whose credit we hold,
-//  with no ask; the lender's DONE brings the reply and, usually, the
+//  with no ask (first where its idle slots are, then to wait behind a lent
+//  worker); the lender's DONE brings the reply and, usually, the
 //  renewed credit, so a lent worker's gap between tasks is one trip. A
 //  delegated task stays in our table, in the lender link's in-flight list,
 //  until its DONE; if the lender dies (the hub says so, or it is silent for
@@ -199,10 +200,9 @@ void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now)
 {
     if (!self->credit)
         return;
-    //  Local first: only tasks that found no idle worker are waiting. A
-    //  task is sent to wait at a lender (prefetched) only if it would wait
-    //  here behind a whole round of our own workers.
-    size_t waiting = service->queue.size - service->lent_queued;
+    //  Local first: only tasks that found no idle worker are waiting. Each
+    //  goes where our tasks are fewest for the lender's share, so credit for
+    //  idle slots is spent before credit to wait behind a lent worker.
     spw_task_t *task = service->queue.head;
     while (task && !service->idle_head) {
         //  One hop: another edge's task is never sent on; skip past those.
@@ -210,10 +210,9 @@ void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now)
             task = task->next;
             continue;
         }
-        spw_peer_t *peer = spw_credit_take(self->credit, service, waiting > service->workers, now);
+        spw_peer_t *peer = spw_credit_take(self->credit, service, true, now);
         if (!peer)
             return;
-        waiting--;
         spw_task_t *next = task->next, *before = task->prev;
         spw_queue_remove(&service->queue, task);
         task->state = SPW_TASK_LOOSE;
