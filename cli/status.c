@@ -35,9 +35,10 @@ void cli_status_help(FILE *out)
     fprintf(out,
             "usage: spillway status --hub ENDPOINT [--json] [--timeout MS]\n"
             "\n"
-            "Prints the edges as the hub sees them, one row each: NAME STATE AGE ZONE\n"
-            "SERVICES WORKERS IDLE QUEUED OUT/s IN/s (tasks delegated to and from\n"
-            "other edges per second).\n"
+            "Prints the hub's policy and the messages it sends and receives a second,\n"
+            "also per task the edges delegate; then the edges as the hub sees them,\n"
+            "one row each: NAME STATE AGE ZONE SERVICES WORKERS IDLE QUEUED OUT/s IN/s\n"
+            "(tasks delegated to and from other edges per second).\n"
             "\n"
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
             "  --json          print the hub's JSON status instead of the table\n"
