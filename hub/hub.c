@@ -60,9 +60,10 @@
 //  The largest message the hub takes: a STATE's records frame and its fields.
 #define SPW_HUB_MAX_MESSAGE_BYTES (SPW_MAX_RECORDS_LEN + 4096)
 //  Matches that always fit in one MATCH message (a record is a name and an
-//  endpoint, each with a length byte, a role and a share).
+//  endpoint, each with a length byte, an epoch, a role and a share); an
+//  edge is told at most this many partners per service.
 #define SPW_HUB_MAX_MATCHES \
-    (SPW_MAX_RECORDS_LEN / (1 + SPW_MAX_NAME_LEN + 1 + SPW_MAX_ENDPOINT_LEN + 1 + 4))
+    (SPW_MAX_RECORDS_LEN / (1 + SPW_MAX_NAME_LEN + 1 + SPW_MAX_ENDPOINT_LEN + 8 + 1 + 4))
 //  What the hub remembers having told one edge: partners over all services.
 #define SPW_HUB_TOLD_MAX 256
 //  A match the matching no longer decides stands this many heartbeats
@@ -102,6 +103,7 @@ typedef struct {
     double out_per_s, in_per_s;
     spw_told_t *told;                     // SPW_HUB_TOLD_MAX, made when first needed
     size_t told_count;
+    bool told_full;                       // logged that told could not hold all
 } spw_peer_t;
 
 //  A growing text buffer for status answers; failed once out of memory.
@@ -466,8 +468,15 @@ static void told_replace(spw_peer_t *peer, const char *service, const spw_told_t
             t++;
     if (!peer->told && count)
         peer->told = calloc(SPW_HUB_TOLD_MAX, sizeof *peer->told);
-    for (size_t f = 0; f < count && peer->told && peer->told_count < SPW_HUB_TOLD_MAX; f++)
+    size_t kept = 0;
+    for (size_t f = 0; f < count && peer->told && peer->told_count < SPW_HUB_TOLD_MAX; f++, kept++)
         peer->told[peer->told_count++] = fresh[f];
+    //  What is not remembered will be told again at every matching: say so,
+    //  once until it fits again.
+    if (kept < count && !peer->told_full)
+        spw_log(SPW_LOG_WARNING, "told_full", "edge=%s service=%s partners=%zu remembered=%zu",
+                peer->name, service, count, kept);
+    peer->told_full = kept < count;
 }
 
 //  Tells one edge its matches of a service: fresh[0, count) as MATCH.
@@ -524,7 +533,7 @@ static size_t hold_matches(spw_peer_t *peer, const char *service, spw_told_t *fr
             decided = fresh[f].role == old->role && strcmp(fresh[f].partner, old->partner) == 0;
         if (decided)
             old->seen = now;
-        else if (now - old->seen < hold_ms && count < SPW_HUB_TOLD_MAX)
+        else if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES)
             fresh[count++] = *old;
     }
     return count;
@@ -543,7 +552,7 @@ static void match_service(spw_hub_t *self, const char *service, bool warm, int64
         if (!edge)
             continue;
         size_t count = 0;
-        for (size_t p = 0; p < pairs && count < SPW_HUB_TOLD_MAX; p++) {
+        for (size_t p = 0; p < pairs && count < SPW_HUB_MAX_MATCHES; p++) {
             const spw_match_pair_t *pair = &self->pairs[p];
             bool lends = pair->lender == edge, borrows = pair->borrower == edge;
             if (!lends && !borrows)
