@@ -10,6 +10,8 @@
 
 #include <stdlib.h>
 
+//  Shares are in thousandths of a slot (as the hub's MATCH gives them).
+#define SPW_CREDIT_MILLI 1000u
 //  The pass a credit advances a loan of one whole slot by (stride scheduling).
 #define SPW_CREDIT_STRIDE_SLOT 1000.0
 
@@ -94,7 +96,8 @@ static void drop_if_done(spw_credit_t *self, spw_loan_t *loan)
 //  The most credits and tasks a loan may have out at once.
 static uint32_t loan_cap(const spw_credit_t *self, const spw_loan_t *loan)
 {
-    uint64_t cap = ((uint64_t) self->depth * loan->slots_milli + 999) / 1000;
+    uint64_t cap = ((uint64_t) self->depth * loan->slots_milli + SPW_CREDIT_MILLI - 1)
+                 / SPW_CREDIT_MILLI;
     return cap ? (uint32_t) cap : 1;
 }
 
@@ -447,7 +450,8 @@ static uint64_t load_of(const spw_holding_t *holding)
 {
     if (!holding->slots_milli)
         return UINT64_MAX / 2;
-    return (uint64_t) holding->inflight * 1000000u / holding->slots_milli;
+    return (uint64_t) holding->inflight * SPW_CREDIT_MILLI * SPW_CREDIT_MILLI
+         / holding->slots_milli;
 }
 
 void *spw_credit_take(spw_credit_t *self, void *service, bool prefetch, int64_t now)
@@ -457,7 +461,7 @@ void *spw_credit_take(spw_credit_t *self, void *service, bool prefetch, int64_t 
         spw_holding_t *holding = &self->holdings[i];
         if (holding->service != service || !holding->credits || holding->expires <= now)
             continue;
-        if (!prefetch && (uint64_t) holding->inflight * 1000u >= holding->slots_milli)
+        if (!prefetch && (uint64_t) holding->inflight * SPW_CREDIT_MILLI >= holding->slots_milli)
             continue;  // it would wait there behind another of ours
         if (!best || load_of(holding) < load_of(best)
             || (load_of(holding) == load_of(best) && holding->credits > best->credits))

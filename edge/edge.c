@@ -44,6 +44,8 @@
 //  Messages read from one socket in one turn, so one socket cannot starve
 //  the other or the timers.
 #define SPW_EDGE_BATCH 256
+//  State changes are published at most this often (coalesced).
+#define SPW_EDGE_STATE_COALESCE_MS 10
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
 
@@ -846,8 +848,9 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             wake = self->next_heartbeat;
         if (self->control && wake > self->next_hub_beat)
             wake = self->next_hub_beat;
-        if (self->state_dirty && spw_hublink_joined(self) && wake > self->state_sent + 10)
-            wake = self->state_sent + 10;  // coalesce state changes, 10 ms at most
+        if (self->state_dirty && spw_hublink_joined(self)
+            && wake > self->state_sent + SPW_EDGE_STATE_COALESCE_MS)
+            wake = self->state_sent + SPW_EDGE_STATE_COALESCE_MS;
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll(items, (int) n, timeout) < 0) {
             if (errno == EINTR)
@@ -895,7 +898,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         }
         if (self->control && now >= self->next_hub_beat)
             spw_hublink_tick(self, now);
-        if (self->state_dirty && now >= self->state_sent + 10)
+        if (self->state_dirty && now >= self->state_sent + SPW_EDGE_STATE_COALESCE_MS)
             spw_hublink_publish(self, false, now);
     }
     //  Every task still held gets an answer: the edge will not serve it.
