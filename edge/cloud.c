@@ -91,7 +91,7 @@ static spw_peer_t *find_peer(spw_edge_t *self, const char *name, size_t len, siz
     return NULL;
 }
 
-//  Sends a message with nothing but a header to a lender; -1 if it cannot.
+//  Sends a message to a lender; -1 if the link cannot take it now.
 static int send_peer(spw_peer_t *peer, spw_msg_t *out)
 {
     return spw_msg_send(out, peer->socket, ZMQ_DONTWAIT);
@@ -469,9 +469,9 @@ static void tell_borrower(spw_edge_t *self, spw_borrower_t *borrower, spw_servic
 //  While its own clients are active (a task of theirs within liveness) it
 //  prefetches nothing, so that its workers are idle more often when its
 //  own clients' next task comes (those go ahead of borrowers' tasks in its
-//  queue in any case). (Keeping
-//  a worker idle for them as well cost borrowers a tenth of their rate in
-//  our runs and did not lower the lender's own p99.)
+//  queue in any case). Keeping a worker idle for them as well cost
+//  borrowers a tenth of their rate in our runs and did not lower the
+//  lender's own p99.
 static uint32_t lend_limit(spw_edge_t *self, const spw_service_t *service, int64_t now)
 {
     if (self->stopping || self->fatal || service->queue.size > service->lent_queued)
@@ -622,7 +622,8 @@ static void refuse(spw_edge_t *self, spw_msg_t *msg, uint64_t key, spw_status_t 
     spw_msg_send(&out, self->cloud, ZMQ_DONTWAIT);
 }
 
-static void open_for(spw_service_t *service, void *arg)
+//  Balances one service's lending (a pass over every service).
+static void balance_each(spw_service_t *service, void *arg)
 {
     spw_cloud_pass_t *pass = arg;
     balance(pass->edge, service, NULL, pass->now);
@@ -654,7 +655,7 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         }
         route_borrower(self, borrower, &msg->frame[0], now);
         spw_cloud_pass_t pass = { self, now };
-        spw_pool_each_service(self->pool, open_for, &pass);
+        spw_pool_each_service(self->pool, balance_each, &pass);
         return;
     }
     if (in.cmd == SPW_CMD_RETURN) {
@@ -758,7 +759,7 @@ static void tick_lending(spw_edge_t *self, int64_t now)
     for (size_t i = 0; i < n; i++)
         tell_borrower(self, moves[i].link, moves[i].service, 0, lease);
     spw_cloud_pass_t pass = { self, now };
-    spw_pool_each_service(self->pool, open_for, &pass);
+    spw_pool_each_service(self->pool, balance_each, &pass);
 }
 
 //  Borrowing at a tick: unused credit goes back, lenders holding our tasks

@@ -85,12 +85,36 @@ static spw_loan_t *find_loan(const spw_credit_t *self, void *link, void *service
     return NULL;
 }
 
-//  A loan with nothing out and no match is of no more use.
-static void drop_if_done(spw_credit_t *self, spw_loan_t *loan)
+//  Drops a loan with nothing out and no match: it is of no more use.
+//  True if it went (the last loan now sits in its place).
+static bool drop_if_done(spw_credit_t *self, spw_loan_t *loan)
 {
     if (loan->slots_milli || loan->outstanding || loan->held)
-        return;
+        return false;
     *loan = self->loans[--self->loan_count];
+    return true;
+}
+
+static double min_pass(const spw_credit_t *self, void *service);
+
+//  A new loan of link for service, starting at the smallest pass so that
+//  it gets no burst for having started late; NULL if the table is full.
+static spw_loan_t *new_loan(spw_credit_t *self, void *link, void *service)
+{
+    if (self->loan_count >= self->loan_limit)
+        return NULL;
+    double start = min_pass(self, service);
+    spw_loan_t *loan = &self->loans[self->loan_count++];
+    *loan = (spw_loan_t) { .link = link, .service = service, .pass = start };
+    return loan;
+}
+
+//  Takes up to count of a loan's outstanding credits back; returns how many.
+static uint32_t take_back(spw_loan_t *loan, uint32_t count)
+{
+    uint32_t back = count < loan->outstanding ? count : loan->outstanding;
+    loan->outstanding -= back;
+    return back;
 }
 
 //  The most credits and tasks a loan may have out at once.
@@ -101,8 +125,7 @@ static uint32_t loan_cap(const spw_credit_t *self, const spw_loan_t *loan)
     return cap ? (uint32_t) cap : 1;
 }
 
-//  The smallest pass among a service's matched loans (0 if none), where a
-//  new loan starts, so that it gets no burst for having started late.
+//  The smallest pass among a service's matched loans (0 if none).
 static double min_pass(const spw_credit_t *self, void *service)
 {
     double least = 0;
@@ -123,15 +146,10 @@ static int64_t match_one(spw_credit_t *self, void *link, void *service, uint32_t
                          bool open)
 {
     spw_loan_t *loan = find_loan(self, link, service);
-    if (!loan) {
-        if (!slots_milli)
-            return 0;
-        if (self->loan_count >= self->loan_limit)
-            return -1;
-        double start = min_pass(self, service);
-        loan = &self->loans[self->loan_count++];
-        *loan = (spw_loan_t) { .link = link, .service = service, .pass = start };
-    }
+    if (!loan && !slots_milli)
+        return 0;
+    if (!loan && !(loan = new_loan(self, link, service)))
+        return -1;
     loan->slots_milli = slots_milli;
     loan->open |= open;
     uint32_t revoke = 0;
@@ -141,9 +159,9 @@ static int64_t match_one(spw_credit_t *self, void *link, void *service, uint32_t
         uint32_t cap = loan_cap(self, loan);
         uint32_t out = loan->outstanding + loan->held;
         if (out > cap)
-            revoke = out - cap < loan->outstanding ? out - cap : loan->outstanding;
+            revoke = out - cap;
     }
-    loan->outstanding -= revoke;
+    revoke = take_back(loan, revoke);
     drop_if_done(self, loan);
     return revoke;
 }
@@ -168,8 +186,7 @@ size_t spw_credit_rematch(spw_credit_t *self, void *service, void *const *links,
         int64_t revoke = match_one(self, link, service, 0, false);
         if (revoke > 0 && moves < max)
             out[moves++] = (spw_credit_move_t) { link, service, (uint32_t) revoke };
-        if (self->loan_count == before)
-            i++;
+        i += self->loan_count == before;  // a dropped loan's place holds another
     }
     for (size_t j = 0; j < count; j++) {
         int64_t revoke = match_one(self, links[j], service, slots_milli[j], open[j]);
@@ -193,8 +210,7 @@ void spw_credit_unoffer(spw_credit_t *self, void *link, void *service, uint32_t 
     spw_loan_t *loan = find_loan(self, link, service);
     if (!loan)
         return;
-    uint32_t back = count < loan->outstanding ? count : loan->outstanding;
-    loan->outstanding -= back;
+    uint32_t back = take_back(loan, count);
     if (loan->slots_milli)
         loan->pass -= back * (SPW_CREDIT_STRIDE_SLOT / loan->slots_milli);
 }
@@ -205,10 +221,7 @@ void spw_credit_unmatch_all(spw_credit_t *self)
         self->holdings[i].slots_milli = 0;
     for (size_t i = 0; i < self->loan_count;) {
         self->loans[i].slots_milli = 0;
-        size_t before = self->loan_count;
-        drop_if_done(self, &self->loans[i]);
-        if (self->loan_count == before)
-            i++;
+        i += !drop_if_done(self, &self->loans[i]);
     }
 }
 
@@ -289,13 +302,8 @@ size_t spw_credit_excess(spw_credit_t *self, void *service, uint32_t limit,
         total--;
     }
     //  Loans left with nothing out and no match go.
-    for (size_t i = 0; i < self->loan_count;) {
-        size_t before = self->loan_count;
-        if (self->loans[i].service == service)
-            drop_if_done(self, &self->loans[i]);
-        if (self->loan_count == before)
-            i++;
-    }
+    for (size_t i = 0; i < self->loan_count;)
+        i += self->loans[i].service != service || !drop_if_done(self, &self->loans[i]);
     return moves;
 }
 
@@ -308,15 +316,8 @@ bool spw_credit_arrive(spw_credit_t *self, void *link, void *service, bool room)
         loan->touched = true;
         return true;
     }
-    if (!room)
+    if (!room || (!loan && !(loan = new_loan(self, link, service))))
         return false;
-    if (!loan) {
-        if (self->loan_count >= self->loan_limit)
-            return false;
-        double start = min_pass(self, service);
-        loan = &self->loans[self->loan_count++];
-        *loan = (spw_loan_t) { .link = link, .service = service, .pass = start };
-    }
     loan->open = true;  // it sent a task: it can be told
     loan->held++;
     return true;
@@ -336,8 +337,7 @@ void spw_credit_returned(spw_credit_t *self, void *link, void *service, uint32_t
     spw_loan_t *loan = find_loan(self, link, service);
     if (!loan)
         return;
-    uint32_t back = count < loan->outstanding ? count : loan->outstanding;
-    loan->outstanding -= back;
+    take_back(loan, count);
     //  It had no use for them: others go first, and it is offered no more
     //  until the next tick, so that credit does not bounce to and fro.
     loan->resting = true;
@@ -351,10 +351,7 @@ void spw_credit_lapse(spw_credit_t *self, int64_t now)
         loan->resting = false;
         if (loan->outstanding && loan->expires <= now)
             loan->outstanding = 0;
-        size_t before = self->loan_count;
-        drop_if_done(self, loan);
-        if (self->loan_count == before)
-            i++;
+        i += !drop_if_done(self, loan);
     }
 }
 
@@ -544,30 +541,33 @@ size_t spw_credit_unused(spw_credit_t *self, bool (*idle)(void *service, void *a
 
 // -- Both ---------------------------------------------------------------
 
+//  Forgets every loan and holding of link and service (NULL: any).
+static void forget(spw_credit_t *self, void *link, void *service)
+{
+    for (size_t i = 0; i < self->loan_count;) {
+        const spw_loan_t *loan = &self->loans[i];
+        bool match = (!link || loan->link == link) && (!service || loan->service == service);
+        if (match)
+            self->loans[i] = self->loans[--self->loan_count];
+        i += !match;
+    }
+    for (size_t i = 0; i < self->holding_count;) {
+        const spw_holding_t *holding = &self->holdings[i];
+        bool match = (!link || holding->link == link) && (!service || holding->service == service);
+        if (match)
+            self->holdings[i] = self->holdings[--self->holding_count];
+        i += !match;
+    }
+}
+
 void spw_credit_forget_link(spw_credit_t *self, void *link)
 {
-    for (size_t i = 0; i < self->loan_count;)
-        if (self->loans[i].link == link)
-            self->loans[i] = self->loans[--self->loan_count];
-        else
-            i++;
-    for (size_t i = 0; i < self->holding_count;)
-        if (self->holdings[i].link == link)
-            self->holdings[i] = self->holdings[--self->holding_count];
-        else
-            i++;
+    if (link)
+        forget(self, link, NULL);
 }
 
 void spw_credit_forget_service(spw_credit_t *self, void *service)
 {
-    for (size_t i = 0; i < self->loan_count;)
-        if (self->loans[i].service == service)
-            self->loans[i] = self->loans[--self->loan_count];
-        else
-            i++;
-    for (size_t i = 0; i < self->holding_count;)
-        if (self->holdings[i].service == service)
-            self->holdings[i] = self->holdings[--self->holding_count];
-        else
-            i++;
+    if (service)
+        forget(self, NULL, service);
 }

@@ -237,17 +237,9 @@ static uint8_t magnitude(uint32_t n)
     return bits;
 }
 
-//  Fills the figures of one service and notes whether they grew in a way
-//  the hub's matching should hear of now: more workers or fewer, spare
-//  (idle + lent) or backlog (queued + borrowed) up a power of two. A fall
-//  waits for the heartbeat, so that a backlog that drains for an instant
-//  between two tasks does not end a match and start it again.
-static void add_figures(spw_service_t *service, void *arg)
+//  The figures of one service as STATE carries them.
+static void add_one(const spw_service_t *service, spw_service_figures_t *f)
 {
-    spw_state_batch_t *batch = arg;
-    if (batch->count >= batch->limit)
-        return;
-    spw_service_figures_t *f = &batch->figures[batch->count++];
     f->service = service->name;
     f->service_len = strlen(service->name);
     f->workers = (uint32_t) service->workers;
@@ -257,20 +249,33 @@ static void add_figures(spw_service_t *service, void *arg)
     f->rate_milli = service->rate_milli;
     f->lent = (uint32_t) service->lent_running;
     f->borrowed = (uint32_t) service->delegated;
-    uint8_t spare = magnitude(f->idle + f->lent), backlog = magnitude(f->queued + f->borrowed);
-    if (f->workers != service->told_workers || spare > service->told_spare
-        || backlog > service->told_backlog)
+}
+
+//  Adds a service's figures to the batch and notes whether they grew in a
+//  way the hub's matching should hear of now: more workers or fewer, spare
+//  (idle + lent) or backlog (queued + borrowed) up a power of two. A fall
+//  waits for the heartbeat, so that a backlog that drains for an instant
+//  between two tasks does not end a match and start it again.
+static void add_figures(spw_service_t *service, void *arg)
+{
+    spw_state_batch_t *batch = arg;
+    if (batch->count >= batch->limit)
+        return;
+    spw_service_figures_t *f = &batch->figures[batch->count++];
+    add_one(service, f);
+    if (f->workers != service->told_workers || magnitude(f->idle + f->lent) > service->told_spare
+        || magnitude(f->queued + f->borrowed) > service->told_backlog)
         batch->grew = true;
 }
 
 //  Remembers what the hub was told of a service, to see growth against it.
 static void note_told(spw_service_t *service, void *arg)
 {
-    (void) arg;
-    service->told_workers = (uint32_t) service->workers;
-    service->told_spare = magnitude((uint32_t) (service->idle + service->lent_running));
-    service->told_backlog
-        = magnitude((uint32_t) (service->queue.size - service->lent_queued + service->delegated));
+    spw_service_figures_t *f = arg;
+    add_one(service, f);
+    service->told_workers = f->workers;
+    service->told_spare = magnitude(f->idle + f->lent);
+    service->told_backlog = magnitude(f->queued + f->borrowed);
 }
 
 void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
@@ -290,7 +295,8 @@ void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
         spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
     spw_msg_reset(&out);
     self->state_sent = now;
-    spw_pool_each_service(self->pool, note_told, NULL);
+    spw_service_figures_t scratch;
+    spw_pool_each_service(self->pool, note_told, &scratch);
 }
 
 void spw_hublink_tick(spw_edge_t *self, int64_t now)
