@@ -44,6 +44,11 @@
 //  Credit moves handled at once: one per link, links are bounded.
 #define SPW_CLOUD_MOVES_MAX \
     (SPW_EDGE_MAX_BORROWERS > SPW_EDGE_MAX_PEERS ? SPW_EDGE_MAX_BORROWERS : SPW_EDGE_MAX_PEERS)
+//  Its own clients count as active this long after their latest task: long
+//  enough to span the gaps of a steady load, short enough that an overload
+//  that moved on (a hot spot) leaves the edge prefetching for borrowers
+//  within a few tasks' time rather than a liveness later.
+#define SPW_CLOUD_LOCAL_ACTIVE_MS 50
 
 int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen)
 {
@@ -465,18 +470,20 @@ static void tell_borrower(spw_edge_t *self, spw_borrower_t *borrower, spw_servic
 }
 
 //  What a service may have out to borrowers: depth x the workers its own
-//  clients do not use, and nothing while its own clients' tasks wait.
-//  While its own clients are active (a task of theirs within liveness) it
-//  prefetches nothing, so that its workers are idle more often when its
+//  clients do not use, and nothing while its own clients' tasks wait or
+//  are out at lenders (lending then would send work round in a circle).
+//  While its own clients are active (a task of theirs within the last
+//  SPW_CLOUD_LOCAL_ACTIVE_MS) it prefetches nothing, so that its workers are idle more often when its
 //  own clients' next task comes (those go ahead of borrowers' tasks in its
 //  queue in any case). Keeping a worker idle for them as well cost
 //  borrowers a tenth of their rate in our runs and did not lower the
 //  lender's own p99.
 static uint32_t lend_limit(spw_edge_t *self, const spw_service_t *service, int64_t now)
 {
-    if (self->stopping || self->fatal || service->queue.size > service->lent_queued)
+    if (self->stopping || self->fatal || service->queue.size > service->lent_queued
+        || service->delegated)
         return 0;
-    bool local_active = service->local_at && now - service->local_at < self->liveness_ms;
+    bool local_active = service->local_at && now - service->local_at < SPW_CLOUD_LOCAL_ACTIVE_MS;
     //  Workers busy with anything but a borrower's task are not lendable: a
     //  worker still on a task that timed out is neither idle nor lent.
     size_t lendable = service->idle + service->lent_running;
@@ -614,6 +621,8 @@ void spw_cloud_unmatch_all(spw_edge_t *self)
 static void refuse(spw_edge_t *self, spw_msg_t *msg, uint64_t key, spw_status_t status,
                    const char *reason)
 {
+    spw_log(SPW_LOG_DEBUG, "delegate_refused", "status=%s reason=\"%s\"",
+            spw_status_name(status), reason);
     spw_msg_t out;
     spw_msg_init(&out);
     spw_msg_add_share(&out, &msg->frame[0]);

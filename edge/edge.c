@@ -98,6 +98,16 @@ static int send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kin
     return 0;
 }
 
+//  Takes a running task off its worker; the task is loose.
+static void unassign(spw_task_t *task)
+{
+    task->worker->task = NULL;
+    task->worker = NULL;
+    task->service->running--;
+    task->service->lent_running -= task->client_kind == SPW_CLIENT_PEER;
+    task->state = SPW_TASK_LOOSE;
+}
+
 //  Takes a task out of its queue or off its worker, whichever holds it.
 static void detach(spw_edge_t *self, spw_task_t *task)
 {
@@ -106,12 +116,8 @@ static void detach(spw_edge_t *self, spw_task_t *task)
         spw_queue_remove(&task->service->queue, task);
         task->service->lent_queued -= lent;
     }
-    else if (task->state == SPW_TASK_RUNNING) {
-        task->worker->task = NULL;
-        task->worker = NULL;
-        task->service->running--;
-        task->service->lent_running -= lent;
-    }
+    else if (task->state == SPW_TASK_RUNNING)
+        unassign(task);
     else if (task->state == SPW_TASK_DELEGATED)
         spw_cloud_detach(self, task);
     task->state = SPW_TASK_LOOSE;
@@ -272,8 +278,8 @@ void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
     }
 }
 
-//  Makes a worker idle and gives it work if any waits.
-static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
+//  Counts a worker idle (it waits for a task), without giving it one yet.
+static void set_idle(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
 {
     if (worker->kind == SPW_WORKER_NATIVE)
         worker->expires = now + self->liveness_ms;
@@ -281,6 +287,12 @@ static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t no
         worker->expires = INT64_MAX;
     worker->service->offered = true;
     spw_pool_set_idle(self->pool, worker);
+}
+
+//  Makes a worker idle and gives it work if any waits.
+static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
+{
+    set_idle(self, worker, now);
     spw_edge_dispatch(self, worker->service, now);
     spw_cloud_lend(self, worker->service, now);
 }
@@ -427,10 +439,18 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
 }
 
 //  A worker's answer to task key: delivered to the client if the task still
-//  waits for one; a late or duplicate answer is dropped.
-static void deliver(spw_edge_t *self, uint64_t key, spw_status_t status, spw_msg_t *msg,
-                    size_t first, size_t count)
+//  waits for one; a late or duplicate answer is dropped. A worker answering
+//  the task it runs is idle from then on, and counted so before the task
+//  ends: a borrower's task then renews its credit on the DONE, instead of
+//  the credit being revoked for a worker that seems busy and offered again
+//  a moment later.
+static void deliver(spw_edge_t *self, spw_pool_worker_t *worker, uint64_t key,
+                    spw_status_t status, spw_msg_t *msg, size_t first, size_t count, int64_t now)
 {
+    if (worker && worker->task && worker->task->key == key) {
+        unassign(worker->task);
+        set_idle(self, worker, now);
+    }
     spw_task_t *task = spw_tasks_find(self->tasks, key);
     if (!task) {
         self->stats.late_replies++;
@@ -472,7 +492,7 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
     }
     if (result) {
         uint64_t key = spw_get_u64(zmq_msg_data(&msg->frame[2]));
-        deliver(self, key, SPW_STATUS_OK, msg, 4, msg->count - 4);
+        deliver(self, worker, key, SPW_STATUS_OK, msg, 4, msg->count - 4, now);
     }
     else if (!ready)
         spw_edge_drop(self, drops, msg, "neither READY nor a returned task", now);
@@ -526,7 +546,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
         return;
     }
     case SPW_CMD_RESULT:
-        deliver(self, in.id, in.status, msg, in.body_first, in.body_count);
+        deliver(self, worker, in.id, in.status, msg, in.body_first, in.body_count, now);
         if (worker) {
             release_task(self, worker, "worker answered another task", now);
             worker_ready(self, worker, now);
@@ -851,6 +871,8 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         if (self->state_dirty && spw_hublink_joined(self)
             && wake > self->state_sent + SPW_EDGE_STATE_COALESCE_MS)
             wake = self->state_sent + SPW_EDGE_STATE_COALESCE_MS;
+        if (self->settles_at && wake > self->settles_at)
+            wake = self->settles_at;
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll(items, (int) n, timeout) < 0) {
             if (errno == EINTR)
@@ -898,8 +920,16 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         }
         if (self->control && now >= self->next_hub_beat)
             spw_hublink_tick(self, now);
-        if (self->state_dirty && now >= self->state_sent + SPW_EDGE_STATE_COALESCE_MS)
+        //  A role in lending counts once it has held a while: the hub hears
+        //  of it when it has, not at each turn of a queue near capacity.
+        bool settled = self->settles_at && now >= self->settles_at;
+        if (self->state_dirty)
+            spw_hublink_observe(self, now);
+        if ((self->state_dirty && now >= self->state_sent + SPW_EDGE_STATE_COALESCE_MS)
+            || settled) {
             spw_hublink_publish(self, false, now);
+            spw_hublink_observe(self, now);
+        }
     }
     //  Every task still held gets an answer: the edge will not serve it.
     //  Other edges' tasks go back to them as busy, to be re-routed.

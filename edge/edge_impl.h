@@ -95,6 +95,7 @@ struct spw_edge_t {
     int64_t matches_until;     // hub lost: matches stand until then (0: no limit)
     bool state_dirty;
     int64_t state_sent;
+    int64_t settles_at;  // ms: when a service's new role settles, to tell (0: none)
     spw_service_figures_t *figures;  // max_services, for STATE messages
 
     //  Cloud links (cloud.c).

@@ -42,6 +42,7 @@ typedef struct {
     size_t count;
     size_t limit;
     bool grew;           // something the hub matches on grew since it was told
+    int64_t now;
 } spw_state_batch_t;
 
 bool spw_hublink_joined(spw_edge_t *self)
@@ -237,8 +238,9 @@ static uint8_t magnitude(uint32_t n)
     return bits;
 }
 
-//  The figures of one service as STATE carries them.
-static void add_one(const spw_service_t *service, spw_service_figures_t *f)
+//  The figures of one service as STATE carries them. Notes its role now,
+//  and settles it once it has held SPW_ROLE_STEADY_MS without a break.
+static void add_one(spw_service_t *service, spw_service_figures_t *f, int64_t now)
 {
     f->service = service->name;
     f->service_len = strlen(service->name);
@@ -249,32 +251,53 @@ static void add_one(const spw_service_t *service, spw_service_figures_t *f)
     f->rate_milli = service->rate_milli;
     f->lent = (uint32_t) service->lent_running;
     f->borrowed = (uint32_t) service->delegated;
+    spw_role_t role = spw_role_of(f->workers, f->idle, f->queued, f->lent, f->borrowed);
+    if (role != service->role) {
+        service->role = (uint8_t) role;
+        service->role_since = now;
+    }
+    if (now - service->role_since >= SPW_ROLE_STEADY_MS)
+        service->settled_role = service->role;
+    f->role = service->settled_role;
 }
 
-//  Adds a service's figures to the batch and notes whether they grew in a
-//  way the hub's matching should hear of now: more workers or fewer, spare
-//  (idle + lent) or backlog (queued + borrowed) up a power of two. A fall
-//  waits for the heartbeat, so that a backlog that drains for an instant
-//  between two tasks does not end a match and start it again.
+//  What the hub's matching may see a service lend: idle + lent, and
+//  nothing while tasks of it are out at lenders (hub/match.h).
+static uint32_t spare_of(const spw_service_figures_t *f)
+{
+    return f->borrowed ? 0 : f->idle + f->lent;
+}
+
+//  Adds a service's figures to the batch and notes whether they changed in
+//  a way the hub's matching should hear of now: more workers or fewer, a
+//  new settled role (spw_hublink_observe wakes the loop when one settles),
+//  or, in a role, spare (spare_of) or backlog (queued + borrowed) up a
+//  power of two. A figure's fall waits for the heartbeat, so that a
+//  backlog that drains for an instant between two tasks does not end a
+//  match and start it again.
 static void add_figures(spw_service_t *service, void *arg)
 {
     spw_state_batch_t *batch = arg;
     if (batch->count >= batch->limit)
         return;
     spw_service_figures_t *f = &batch->figures[batch->count++];
-    add_one(service, f);
-    if (f->workers != service->told_workers || magnitude(f->idle + f->lent) > service->told_spare
-        || magnitude(f->queued + f->borrowed) > service->told_backlog)
+    add_one(service, f, batch->now);
+    bool acting = f->role != SPW_ROLE_NONE;  // the hub matches on it
+    if (f->workers != service->told_workers || f->role != service->told_role
+        || (acting && magnitude(spare_of(f)) > service->told_spare)
+        || (acting && magnitude(f->queued + f->borrowed) > service->told_backlog))
         batch->grew = true;
 }
 
 //  Remembers what the hub was told of a service, to see growth against it.
 static void note_told(spw_service_t *service, void *arg)
 {
-    spw_service_figures_t *f = arg;
-    add_one(service, f);
+    spw_state_batch_t *batch = arg;
+    spw_service_figures_t *f = batch->figures;
+    add_one(service, f, batch->now);
+    service->told_role = f->role;
     service->told_workers = f->workers;
-    service->told_spare = magnitude(f->idle + f->lent);
+    service->told_spare = magnitude(spare_of(f));
     service->told_backlog = magnitude(f->queued + f->borrowed);
 }
 
@@ -283,7 +306,7 @@ void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
     self->state_dirty = false;
     if (self->hub_state != SPW_HUB_JOINED)
         return;
-    spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services, false };
+    spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services, false, now };
     spw_pool_each_service(self->pool, add_figures, &batch);
     if (!always && !batch.grew)
         return;  // nothing the hub must hear now: the heartbeat will say it
@@ -296,7 +319,34 @@ void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
     spw_msg_reset(&out);
     self->state_sent = now;
     spw_service_figures_t scratch;
-    spw_pool_each_service(self->pool, note_told, &scratch);
+    spw_state_batch_t told = { &scratch, 0, 1, false, now };
+    spw_pool_each_service(self->pool, note_told, &told);
+}
+
+//  What spw_hublink_observe gathers: when the first new role settles.
+typedef struct {
+    int64_t now;
+    int64_t settles_at;  // 0: no new role waits to settle
+} spw_observe_t;
+
+static void observe_one(spw_service_t *service, void *arg)
+{
+    spw_observe_t *observe = arg;
+    spw_service_figures_t f;
+    add_one(service, &f, observe->now);
+    if (service->role == service->settled_role)
+        return;
+    int64_t at = service->role_since + SPW_ROLE_STEADY_MS;
+    if (!observe->settles_at || at < observe->settles_at)
+        observe->settles_at = at;
+}
+
+void spw_hublink_observe(spw_edge_t *self, int64_t now)
+{
+    spw_observe_t observe = { now, 0 };
+    if (self->hub_state == SPW_HUB_JOINED)
+        spw_pool_each_service(self->pool, observe_one, &observe);
+    self->settles_at = observe.settles_at;
 }
 
 void spw_hublink_tick(spw_edge_t *self, int64_t now)

@@ -13,6 +13,9 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now);
 void spw_hublink_tick(spw_edge_t *self, int64_t now);
 //  Publishes the state: always, or only if it grew materially.
 void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now);
+//  Notes each service's role in lending as of now (call it when the state
+//  changed), and sets self->settles_at to when a new one settles (0: none).
+void spw_hublink_observe(spw_edge_t *self, int64_t now);
 //  True while the hub has welcomed this edge and is heard.
 bool spw_hublink_joined(spw_edge_t *self);
 //  Says goodbye (if joined) and closes the link.

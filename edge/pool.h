@@ -44,7 +44,11 @@ struct spw_service_t {
     bool nobody;          // the hub says no live edge offers it
     int64_t local_at;     // ms: its own clients' latest task (0: none yet)
     uint32_t told_workers;  // what the hub was last told (hublink.c): workers,
-    uint8_t told_spare, told_backlog;  // and the magnitudes of spare and backlog
+    uint8_t told_spare, told_backlog;  // the magnitudes of spare and backlog,
+    uint8_t told_role;      // and its settled role
+    uint8_t role;           // its role in lending now (spw_role_t, hublink.c),
+    int64_t role_since;     // ms: since when, without a break
+    uint8_t settled_role;   // the last role that held SPW_ROLE_STEADY_MS
     uint64_t done_at_last_tick;  // for the recent service rate
     uint32_t rate_milli;         // tasks served per 1000 s, last tick
     int64_t last_busy;           // the last tick it had workers or tasks

@@ -39,6 +39,7 @@ typedef struct {
     //  other edges its workers run now (its slots on loan), and its own
     //  tasks in flight at other edges now.
     uint32_t lent, borrowed;
+    uint8_t role;        // the edge's settled role in lending (spw_role_t)
 } spw_service_state_t;
 
 //  One edge as the hub sees it. Read-only to callers: only register and

@@ -70,7 +70,8 @@
 //  more: a borrower whose backlog drains for an instant (an open-loop
 //  load, between two bursts) keeps its lenders instead of losing them and
 //  asking again a few milliseconds later. The lender's own load still
-//  decides what it lends, and credit a borrower cannot use goes back.
+//  decides what it lends, and credit a borrower cannot use goes back; a
+//  lender the matching gives to others is not held (hold_matches).
 #define SPW_HUB_MATCH_HOLD_BEATS 2
 //  Pairs decided for one service at most (lenders x borrowers when short).
 #define SPW_HUB_MAX_PAIRS 4096
@@ -518,11 +519,26 @@ static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
     send_control(self, &out, "match");
 }
 
+//  True if the matching has lender lend to someone other than borrower.
+static bool lends_elsewhere(const spw_match_pair_t *pairs, size_t count, const char *lender,
+                            const char *borrower)
+{
+    for (size_t p = 0; p < count; p++)
+        if (strcmp(pairs[p].lender->name, lender) == 0
+            && strcmp(pairs[p].borrower->name, borrower) != 0)
+            return true;
+    return false;
+}
+
 //  Keeps in fresh the partners peer was told of service that the matching
 //  no longer decides but saw within hold_ms (still there), and stamps the
-//  told entries the matching decided again as seen now.
-static size_t hold_matches(spw_peer_t *peer, const char *service, spw_told_t *fresh,
-                           size_t count, int64_t hold_ms, int64_t now)
+//  told entries the matching decided again as seen now. A match is not
+//  held when its lender now lends to others: its slots have a use, and
+//  holding would leave them with a borrower that no longer asks (the
+//  overload moved on) for the whole hold.
+static size_t hold_matches(spw_peer_t *peer, const char *service, const spw_match_pair_t *pairs,
+                           size_t pair_count, spw_told_t *fresh, size_t count, int64_t hold_ms,
+                           int64_t now)
 {
     for (size_t t = 0; t < peer->told_count; t++) {
         spw_told_t *old = &peer->told[t];
@@ -531,9 +547,13 @@ static size_t hold_matches(spw_peer_t *peer, const char *service, spw_told_t *fr
         bool decided = false;
         for (size_t f = 0; f < count && !decided; f++)
             decided = fresh[f].role == old->role && strcmp(fresh[f].partner, old->partner) == 0;
+        bool lends = old->role == SPW_MATCH_LEND_TO;
+        const char *lender = lends ? peer->name : old->partner;
+        const char *borrower = lends ? old->partner : peer->name;
         if (decided)
             old->seen = now;
-        else if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES)
+        else if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES
+                 && !lends_elsewhere(pairs, pair_count, lender, borrower))
             fresh[count++] = *old;
     }
     return count;
@@ -565,7 +585,7 @@ static void match_service(spw_hub_t *self, const char *service, bool warm, int64
             f->slots_milli = pair->slots_milli;
             f->seen = now;
         }
-        count = hold_matches(peer, service, self->fresh, count,
+        count = hold_matches(peer, service, self->pairs, pairs, self->fresh, count,
                              SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
         //  An edge waiting on a service nobody offers hears so, once.
         spw_service_state_t *mine = spw_capacity_service(edge, service);
@@ -953,6 +973,7 @@ static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_
         service->rate = figures.rate_milli / 1000.0;
         service->lent = figures.lent;
         service->borrowed = figures.borrowed;
+        service->role = figures.role;
     }
     if (rc != 0) {
         drop(drops, msg, peer_frame, "bad service figures", now);

@@ -19,6 +19,8 @@
 
 #include "match.h"
 
+#include "spw_proto.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +80,9 @@ static const spw_service_state_t *service_of(const spw_edge_state_t *edge, const
     return spw_capacity_service((spw_edge_state_t *) edge, service);
 }
 
-static bool is_borrower(const spw_service_state_t *state)
-{
-    return state->idle == 0 && (uint64_t) state->queued + state->borrowed > 0;
-}
-
 uint32_t spw_match_supply(const spw_service_state_t *state)
 {
-    if (!state || is_borrower(state) || state->queued > 0 || state->workers == 0)
+    if (!state || state->role != SPW_ROLE_LENDER || state->workers == 0)
         return 0;
     uint64_t supply = (uint64_t) state->idle + state->lent;
     uint32_t cap = state->workers < SPW_MATCH_COUNT_MAX ? state->workers : SPW_MATCH_COUNT_MAX;
@@ -94,7 +91,7 @@ uint32_t spw_match_supply(const spw_service_state_t *state)
 
 uint32_t spw_match_demand(const spw_service_state_t *state)
 {
-    if (!state || !is_borrower(state))
+    if (!state || state->role != SPW_ROLE_BORROWER)
         return 0;
     return at_most((uint64_t) state->queued + state->borrowed, SPW_MATCH_COUNT_MAX);
 }

@@ -6,13 +6,20 @@
 //  service at a time, from the capacity table alone (no socket, no clock, no
 //  global; the random state is an argument).
 //
-//  Roles, per service, from an edge's last state (hub/capacity.h):
+//  Roles, per service, as the edge's last state says (hub/capacity.h): the
+//  edge reports its settled role, the last one spw_role_of gave for
+//  SPW_ROLE_STEADY_MS without a break, so that an edge whose queue and idle
+//  workers take turns keeps its role rather than being matched and
+//  unmatched at each turn. The figures give the amounts:
 //  - a BORROWER has no idle worker and tasks its workers cannot take:
 //    demand = queued + borrowed (borrowed counts, so that demand does not
 //    fall as its queue drains into credit it already holds);
-//  - a LENDER is not a borrower, has nothing queued, has workers, and
-//    supply = idle + lent > 0, at most workers (lent counts, so that supply
-//    does not fall as its idle slots go out on loan);
+//  - a LENDER is not a borrower, has nothing queued and nothing borrowed,
+//    has workers, and supply = idle + lent > 0, at most workers (lent
+//    counts, so that supply does not fall as its idle slots go out on
+//    loan). An edge whose own tasks are out at lenders is not lending: its
+//    idle worker is an instant between its own tasks, and lending it would
+//    send work round in a circle while every edge is overloaded;
 //  - anyone else is neither; in particular an edge with idle workers and
 //    queued tasks at once is turning over, and takes no part.
 //  So an edge is never both, never matched with itself, and the matching is

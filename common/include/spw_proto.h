@@ -145,7 +145,28 @@ typedef struct {
     uint32_t rate_milli;  // tasks served per 1000 s, recently
     uint32_t lent;        // other edges' tasks its workers run now
     uint32_t borrowed;    // its own tasks in flight at other edges now
+    uint8_t role;         // its role in lending, settled (spw_role_t, below)
 } spw_service_figures_t;
+
+//  An edge's part in lending a service, from its figures (docs/scheduling.md):
+//  a borrower has no idle worker and tasks its workers cannot take; a
+//  lender is not one, has workers, nothing queued, none of its own tasks
+//  out at lenders, and idle or lent workers; anyone else is turning over.
+typedef enum {
+    SPW_ROLE_NONE     = 0,
+    SPW_ROLE_LENDER   = 1,
+    SPW_ROLE_BORROWER = 2,
+} spw_role_t;
+
+spw_role_t spw_role_of(uint32_t workers, uint32_t idle, uint32_t queued, uint32_t lent,
+                       uint32_t borrowed);
+
+//  An edge tells the hub its settled role: the last that spw_role_of gave
+//  for this long without a break. A queue near capacity empties and fills
+//  between two tasks, and an edge that serves its backlog on credit has a
+//  worker idle for an instant at each of its own tasks; matched on every
+//  such turn, it would be matched and unmatched many times a second.
+#define SPW_ROLE_STEADY_MS 20
 
 //  One match in a MATCH message.
 typedef struct {

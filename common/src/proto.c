@@ -291,7 +291,7 @@ int spw_proto_next_figures(const spw_proto_t *p, size_t *offset, spw_service_fig
     if (take_text(p, offset, &out->service, &out->service_len) != 0
         || !spw_service_name_valid(out->service, out->service_len))
         return -1;
-    const uint8_t *f = take(p, offset, 28);
+    const uint8_t *f = take(p, offset, 29);
     if (!f)
         return -1;
     out->workers = spw_get_u32(f);
@@ -301,7 +301,18 @@ int spw_proto_next_figures(const spw_proto_t *p, size_t *offset, spw_service_fig
     out->rate_milli = spw_get_u32(f + 16);
     out->lent = spw_get_u32(f + 20);
     out->borrowed = spw_get_u32(f + 24);
-    return 1;
+    out->role = f[28];
+    return out->role <= SPW_ROLE_BORROWER ? 1 : -1;
+}
+
+spw_role_t spw_role_of(uint32_t workers, uint32_t idle, uint32_t queued, uint32_t lent,
+                       uint32_t borrowed)
+{
+    if (idle == 0 && (uint64_t) queued + borrowed > 0)
+        return SPW_ROLE_BORROWER;
+    if (workers > 0 && queued == 0 && borrowed == 0 && (uint64_t) idle + lent > 0)
+        return SPW_ROLE_LENDER;
+    return SPW_ROLE_NONE;
 }
 
 //  Takes the records frame at i and checks every record in it.
@@ -744,7 +755,8 @@ static int write_figures(spw_records_t *r, const void *items, size_t count)
             || record_text(r, f->service, f->service_len) || record_u32(r, f->workers)
             || record_u32(r, f->idle) || record_u32(r, f->queued) || record_u32(r, f->running)
             || record_u32(r, f->rate_milli) || record_u32(r, f->lent)
-            || record_u32(r, f->borrowed))
+            || record_u32(r, f->borrowed) || f->role > SPW_ROLE_BORROWER
+            || record_uint(r, f->role, 1))
             return -1;
     }
     return 0;

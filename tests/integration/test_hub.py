@@ -59,14 +59,29 @@ def edge_status(hub, name):
     return None
 
 
+ROLE_NONE, ROLE_LENDER, ROLE_BORROWER = 0, 1, 2
+
+
+def role_of(workers, idle, queued, lent, borrowed):
+    """The role an edge's figures give it (spw_role_of, docs/protocol.md)."""
+    if idle == 0 and queued + borrowed > 0:
+        return ROLE_BORROWER
+    if workers > 0 and queued == 0 and borrowed == 0 and idle + lent > 0:
+        return ROLE_LENDER
+    return ROLE_NONE
+
+
 def figures(*services):
     """STATE records: (service, workers, idle, queued, running, rate_milli
-    [, lent, borrowed])..."""
+    [, lent, borrowed [, role]])...; the role defaults to the one the
+    figures give, as if it had settled."""
     out = b""
     for service in services:
         name, numbers = service[0], (list(service[1:]) + [0, 0])[:7]
+        workers, idle, queued, _, _, lent, borrowed = numbers
+        role = service[8] if len(service) > 8 else role_of(workers, idle, queued, lent, borrowed)
         out += bytes([len(name)]) + name.encode()
-        out += struct.pack(">IIIIIII", *numbers)
+        out += struct.pack(">IIIIIIIB", *numbers, role)
     return out
 
 

@@ -18,6 +18,7 @@
 
 #include "capacity.h"
 #include "match.h"
+#include "spw_proto.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ typedef struct {
     double rate;
     bool dead;               // silent past SILENCE_MS by NOW
     bool other_service;      // offers "resize" instead of SERVICE
+    bool unsettled;          // says it is neither: its role has not held SPW_ROLE_STEADY_MS
 } edge_spec_t;
 
 //  A lender of n idle workers, and a borrower of n queued tasks (no idle
@@ -76,6 +78,10 @@ static void add_edge(spw_capacity_t *table, const edge_spec_t *spec)
         .lent = spec->lent,
         .borrowed = spec->borrowed,
     };
+    //  An edge says the role its figures give, as if it had held.
+    service.role = spec->unsettled ? SPW_ROLE_NONE
+                                   : spw_role_of(service.workers, service.idle, service.queued,
+                                                 service.lent, service.borrowed);
     snprintf(service.name, sizeof service.name, "%s", spec->other_service ? "resize" : SERVICE);
     assert_int_equal(spw_capacity_update(table, spec->name, 1, &service, 1, 0, 0, heard), 0);
 }
@@ -183,10 +189,19 @@ static const match_case_t cases[] = {
       { { .name = "a", .workers = 1, .borrowed = 3 },
         { LENDER("b", 5) } },
       SPW_POLICY_MOST_SPARE, { { "b", "a", 3 * MILLI } } },
-    { "an edge with idle workers and tasks out elsewhere is a lender",
+    { "a borrower whose role has not settled takes no part",
+      { { BORROWER("a", 3), .unsettled = true },
+        { LENDER("b", 4) } },
+      SPW_POLICY_MOST_SPARE, { { NULL } } },
+    { "a lender whose role has not settled takes no part",
+      { { BORROWER("a", 3) },
+        { LENDER("b", 4), .unsettled = true },
+        { LENDER("c", 1) } },
+      SPW_POLICY_MOST_SPARE, { { "c", "a", 1 * MILLI } } },
+    { "an edge with idle workers and its own tasks out elsewhere lends nothing",
       { { BORROWER("a", 1) },
         { .name = "x", .workers = 2, .idle = 2, .borrowed = 3 } },
-      SPW_POLICY_MOST_SPARE, { { "x", "a", 1 * MILLI } } },
+      SPW_POLICY_MOST_SPARE, { { NULL } } },
     { "supply counts the slots already lent, at most the workers",
       { { BORROWER("a", 10) },
         { .name = "b", .workers = 4, .idle = 1, .lent = 5 } },
@@ -610,6 +625,9 @@ static const role_case_t role_cases[] = {
     { "busy with nothing queued or out is neither", { .workers = 4 }, 0, 0 },
     { "no workers at all with a queue is demand", { .workers = 0, .queued = 2 }, 0, 2 },
     { "no workers lends nothing", { .workers = 0, .lent = 2 }, 0, 0 },
+    { "its own tasks out at lenders lend nothing",
+      { .workers = 4, .idle = 2, .borrowed = 1 }, 0, 0 },
+
 };
 
 static void test_match_supply_and_demand_read_the_roles(void **state)
@@ -617,13 +635,34 @@ static void test_match_supply_and_demand_read_the_roles(void **state)
     (void) state;
     for (size_t i = 0; i < sizeof role_cases / sizeof role_cases[0]; i++) {
         const role_case_t *c = &role_cases[i];
-        uint32_t supply = spw_match_supply(&c->state), demand = spw_match_demand(&c->state);
+        spw_service_state_t said = c->state;  // the role the figures give, settled
+        said.role = spw_role_of(said.workers, said.idle, said.queued, said.lent, said.borrowed);
+        uint32_t supply = spw_match_supply(&said), demand = spw_match_demand(&said);
         if (supply != c->supply || demand != c->demand)
             fail_msg("%s: expected supply %u demand %u, got %u and %u", c->spec, c->supply,
                      c->demand, supply, demand);
     }
     assert_int_equal(spw_match_supply(NULL), 0);
     assert_int_equal(spw_match_demand(NULL), 0);
+}
+
+static void test_match_takes_the_settled_role_the_edge_says(void **state)
+{
+    (void) state;
+    //  A borrower serving its backlog on credit, a worker idle for an
+    //  instant between two of its tasks: still a borrower.
+    spw_service_state_t between = { .workers = 4, .idle = 1, .borrowed = 6,
+                                    .role = SPW_ROLE_BORROWER };
+    assert_int_equal(spw_match_demand(&between), 6);
+    assert_int_equal(spw_match_supply(&between), 0);
+    //  A lender whose own client's task waits for an instant: still a lender.
+    spw_service_state_t turning = { .workers = 4, .queued = 1, .lent = 3,
+                                    .role = SPW_ROLE_LENDER };
+    assert_int_equal(spw_match_supply(&turning), 3);
+    assert_int_equal(spw_match_demand(&turning), 0);
+    //  Idle workers said to be neither lend nothing.
+    spw_service_state_t none = { .workers = 4, .idle = 4, .role = SPW_ROLE_NONE };
+    assert_int_equal(spw_match_supply(&none), 0);
 }
 
 // -- material change ------------------------------------------------------------
@@ -673,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_match_writes_at_most_max_out_pairs_the_first_decided),
         cmocka_unit_test(test_match_figures_beyond_32_bits_are_capped_not_overflowed),
         cmocka_unit_test(test_match_supply_and_demand_read_the_roles),
+        cmocka_unit_test(test_match_takes_the_settled_role_the_edge_says),
         cmocka_unit_test(test_match_changed_only_beyond_a_quarter_or_to_and_from_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -266,8 +266,8 @@ static void test_state_round_trips_counters_and_every_service(void **state)
 {
     (void) state;
     spw_service_figures_t figures[] = {
-        { "echo", 4, 8, 2, 1, 3, 12345, 2, 5 },
-        { "resize", 6, 0, 0, 0, 0, 0, 0, 0 },
+        { "echo", 4, 8, 2, 1, 3, 12345, 2, 5, SPW_ROLE_BORROWER },
+        { "resize", 6, 0, 0, 0, 0, 0, 0, 0, 0 },
     };
     spw_msg_t msg;
     spw_proto_t in;
@@ -288,10 +288,45 @@ static void test_state_round_trips_counters_and_every_service(void **state)
     assert_int_equal(got.rate_milli, 12345);
     assert_int_equal(got.lent, 2);
     assert_int_equal(got.borrowed, 5);
+    assert_int_equal(got.role, SPW_ROLE_BORROWER);
     assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 1);
     assert_text(got.service, got.service_len, "resize");
     assert_int_equal(spw_proto_next_figures(&in, &offset, &got), 0);
     spw_msg_reset(&msg);
+}
+
+static void test_state_with_an_unknown_role_is_refused(void **state)
+{
+    (void) state;
+    spw_service_figures_t figures[] = { { "echo", 4, 8, 2, 1, 3, 12345, 2, 5, 3 } };
+    spw_msg_t msg;
+    spw_msg_init(&msg);
+    //  The encoder refuses to write it; a hand-made one is refused on decode.
+    assert_int_equal(spw_proto_put_state(&msg, "A", 99, 1000, 20, figures, 1), -1);
+    spw_msg_reset(&msg);
+    figures[0].role = SPW_ROLE_LENDER;
+    assert_int_equal(spw_proto_put_state(&msg, "A", 99, 1000, 20, figures, 1), 0);
+    zmq_msg_t *records = &msg.frame[msg.count - 1];
+    uint8_t *data = zmq_msg_data(records);
+    data[zmq_msg_size(records) - 1] = 7;
+    assert_string_equal(decode_error(&msg), "bad service figures");
+    spw_msg_reset(&msg);
+}
+
+static void test_role_of_figures(void **state)
+{
+    (void) state;
+    //  workers, idle, queued, lent, borrowed
+    assert_int_equal(spw_role_of(4, 0, 3, 0, 0), SPW_ROLE_BORROWER);
+    assert_int_equal(spw_role_of(4, 0, 0, 0, 2), SPW_ROLE_BORROWER);   // drained into credit
+    assert_int_equal(spw_role_of(0, 0, 1, 0, 0), SPW_ROLE_BORROWER);   // no workers at all
+    assert_int_equal(spw_role_of(4, 2, 0, 0, 0), SPW_ROLE_LENDER);
+    assert_int_equal(spw_role_of(4, 0, 0, 4, 0), SPW_ROLE_LENDER);     // every worker lent
+    assert_int_equal(spw_role_of(4, 1, 0, 0, 3), SPW_ROLE_NONE);       // its own tasks out
+    assert_int_equal(spw_role_of(4, 1, 2, 0, 0), SPW_ROLE_NONE);       // turning over
+    assert_int_equal(spw_role_of(4, 0, 0, 0, 0), SPW_ROLE_NONE);       // busy, nothing waits
+    assert_int_equal(spw_role_of(0, 0, 0, 3, 0), SPW_ROLE_NONE);       // no workers to lend
+    assert_int_equal(spw_role_of(UINT32_MAX, 0, UINT32_MAX, 0, UINT32_MAX), SPW_ROLE_BORROWER);
 }
 
 static void test_delegate_round_trips_and_keeps_the_body(void **state)
@@ -347,6 +382,8 @@ int main(void)
         cmocka_unit_test(test_credit_revoke_return_and_hello_round_trip),
         cmocka_unit_test(test_member_round_trips_each_event_and_refuses_others),
         cmocka_unit_test(test_state_round_trips_counters_and_every_service),
+        cmocka_unit_test(test_role_of_figures),
+        cmocka_unit_test(test_state_with_an_unknown_role_is_refused),
         cmocka_unit_test(test_delegate_round_trips_and_keeps_the_body),
         cmocka_unit_test(test_done_round_trips_status_credit_and_body),
     };
