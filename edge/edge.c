@@ -385,24 +385,62 @@ spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_
     return task;
 }
 
+//  Why a message is too big to take (more frames or bytes than the edge's
+//  limits), written into text; NULL if it is not.
+static const char *too_big(const spw_edge_t *self, const spw_msg_t *msg, char *text,
+                           size_t size)
+{
+    if (msg->truncated)
+        snprintf(text, size, "more than %d frames", SPW_MAX_FRAMES);
+    else if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes)
+        snprintf(text, size, "message of %zu bytes, over max_message_bytes %lld",
+                 spw_msg_bytes(msg), (long long) self->config.max_message_bytes);
+    else
+        return NULL;
+    return text;
+}
+
+//  Answers a client's message the edge will not take with bad-request, if
+//  it can be answered: a seed REQ client always (it waits for a reply), a
+//  native client when its request id can be read. Then drops it.
+static void refuse_request(spw_edge_t *self, spw_msg_t *msg, const char *why, int64_t now)
+{
+    bool seed = zmq_msg_size(&msg->frame[1]) == 0;
+    bool has_id = msg->count > 3
+               && spw_msg_frame_is(msg, 1, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)
+               && spw_msg_frame_is(msg, 2, (uint8_t[]) { SPW_CMD_REQUEST }, 1)
+               && zmq_msg_size(&msg->frame[3]) == 8;
+    if (seed || has_id) {
+        self->stats.bad_requests++;
+        char reason[160];
+        snprintf(reason, sizeof reason, "bad request: %s", why);
+        send_reply(self, &msg->frame[0], seed ? SPW_CLIENT_SEED : SPW_CLIENT_NATIVE,
+                   has_id ? spw_get_u64(zmq_msg_data(&msg->frame[3])) : 0,
+                   SPW_STATUS_BAD_REQUEST, 0, NULL, 0, 0, reason);
+    }
+    spw_edge_drop(self, &self->frontend_drops, msg, why, now);
+}
+
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or
 //  a native client's [id]["SPW1"][REQUEST]...
 static void on_client(void *arg, spw_msg_t *msg, int64_t now)
 {
     spw_edge_t *self = arg;
-    spw_drops_t *drops = &self->frontend_drops;
     if (msg->count < 3) {
-        spw_edge_drop(self, drops, msg, "too few frames", now);
+        spw_edge_drop(self, &self->frontend_drops, msg, "too few frames", now);
         return;
     }
-    if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes) {
-        spw_edge_drop(self, drops, msg, "message larger than max_message_bytes", now);
+    char text[120];
+    const char *big = too_big(self, msg, text, sizeof text);
+    if (big) {
+        refuse_request(self, msg, big, now);
         return;
     }
     if (zmq_msg_size(&msg->frame[1]) == 0) {
         size_t body_count = msg->count - 2;
         if (body_count > SPW_MAX_BODY_FRAMES) {
-            spw_edge_drop(self, drops, msg, "too many body frames", now);
+            snprintf(text, sizeof text, "more than %d body frames", SPW_MAX_BODY_FRAMES);
+            refuse_request(self, msg, text, now);
             return;
         }
         const char *service = self->config.default_service;
@@ -413,24 +451,11 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
     spw_proto_t request;
     const char *why = NULL;
     if (spw_proto_decode(msg, 1, &request, &why) != 0) {
-        //  A request whose id we can read gets told why; others are dropped.
-        bool has_id = msg->count > 3
-                   && spw_msg_frame_is(msg, 1, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)
-                   && spw_msg_frame_is(msg, 2, (uint8_t[]) { SPW_CMD_REQUEST }, 1)
-                   && zmq_msg_size(&msg->frame[3]) == 8;
-        if (has_id) {
-            self->stats.bad_requests++;
-            char reason[120];
-            snprintf(reason, sizeof reason, "bad request: %s", why);
-            send_reply(self, &msg->frame[0], SPW_CLIENT_NATIVE,
-                       spw_get_u64(zmq_msg_data(&msg->frame[3])), SPW_STATUS_BAD_REQUEST, 0,
-                       NULL, 0, 0, reason);
-        }
-        spw_edge_drop(self, drops, msg, why, now);
+        refuse_request(self, msg, why, now);
         return;
     }
     if (request.cmd != SPW_CMD_REQUEST) {
-        spw_edge_drop(self, drops, msg, "command not allowed from a client", now);
+        spw_edge_drop(self, &self->frontend_drops, msg, "command not allowed from a client", now);
         return;
     }
     accept_request(self, msg, SPW_CLIENT_NATIVE, request.id, request.service,
@@ -438,48 +463,113 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
                    request.body_count, now);
 }
 
-//  A worker's answer to task key: delivered to the client if the task still
-//  waits for one; a late or duplicate answer is dropped. A worker answering
-//  the task it runs is idle from then on, and counted so before the task
-//  ends: a borrower's task then renews its credit on the DONE, instead of
-//  the credit being revoked for a worker that seems busy and offered again
-//  a moment later.
+//  A worker's answer to task key: delivered to the client if the task runs
+//  on that worker; any other answer (late, duplicate, from a peer that is
+//  not a worker, or for another worker's task) is dropped and counted. A
+//  worker answering the task it runs is idle from then on, and counted so
+//  before the task ends: a borrower's task then renews its credit on the
+//  DONE, instead of the credit being revoked for a worker that seems busy
+//  and offered again a moment later.
 static void deliver(spw_edge_t *self, spw_pool_worker_t *worker, uint64_t key,
                     spw_status_t status, spw_msg_t *msg, size_t first, size_t count, int64_t now)
 {
-    if (worker && worker->task && worker->task->key == key) {
-        unassign(worker->task);
-        set_idle(self, worker, now);
-    }
-    spw_task_t *task = spw_tasks_find(self->tasks, key);
+    spw_task_t *task = worker && worker->task && worker->task->key == key ? worker->task : NULL;
     if (!task) {
         self->stats.late_replies++;
-        spw_log(SPW_LOG_DEBUG, "late_reply_dropped", "task=%llx", (unsigned long long) key);
+        spw_log(SPW_LOG_DEBUG, "reply_dropped", "task=%llx reason=\"%s\"",
+                (unsigned long long) key,
+                worker ? "not the task this worker runs" : "not from a worker");
         return;
     }
+    unassign(task);
+    set_idle(self, worker, now);
     if (status != SPW_STATUS_OK)
         status = SPW_STATUS_TASK_ERROR;
     spw_edge_finish(self, task, status, msg, first, count, "the worker reported an error");
 }
 
+//  A worker's answer to the task it runs that the edge cannot take (too
+//  big, too many frames, a status it does not know): the client hears so
+//  at once, as task-error, and the worker is idle, as after any answer.
+static void refuse_answer(spw_edge_t *self, spw_pool_worker_t *worker, spw_msg_t *msg,
+                          const char *why, int64_t now)
+{
+    spw_edge_drop(self, &self->backend_drops, msg, why, now);
+    spw_task_t *task = worker->task;
+    unassign(task);
+    set_idle(self, worker, now);
+    char reason[200];
+    snprintf(reason, sizeof reason, "the worker's reply could not be taken: %s", why);
+    spw_edge_finish(self, task, SPW_STATUS_TASK_ERROR, NULL, 0, 0, reason);
+}
+
+//  A message from a known worker that is no answer the edge can take and
+//  no command it allows: the worker is told to go (DISCONNECT) and
+//  forgotten, and its task goes back to the queue at once.
+static void refuse_worker(spw_edge_t *self, spw_pool_worker_t *worker, spw_msg_t *msg,
+                          const char *why, int64_t now)
+{
+    spw_edge_drop(self, &self->backend_drops, msg, why, now);
+    if (worker->kind == SPW_WORKER_NATIVE) {
+        spw_msg_t out;
+        spw_msg_init(&out);
+        spw_msg_add_mem(&out, worker->identity.data, worker->identity.len);
+        spw_proto_put_disconnect(&out);
+        spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
+    }
+    lose_worker(self, worker, why, now);
+}
+
+//  The task key of a message shaped as an answer, even if the rest is not:
+//  a seed REQ worker's [id][""][key][""]..., a native [id]["SPW1"][RESULT]
+//  [key].... False if there is none to read.
+static bool answer_key(const spw_msg_t *msg, spw_worker_kind_t kind, uint64_t *key)
+{
+    bool shaped = kind == SPW_WORKER_SEED
+                    ? msg->count >= 4 && zmq_msg_size(&msg->frame[2]) == 8
+                          && zmq_msg_size(&msg->frame[3]) == 0
+                    : msg->count >= 4
+                          && spw_msg_frame_is(msg, 1, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)
+                          && spw_msg_frame_is(msg, 2, (uint8_t[]) { SPW_CMD_RESULT }, 1)
+                          && zmq_msg_size(&msg->frame[3]) == 8;
+    if (shaped)
+        *key = spw_get_u64(zmq_msg_data((zmq_msg_t *) &msg->frame[kind == SPW_WORKER_SEED ? 2 : 3]));
+    return shaped;
+}
+
+//  True if msg is worker's answer to the task it runs, by its key.
+static bool answers_its_task(const spw_msg_t *msg, const spw_pool_worker_t *worker)
+{
+    uint64_t key;
+    return worker && worker->task && answer_key(msg, worker->kind, &key)
+        && key == worker->task->key;
+}
+
 //  A seed REQ worker: [id][""]["READY"] or [id][""][task key][""][body...].
+//  big says why the message is too big to take (NULL if it is not).
 static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *worker,
-                           int64_t now)
+                           const char *big, int64_t now)
 {
     spw_drops_t *drops = &self->backend_drops;
     if (worker && worker->kind != SPW_WORKER_SEED) {
-        spw_edge_drop(self, drops, msg, "native worker sent a REQ envelope", now);
+        refuse_worker(self, worker, msg, "native worker sent a REQ envelope", now);
         return;
     }
-    bool ready = msg->count == 3 && spw_msg_frame_is(msg, 2, "READY", 5);
-    bool result = msg->count >= 5 && msg->count - 4 <= SPW_MAX_BODY_FRAMES
-               && zmq_msg_size(&msg->frame[2]) == 8 && zmq_msg_size(&msg->frame[3]) == 0;
+    char text[80];
+    const char *why = big;
+    if (!why && msg->count > 4 + SPW_MAX_BODY_FRAMES) {
+        snprintf(text, sizeof text, "more than %d body frames", SPW_MAX_BODY_FRAMES);
+        why = text;
+    }
+    uint64_t key = 0;
+    bool ready = !why && msg->count == 3 && spw_msg_frame_is(msg, 2, "READY", 5);
+    bool result = !why && msg->count >= 5 && answer_key(msg, SPW_WORKER_SEED, &key);
     if (!worker && !ready && !result) {
-        spw_edge_drop(self, drops, msg, "neither READY nor a returned task", now);
+        spw_edge_drop(self, drops, msg, why ? why : "neither READY nor a returned task", now);
         return;
     }
     if (!worker) {
-        //  New, or one we gave up on that answered after all: it is alive.
+        //  New, or one we gave up on: it is alive (an answer of its is late).
         const char *name = self->config.default_service;
         spw_service_t *service = spw_pool_service(self->pool, name, strlen(name), true);
         worker = service ? spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
@@ -490,30 +580,40 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
             return;
         }
     }
-    if (result) {
-        uint64_t key = spw_get_u64(zmq_msg_data(&msg->frame[2]));
+    if (why && answers_its_task(msg, worker))
+        refuse_answer(self, worker, msg, why, now);
+    else if (result)
         deliver(self, worker, key, SPW_STATUS_OK, msg, 4, msg->count - 4, now);
-    }
     else if (!ready)
-        spw_edge_drop(self, drops, msg, "neither READY nor a returned task", now);
+        spw_edge_drop(self, drops, msg, why ? why : "neither READY nor a returned task", now);
     //  Whatever a REQ worker sent, it now waits for a request: it is idle.
     release_task(self, worker, "worker answered something else", now);
     worker_ready(self, worker, now);
 }
 
 //  A native worker: [id]["SPW1"][command]...
+//  big says why the message is too big to take (NULL if it is not).
 static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *worker,
-                             int64_t now)
+                             const char *big, int64_t now)
 {
     spw_drops_t *drops = &self->backend_drops;
     spw_proto_t in;
-    const char *why = NULL;
-    if (spw_proto_decode(msg, 1, &in, &why) != 0) {
-        spw_edge_drop(self, drops, msg, why, now);
+    const char *why = big;
+    if (why || spw_proto_decode(msg, 1, &in, &why) != 0) {
+        //  Every message of a worker ends its way: an answer to its task
+        //  that cannot be taken ends the task, anything else the worker.
+        if (answers_its_task(msg, worker)) {
+            refuse_answer(self, worker, msg, why, now);
+            worker_ready(self, worker, now);
+        }
+        else if (worker)
+            refuse_worker(self, worker, msg, why, now);
+        else
+            spw_edge_drop(self, drops, msg, why, now);
         return;
     }
     if (worker && worker->kind != SPW_WORKER_NATIVE) {
-        spw_edge_drop(self, drops, msg, "REQ worker sent a native command", now);
+        refuse_worker(self, worker, msg, "REQ worker sent a native command", now);
         return;
     }
     switch (in.cmd) {
@@ -583,16 +683,14 @@ static void on_worker(void *arg, spw_msg_t *msg, int64_t now)
         spw_edge_drop(self, &self->backend_drops, msg, "too few frames", now);
         return;
     }
-    if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes) {
-        spw_edge_drop(self, &self->backend_drops, msg, "message larger than max_message_bytes", now);
-        return;
-    }
+    char text[120];
+    const char *big = too_big(self, msg, text, sizeof text);
     zmq_msg_t *id = &msg->frame[0];
     spw_pool_worker_t *worker = spw_pool_find(self->pool, zmq_msg_data(id), zmq_msg_size(id));
     if (zmq_msg_size(&msg->frame[1]) == 0)
-        on_seed_worker(self, msg, worker, now);
+        on_seed_worker(self, msg, worker, big, now);
     else
-        on_native_worker(self, msg, worker, now);
+        on_native_worker(self, msg, worker, big, now);
 }
 
 //  Heartbeats to native workers, and the end of the silent and the stuck.
@@ -884,7 +982,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         now = spw_clock_ms();
         self->now = now;
         if ((items[0].revents & ZMQ_POLLIN)
-            && spw_msg_drain(self->backend, SPW_EDGE_BATCH, on_worker, self, &self->backend_drops, 0, now) != 0)
+            && spw_msg_drain_all(self->backend, SPW_EDGE_BATCH, on_worker, self, &self->backend_drops, 0, now) != 0)
             rc = -1;
         if (control_at != SIZE_MAX && (items[control_at].revents & ZMQ_POLLIN) && self->control
             && spw_msg_drain(self->control, SPW_EDGE_BATCH, on_control, self, &self->hub_drops, -1, now) != 0)
@@ -906,7 +1004,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             && spw_msg_drain(self->cloud, SPW_EDGE_BATCH, on_cloud, self, &self->cloud_drops, 0, now) != 0)
             rc = -1;
         if ((items[1].revents & ZMQ_POLLIN)
-            && spw_msg_drain(self->frontend, SPW_EDGE_BATCH, on_client, self, &self->frontend_drops, 0, now) != 0)
+            && spw_msg_drain_all(self->frontend, SPW_EDGE_BATCH, on_client, self, &self->frontend_drops, 0, now) != 0)
             rc = -1;
         if (rc != 0) {
             spw_log(SPW_LOG_ERROR, "receive_failed", "error=\"%s\"", zmq_strerror(errno));

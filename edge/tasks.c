@@ -3,12 +3,15 @@
 
 #include "tasks.h"
 
+#include "spw_random.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 struct spw_tasks_t {
     spw_task_t *slots;
-    uint32_t *generation;  // per slot, bumped on every removal
+    uint32_t *tag;         // per slot, the high half of its last key
+    uint64_t random;       // where new tags come from
     uint32_t *free_stack;
     size_t free_count;
     spw_task_t **heap;
@@ -24,19 +27,18 @@ spw_tasks_t *spw_tasks_new(size_t max_tasks)
     if (!self)
         return NULL;
     self->slots = calloc(max_tasks, sizeof *self->slots);
-    self->generation = calloc(max_tasks, sizeof *self->generation);
+    self->tag = calloc(max_tasks, sizeof *self->tag);
     self->free_stack = calloc(max_tasks, sizeof *self->free_stack);
     self->heap = calloc(max_tasks, sizeof *self->heap);
-    if (!self->slots || !self->generation || !self->free_stack || !self->heap) {
+    if (!self->slots || !self->tag || !self->free_stack || !self->heap) {
         spw_tasks_destroy(&self);
         return NULL;
     }
     self->limit = max_tasks;
+    self->random = spw_random_seed();
     //  Hand out low slots first: they stay warm in the cache.
-    for (size_t i = 0; i < max_tasks; i++) {
+    for (size_t i = 0; i < max_tasks; i++)
         self->free_stack[i] = (uint32_t) (max_tasks - 1 - i);
-        self->generation[i] = 1;
-    }
     self->free_count = max_tasks;
     return self;
 }
@@ -57,7 +59,7 @@ void spw_tasks_destroy(spw_tasks_t **self_p)
     for (size_t i = 0; i < self->size; i++)
         close_frames(self->heap[i]);
     free(self->slots);
-    free(self->generation);
+    free(self->tag);
     free(self->free_stack);
     free(self->heap);
     free(self);
@@ -113,7 +115,15 @@ spw_task_t *spw_tasks_add(spw_tasks_t *self, int64_t deadline)
     spw_task_t *task = &self->slots[slot];
     memset(task, 0, offsetof(spw_task_t, body));
     task->prev = task->next = NULL;
-    task->key = ((uint64_t) self->generation[slot] << 32) | (uint64_t) (slot + 1);
+    //  A random tag, never 0 and never the slot's last: a key cannot be
+    //  guessed from another, and a late reply for the slot's last task
+    //  finds nothing.
+    uint32_t tag;
+    do
+        tag = (uint32_t) (spw_random_next(&self->random) >> 32);
+    while (tag == 0 || tag == self->tag[slot]);
+    self->tag[slot] = tag;
+    task->key = ((uint64_t) tag << 32) | (uint64_t) (slot + 1);
     task->deadline = deadline;
     zmq_msg_init(&task->client);
     heap_place(self, self->size++, task);
@@ -135,9 +145,6 @@ void spw_tasks_remove(spw_tasks_t *self, spw_task_t *task)
     size_t slot = (size_t) (task - self->slots);
     close_frames(task);
     task->key = 0;
-    self->generation[slot]++;
-    if (self->generation[slot] == 0)
-        self->generation[slot] = 1;
     self->free_stack[self->free_count++] = (uint32_t) slot;
 
     size_t index = task->heap_index;

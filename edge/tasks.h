@@ -3,8 +3,9 @@
 //
 //  A task is found by its key, which the edge puts on the wire to workers
 //  (and later to other edges): the low 32 bits are the slot, the high 32 a
-//  generation bumped each time the slot is freed, so a late or duplicate
-//  reply for a finished task finds nothing. Slots are allocated once, at
+//  random tag drawn anew each time the slot is used, so that a late or
+//  duplicate reply for a finished task finds nothing and a key cannot be
+//  guessed from another one seen. Slots are allocated once, at
 //  the table's limit; adding, finding and removing are O(1), and deadlines
 //  sit in a binary heap so the next one to expire is O(1) to see and
 //  O(log n) to remove. The table owns the frames a task holds.

@@ -40,6 +40,7 @@
 #include "spw_clock.h"
 #include "spw_log.h"
 #include "spw_proto.h"
+#include "spw_random.h"
 #include "spw_socket.h"
 
 #include <errno.h>
@@ -1091,13 +1092,6 @@ static void tick(spw_hub_t *self, int64_t now)
     }
 }
 
-//  A seed for the random policy that differs from run to run.
-static uint64_t random_seed(void)
-{
-    uint64_t state = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32)
-                   ^ (uint64_t) spw_clock_us();
-    return spw_match_random_next(&state);
-}
 
 spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
 {
@@ -1116,7 +1110,7 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->state_endpoint = *self->config.state_advertise ? self->config.state_advertise
                                                          : self->config.state;
     self->hold_ms = config->heartbeat_ms * config->liveness;
-    self->random_state = random_seed();
+    self->random_state = spw_random_seed();
     self->control_drops.name = "control";
     self->state_drops.name = "state";
     self->peer_limit = (size_t) config->max_edges;

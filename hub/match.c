@@ -20,6 +20,7 @@
 #include "match.h"
 
 #include "spw_proto.h"
+#include "spw_random.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -176,10 +177,7 @@ int spw_policy_parse(const char *name, spw_policy_t *policy)
 
 uint64_t spw_match_random_next(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
+    return spw_random_next(state);
 }
 
 //  A uniform draw in [0, bound), bound > 0, by rejection so that no value

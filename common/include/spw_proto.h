@@ -107,6 +107,7 @@ typedef enum {
 typedef struct {
     zmq_msg_t frame[SPW_MAX_FRAMES];
     size_t count;
+    bool truncated;  // it had more frames; those past the limit were dropped
 } spw_msg_t;
 
 //  A decoded native message: pointers into the frames of the message it

@@ -68,6 +68,13 @@ void spw_drops_note(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, co
 int spw_msg_drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *msg, int64_t now),
                   void *arg, spw_drops_t *drops, int peer_frame, int64_t now);
 
+//  As spw_msg_drain, but a message with more than SPW_MAX_FRAMES frames
+//  reaches handle too, with its first SPW_MAX_FRAMES frames and truncated
+//  set, so that whoever sent it can be answered.
+int spw_msg_drain_all(void *socket, int batch,
+                      void (*handle)(void *arg, spw_msg_t *msg, int64_t now), void *arg,
+                      spw_drops_t *drops, int peer_frame, int64_t now);
+
 #ifdef __cplusplus
 }
 #endif

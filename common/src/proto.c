@@ -75,6 +75,7 @@ bool spw_service_name_valid(const char *name, size_t len)
 void spw_msg_init(spw_msg_t *msg)
 {
     msg->count = 0;
+    msg->truncated = false;
 }
 
 void spw_msg_reset(spw_msg_t *msg)
@@ -82,6 +83,7 @@ void spw_msg_reset(spw_msg_t *msg)
     for (size_t i = 0; i < msg->count; i++)
         zmq_msg_close(&msg->frame[i]);
     msg->count = 0;
+    msg->truncated = false;
 }
 
 int spw_msg_add_mem(spw_msg_t *msg, const void *data, size_t size)

@@ -67,7 +67,9 @@ int spw_socket_connect(void *socket, const char *endpoint, char *err, size_t err
     return -1;
 }
 
-int spw_msg_recv(spw_msg_t *msg, void *socket, int flags)
+//  Receives one message; one with more than SPW_MAX_FRAMES frames keeps its
+//  first ones, truncated set, if keep_head, and is dropped whole otherwise.
+static int recv_message(spw_msg_t *msg, void *socket, int flags, bool keep_head)
 {
     bool oversized = false;
     while (true) {
@@ -83,17 +85,27 @@ int spw_msg_recv(spw_msg_t *msg, void *socket, int flags)
         bool more = zmq_msg_more(&frame);
         if (!oversized && spw_msg_add_move(msg, &frame) != 0) {
             oversized = true;
-            spw_msg_reset(msg);
+            if (!keep_head)
+                spw_msg_reset(msg);
         }
         zmq_msg_close(&frame);
         if (!more)
             break;
+    }
+    if (oversized && keep_head) {
+        msg->truncated = true;
+        return 0;
     }
     if (oversized) {
         errno = EMSGSIZE;
         return -1;
     }
     return 0;
+}
+
+int spw_msg_recv(spw_msg_t *msg, void *socket, int flags)
+{
+    return recv_message(msg, socket, flags, false);
 }
 
 int spw_msg_send(spw_msg_t *msg, void *socket, int flags)
@@ -139,13 +151,13 @@ void spw_drops_note(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, co
     drops->since_log = 0;
 }
 
-int spw_msg_drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *msg, int64_t now),
-                  void *arg, spw_drops_t *drops, int peer_frame, int64_t now)
+static int drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *msg, int64_t now),
+                 void *arg, spw_drops_t *drops, int peer_frame, bool keep_head, int64_t now)
 {
     for (int i = 0; i < batch; i++) {
         spw_msg_t msg;
         spw_msg_init(&msg);
-        if (spw_msg_recv(&msg, socket, ZMQ_DONTWAIT) != 0) {
+        if (recv_message(&msg, socket, ZMQ_DONTWAIT, keep_head) != 0) {
             if (errno == EMSGSIZE) {
                 spw_drops_note(drops, &msg, peer_frame, "too many frames", now);
                 continue;
@@ -156,4 +168,17 @@ int spw_msg_drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *
         spw_msg_reset(&msg);
     }
     return 0;
+}
+
+int spw_msg_drain(void *socket, int batch, void (*handle)(void *arg, spw_msg_t *msg, int64_t now),
+                  void *arg, spw_drops_t *drops, int peer_frame, int64_t now)
+{
+    return drain(socket, batch, handle, arg, drops, peer_frame, false, now);
+}
+
+int spw_msg_drain_all(void *socket, int batch,
+                      void (*handle)(void *arg, spw_msg_t *msg, int64_t now), void *arg,
+                      spw_drops_t *drops, int peer_frame, int64_t now)
+{
+    return drain(socket, batch, handle, arg, drops, peer_frame, true, now);
 }

@@ -63,6 +63,29 @@ static void test_tasks_keys_are_unique_and_nonzero(void **state)
     spw_tasks_destroy(&tasks);
 }
 
+static void test_tasks_keys_of_one_slot_do_not_follow_each_other(void **state)
+{
+    (void) state;
+    enum { USES = 1000 };
+    spw_tasks_t *tasks = spw_tasks_new(1);
+    uint32_t last = 0;
+    size_t steps_of_one = 0;
+    for (size_t i = 0; i < USES; i++) {
+        spw_task_t *task = spw_tasks_add(tasks, 10);
+        assert_non_null(task);
+        uint32_t tag = (uint32_t) (task->key >> 32);
+        assert_int_equal(task->key & 0xffffffffu, 1);  // the slot, found in O(1)
+        if (tag == 0 || tag == last)
+            fail_msg("use %zu: tag 0x%x after 0x%x", i, tag, last);
+        steps_of_one += tag == last + 1;
+        last = tag;
+        spw_tasks_remove(tasks, task);
+    }
+    //  Random 32-bit tags: a step of exactly one is a 1-in-4-billion event.
+    assert_true(steps_of_one <= 1);
+    spw_tasks_destroy(&tasks);
+}
+
 static void test_tasks_reused_slot_gets_a_new_key(void **state)
 {
     (void) state;
@@ -399,6 +422,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tasks_keys_are_unique_and_nonzero),
         cmocka_unit_test(test_tasks_reused_slot_gets_a_new_key),
+        cmocka_unit_test(test_tasks_keys_of_one_slot_do_not_follow_each_other),
         cmocka_unit_test(test_tasks_find_returns_the_live_task),
         cmocka_unit_test(test_tasks_find_returns_null_after_remove),
         cmocka_unit_test(test_tasks_stale_key_does_not_match_the_reused_slot),

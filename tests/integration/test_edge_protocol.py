@@ -1,0 +1,234 @@
+"""The client and worker protocol around the codec: no message strands a task
+or a worker. A worker's answer the edge cannot take ends its task at once
+with an explicit error and leaves the worker serving; only the worker a task
+runs on may answer it; task keys do not follow each other; every malformed
+request whose id can be read, and every seed REQ client, gets an answer."""
+
+import os
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import HEADER, REQUEST, Cluster, check, run  # noqa: E402
+
+import zmq  # noqa: E402
+
+READY, TASK, RESULT, DISCONNECT = b"\x10", b"\x11", b"\x12", b"\x14"
+LIMIT = 4096          # the edge's max_message_bytes in these tests
+ANSWER_S = 2.0        # an answer "at once": well inside a heartbeat-free wait
+DEADLINE_MS = 20000   # the clients' deadline: a timeout would take this long
+
+
+class FakeWorker:
+    """A native worker driven by hand: READY, then whatever the test sends."""
+
+    def __init__(self, c, edge, service="echo"):
+        self.socket = c.ctx.socket(zmq.DEALER)
+        self.socket.linger = 0
+        self.socket.connect(edge.backend)
+        self.socket.send_multipart([HEADER, READY, service.encode()])
+
+    def task(self, timeout=5.0):
+        """The next TASK as (key bytes, body frames); fails if none comes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.socket.poll(100):
+                continue
+            msg = self.socket.recv_multipart()
+            if msg[:2] == [HEADER, TASK]:
+                return msg[2], msg[3:]
+        check(False, "the worker got no task within %.1fs" % timeout)
+
+    def heard(self, command, timeout=5.0):
+        """True if the edge sent this command within timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.socket.poll(100) and self.socket.recv_multipart()[:2] == [HEADER, command]:
+                return True
+        return False
+
+    def send(self, *frames):
+        self.socket.send_multipart([HEADER] + list(frames))
+
+    def close(self):
+        self.socket.close()
+
+
+def edge_with_worker(c, name):
+    edge = c.start_edge(name, "--max-message-bytes", str(LIMIT), "--heartbeat-ms", "200")
+    worker = FakeWorker(c, edge)
+    c.wait_idle_workers(edge, "echo", 1)
+    return edge, worker
+
+
+def answered_at_once(client, request_id):
+    """The reply to request_id, which must come within ANSWER_S."""
+    started = time.monotonic()
+    reply = client.recv(ANSWER_S)
+    check(reply is not None, "request %d: no answer within %.1fs" % (request_id, ANSWER_S))
+    check(reply[0] == request_id, "expected request %d, got %r" % (request_id, reply[:2]))
+    return reply[1], reply[2], time.monotonic() - started
+
+
+def check_refused_answer_then_served(c, name, bad_result):
+    """A worker's RESULT built by bad_result(key) is refused: its client gets
+    task-error at once, and the same worker takes and answers the next task."""
+    edge, worker = edge_with_worker(c, name)
+    client = c.client(edge)
+    first = client.send([b"first"], service="echo", timeout_ms=DEADLINE_MS)
+    key, _ = worker.task()
+    worker.send(*bad_result(key))
+    status, body, _ = answered_at_once(client, first)
+    check(status == "task-error", "%s: expected task-error, got %s %r" % (name, status, body))
+    check(body and body[0].startswith(b"the worker's reply could not be taken: "),
+          "%s: the reason was %r" % (name, body))
+    second = client.send([b"second"], service="echo", timeout_ms=DEADLINE_MS)
+    key, frames = worker.task()
+    worker.send(RESULT, key, b"\x00", *frames)
+    status, body, _ = answered_at_once(client, second)
+    check(status == "ok" and body == [b"second"], "%s: then %s %r" % (name, status, body))
+    client.close()
+    worker.close()
+    return body
+
+
+def test_a_result_over_the_limit_ends_its_task_and_the_worker_serves_on():
+    with Cluster("toolarge") as c:
+        check_refused_answer_then_served(
+            c, "A", lambda key: [RESULT, key, b"\x00", b"x" * 3000, b"y" * 3000])
+
+
+def test_a_result_with_too_many_frames_ends_its_task():
+    with Cluster("toomany") as c:
+        check_refused_answer_then_served(
+            c, "A", lambda key: [RESULT, key, b"\x00"] + [b"x"] * 17)
+
+
+def test_a_result_with_more_frames_than_a_message_holds_ends_its_task():
+    with Cluster("truncated") as c:
+        check_refused_answer_then_served(
+            c, "A", lambda key: [RESULT, key, b"\x00"] + [b"x"] * 40)
+
+
+def test_a_result_with_an_unknown_status_ends_its_task():
+    with Cluster("status") as c:
+        check_refused_answer_then_served(c, "A", lambda key: [RESULT, key, b"\xc8", b"x"])
+
+
+def test_a_worker_saying_nonsense_is_removed_and_its_task_served_at_once():
+    with Cluster("nonsense") as c:
+        edge, worker = edge_with_worker(c, "A")
+        client = c.client(edge)
+        request = client.send([b"task"], service="echo", timeout_ms=DEADLINE_MS)
+        worker.task()
+        other = FakeWorker(c, edge)
+        c.wait_idle_workers(edge, "echo", 1)
+        worker.send(b"\x7f", b"nonsense")
+        check(worker.heard(DISCONNECT), "the worker was not told to go")
+        key, frames = other.task(ANSWER_S)
+        other.send(RESULT, key, b"\x00", *frames)
+        status, body, _ = answered_at_once(client, request)
+        check(status == "ok" and body == [b"task"], "then %s %r" % (status, body))
+        s = c.stats(edge)
+        check(s["services"]["echo"]["workers"] == "1", "workers: %r" % s["services"]["echo"])
+        client.close()
+        worker.close()
+        other.close()
+
+
+def test_only_the_worker_a_task_runs_on_may_answer_it():
+    with Cluster("forged") as c:
+        edge, worker = edge_with_worker(c, "A")
+        client = c.client(edge)
+        request = client.send([b"real"], service="echo", timeout_ms=DEADLINE_MS)
+        key, frames = worker.task()
+        # A peer that never said READY, and a worker of another service that
+        # runs nothing, both answer with the key they somehow learnt.
+        stranger = c.ctx.socket(zmq.DEALER)
+        stranger.linger = 0
+        stranger.connect(edge.backend)
+        stranger.send_multipart([HEADER, RESULT, key, b"\x00", b"forged by a stranger"])
+        rival = FakeWorker(c, edge, service="resize")
+        c.wait_idle_workers(edge, "resize", 1)
+        rival.send(RESULT, key, b"\x00", b"forged by a rival")
+        c.wait_for("both forgeries to be dropped",
+                   lambda: int(c.stats(edge)["edge"]["late_replies"]) >= 2)
+        check(client.recv(0.2) is None, "a forged answer reached the client")
+        worker.send(RESULT, key, b"\x00", *frames)
+        status, body, _ = answered_at_once(client, request)
+        check(status == "ok" and body == [b"real"], "the client got %s %r" % (status, body))
+        for s in (client, worker, rival):
+            s.close()
+        stranger.close()
+
+
+def test_task_keys_do_not_follow_each_other():
+    with Cluster("keys") as c:
+        edge, worker = edge_with_worker(c, "A")
+        client = c.client(edge)
+        keys = []
+        for i in range(20):
+            request = client.send([b"%d" % i], service="echo", timeout_ms=DEADLINE_MS)
+            key, frames = worker.task()
+            keys.append(struct.unpack(">Q", key)[0])
+            worker.send(RESULT, key, b"\x00", *frames)
+            answered_at_once(client, request)
+        tags = [k >> 32 for k in keys]
+        steps = [b - a for a, b in zip(tags, tags[1:])]
+        check(len(set(keys)) == len(keys), "keys repeat: %r" % keys)
+        check(steps.count(1) <= 1 and steps.count(0) == 0,
+              "keys follow each other: %r" % [hex(k) for k in keys])
+        client.close()
+        worker.close()
+
+
+def test_malformed_requests_are_answered():
+    with Cluster("requests") as c:
+        edge, worker = edge_with_worker(c, "A")
+        native = c.ctx.socket(zmq.DEALER)
+        native.linger = 0
+        native.connect(edge.frontend)
+        head = lambda rid: [HEADER, REQUEST, struct.pack(">Q", rid), b"echo",  # noqa: E731
+                            struct.pack(">I", DEADLINE_MS)]
+        cases = {
+            1: head(1) + [b"x"] * 23,                 # more frames than a message holds
+            2: head(2) + [b"x" * 1000] * 10,          # 10,000 bytes in frames under the limit
+            3: head(3) + [b"x"] * 17,                 # one body frame too many
+        }
+        for frames in cases.values():
+            native.send_multipart(frames)
+        for _ in range(len(cases)):
+            check(native.poll(int(ANSWER_S * 1000)), "a malformed request went unanswered")
+            reply = native.recv_multipart()
+            rid = struct.unpack(">Q", reply[2])[0]
+            check(reply[3] == b"\x05" and reply[4].startswith(b"bad request: "),
+                  "request %d: %r" % (rid, reply[3:5]))
+            cases.pop(rid)
+        check(not cases, "unanswered: %r" % list(cases))
+        native.close()
+        # Seed REQ clients wait for a reply whatever they sent: they get one.
+        for frames in ([b"x"] * 17, [b"x" * 3000, b"y" * 3000], [b"x"] * 40):
+            req = c.ctx.socket(zmq.REQ)
+            req.linger = 0
+            req.connect(edge.frontend)
+            req.send_multipart(frames)
+            check(req.poll(int(ANSWER_S * 1000)), "a REQ client hangs after %d frames"
+                  % len(frames))
+            reply = req.recv_multipart()
+            check(len(reply) == 1 and reply[0].startswith(b"error: bad-request: "),
+                  "REQ client got %r" % reply[:1])
+            req.close()
+        worker.close()
+
+
+run([
+    test_a_result_over_the_limit_ends_its_task_and_the_worker_serves_on,
+    test_a_result_with_too_many_frames_ends_its_task,
+    test_a_result_with_more_frames_than_a_message_holds_ends_its_task,
+    test_a_result_with_an_unknown_status_ends_its_task,
+    test_a_worker_saying_nonsense_is_removed_and_its_task_served_at_once,
+    test_only_the_worker_a_task_runs_on_may_answer_it,
+    test_task_keys_do_not_follow_each_other,
+    test_malformed_requests_are_answered,
+])
