@@ -46,6 +46,15 @@
 #define SPW_EDGE_BATCH 256
 //  State changes are published at most this often (coalesced).
 #define SPW_EDGE_STATE_COALESCE_MS 10
+//  The version of the stats service's text (docs/protocol.md): it changes
+//  when a key changes meaning or goes; new keys may come without it.
+#define SPW_EDGE_STATS_SCHEMA 1
+//  Clients' and workers' frames up to this many times max_message_bytes are
+//  read (and the message refused with an answer); larger ones make libzmq
+//  drop the connection.
+#define SPW_EDGE_FRAME_LIMIT_FACTOR 2
+//  How long a stopping edge lets its last replies and goodbyes go out.
+#define SPW_EDGE_GOODBYE_LINGER_MS 100
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
 
@@ -160,7 +169,7 @@ void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, sp
                    size_t first, size_t count, const char *reason)
 {
     if (task->state == SPW_TASK_DELEGATED && status == SPW_STATUS_OK)
-        self->stats.served_remote++;
+        self->stats.served_by_others++;
     detach(self, task);
     self->state_dirty = true;
     //  A borrower's task frees its credit, renewed on the DONE of a task its
@@ -317,6 +326,10 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
                            int64_t now)
 {
     zmq_msg_t *client = &msg->frame[0];
+    if (service_len == 0) {
+        service_name = self->config.default_service;  // an empty service means it
+        service_len = strlen(service_name);
+    }
     size_t prefix = strlen(SPW_INTERNAL_PREFIX);
     if (service_len == prefix + 5 && memcmp(service_name, SPW_INTERNAL_PREFIX "stats", service_len) == 0) {
         answer_stats(self, client, kind, request_id, now);
@@ -412,8 +425,9 @@ static void refuse_request(spw_edge_t *self, spw_msg_t *msg, const char *why, in
                && zmq_msg_size(&msg->frame[3]) == 8;
     if (seed || has_id) {
         self->stats.bad_requests++;
+        //  A seed client's reply says "error: bad-request: " already.
         char reason[160];
-        snprintf(reason, sizeof reason, "bad request: %s", why);
+        snprintf(reason, sizeof reason, "%s%s", seed ? "" : "bad request: ", why);
         send_reply(self, &msg->frame[0], seed ? SPW_CLIENT_SEED : SPW_CLIENT_NATIVE,
                    has_id ? spw_get_u64(zmq_msg_data(&msg->frame[3])) : 0,
                    SPW_STATUS_BAD_REQUEST, 0, NULL, 0, 0, reason);
@@ -439,8 +453,7 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
     if (zmq_msg_size(&msg->frame[1]) == 0) {
         size_t body_count = msg->count - 2;
         if (body_count > SPW_MAX_BODY_FRAMES) {
-            snprintf(text, sizeof text, "more than %d body frames", SPW_MAX_BODY_FRAMES);
-            refuse_request(self, msg, text, now);
+            refuse_request(self, msg, "too many body frames", now);
             return;
         }
         const char *service = self->config.default_service;
@@ -503,6 +516,17 @@ static void refuse_answer(spw_edge_t *self, spw_pool_worker_t *worker, spw_msg_t
     spw_edge_finish(self, task, SPW_STATUS_TASK_ERROR, NULL, 0, 0, reason);
 }
 
+//  Tells a native worker the edge will not hear it any more (it should
+//  reconnect and say READY).
+static void send_disconnect(spw_edge_t *self, const spw_pool_worker_t *worker)
+{
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_mem(&out, worker->identity.data, worker->identity.len);
+    spw_proto_put_disconnect(&out);
+    spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
+}
+
 //  A message from a known worker that is no answer the edge can take and
 //  no command it allows: the worker is told to go (DISCONNECT) and
 //  forgotten, and its task goes back to the queue at once.
@@ -510,13 +534,8 @@ static void refuse_worker(spw_edge_t *self, spw_pool_worker_t *worker, spw_msg_t
                           const char *why, int64_t now)
 {
     spw_edge_drop(self, &self->backend_drops, msg, why, now);
-    if (worker->kind == SPW_WORKER_NATIVE) {
-        spw_msg_t out;
-        spw_msg_init(&out);
-        spw_msg_add_mem(&out, worker->identity.data, worker->identity.len);
-        spw_proto_put_disconnect(&out);
-        spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
-    }
+    if (worker->kind == SPW_WORKER_NATIVE)
+        send_disconnect(self, worker);
     lose_worker(self, worker, why, now);
 }
 
@@ -555,12 +574,9 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
         refuse_worker(self, worker, msg, "native worker sent a REQ envelope", now);
         return;
     }
-    char text[80];
     const char *why = big;
-    if (!why && msg->count > 4 + SPW_MAX_BODY_FRAMES) {
-        snprintf(text, sizeof text, "more than %d body frames", SPW_MAX_BODY_FRAMES);
-        why = text;
-    }
+    if (!why && msg->count > 4 + SPW_MAX_BODY_FRAMES)
+        why = "too many body frames";
     uint64_t key = 0;
     bool ready = !why && msg->count == 3 && spw_msg_frame_is(msg, 2, "READY", 5);
     bool result = !why && msg->count >= 5 && answer_key(msg, SPW_WORKER_SEED, &key);
@@ -618,7 +634,18 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
     }
     switch (in.cmd) {
     case SPW_CMD_READY: {
-        spw_service_t *service = spw_pool_service(self->pool, in.service, in.service_len, true);
+        const char *offered = in.service_len ? in.service : self->config.default_service;
+        size_t len = in.service_len ? in.service_len : strlen(offered);
+        if (len >= strlen(SPW_INTERNAL_PREFIX)
+            && memcmp(offered, SPW_INTERNAL_PREFIX, strlen(SPW_INTERNAL_PREFIX)) == 0) {
+            const char *why = "service names starting with " SPW_INTERNAL_PREFIX " are the edge's";
+            if (worker)
+                refuse_worker(self, worker, msg, why, now);
+            else
+                spw_edge_drop(self, drops, msg, why, now);
+            return;
+        }
+        spw_service_t *service = spw_pool_service(self->pool, offered, len, true);
         if (!service) {
             spw_edge_drop(self, drops, msg, "service table full", now);
             return;
@@ -664,7 +691,10 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             lose_worker(self, worker, "worker disconnected", now);
         return;
     default:
-        spw_edge_drop(self, drops, msg, "command not allowed from a worker", now);
+        if (worker)
+            refuse_worker(self, worker, msg, "command not allowed from a worker", now);
+        else
+            spw_edge_drop(self, drops, msg, "command not allowed from a worker", now);
         return;
     }
     //  A worker we do not know (we restarted, or declared it dead): tell it
@@ -825,12 +855,12 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
     char buf[8192];
     spw_text_t text = { buf, sizeof buf, 0 };
     text_add(&text,
-             "edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
+             "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
              "bad_requests=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
-             "delegated_out=%llu delegated_in=%llu busy=%llu served_remote=%llu hub=%s\n",
-             self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
+             "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
+             SPW_EDGE_STATS_SCHEMA, self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
              spw_tasks_size(self->tasks), (unsigned long long) self->stats.accepted,
              (unsigned long long) self->stats.done, (unsigned long long) self->stats.task_errors,
              (unsigned long long) self->stats.timeouts, (unsigned long long) self->stats.failed,
@@ -845,7 +875,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->backend_drops.count,
              (unsigned long long) self->stats.delegated_out,
              (unsigned long long) self->stats.delegated_in, (unsigned long long) self->stats.busy,
-             (unsigned long long) self->stats.served_remote,
+             (unsigned long long) self->stats.served_by_others,
              self->hub_state == SPW_HUB_JOINED        ? "joined"
              : self->hub_state == SPW_HUB_REGISTERING ? "registering"
                                                       : "off");
@@ -889,9 +919,14 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
         return NULL;
     }
     //  Replies to one client may pile up to the whole task table.
-    spw_socket_opts_t front = { .max_message_bytes = config->max_message_bytes,
+    //  libzmq drops the connection of a peer whose frame is over the
+    //  socket's limit, with nothing said to it; frames up to twice
+    //  max_message_bytes are read, so that a message over the limit is
+    //  answered (bad-request, or task-error for a worker's reply).
+    int64_t frame_limit = config->max_message_bytes * SPW_EDGE_FRAME_LIMIT_FACTOR;
+    spw_socket_opts_t front = { .max_message_bytes = frame_limit,
                                 .hwm = (int) config->max_tasks + 1000 };
-    spw_socket_opts_t back = { .max_message_bytes = config->max_message_bytes, .hwm = 1000 };
+    spw_socket_opts_t back = { .max_message_bytes = frame_limit, .hwm = 1000 };
     self->frontend = spw_socket_new(self->ctx, ZMQ_ROUTER, &front);
     self->backend = spw_socket_new(self->ctx, ZMQ_ROUTER, &back);
     if (!self->frontend || !self->backend) {
@@ -1024,10 +1059,8 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         if (self->state_dirty)
             spw_hublink_observe(self, now);
         if ((self->state_dirty && now >= self->state_sent + SPW_EDGE_STATE_COALESCE_MS)
-            || settled) {
+            || settled)
             spw_hublink_publish(self, false, now);
-            spw_hublink_observe(self, now);
-        }
     }
     //  Every task still held gets an answer: the edge will not serve it.
     //  Other edges' tasks go back to them as busy, to be re-routed.
@@ -1037,6 +1070,17 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
     self->now = spw_clock_ms();
     while ((task = spw_tasks_expired(self->tasks, INT64_MAX)))
         spw_edge_finish(self, task, shutdown_status(task), NULL, 0, 0, "edge shutting down");
+    //  Native workers hear that this edge is going, so that they reconnect
+    //  to its successor at once instead of waiting out their liveness.
+    for (spw_pool_worker_t *w = spw_pool_first(self->pool); w; w = spw_pool_next(w))
+        if (w->kind == SPW_WORKER_NATIVE)
+            send_disconnect(self, w);
+    //  Sockets linger 0 (spw_socket.h): give these last words a moment.
+    int linger = SPW_EDGE_GOODBYE_LINGER_MS;
+    void *sockets[] = { self->frontend, self->backend, self->cloud };
+    for (size_t i = 0; i < sizeof sockets / sizeof sockets[0]; i++)
+        if (sockets[i])
+            zmq_setsockopt(sockets[i], ZMQ_LINGER, &linger, sizeof linger);
     spw_hublink_stop(self);
     spw_log(SPW_LOG_INFO, "stopped", "accepted=%llu done=%llu unfinished=%zu",
             (unsigned long long) self->stats.accepted, (unsigned long long) self->stats.done,

@@ -78,7 +78,7 @@ struct spw_edge_t {
     struct {
         uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
             bad_requests, requeued, late_replies, unroutable, workers_lost, delegated_out,
-            delegated_in, busy, served_remote;
+            delegated_in, busy, served_by_others;
     } stats;
 
     //  Hub link (hublink.c).

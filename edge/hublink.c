@@ -301,15 +301,13 @@ static void note_told(spw_service_t *service, void *arg)
     service->told_backlog = magnitude(f->queued + f->borrowed);
 }
 
-void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
+//  Sends the state if always or if it grew; returns whether it sent it.
+static bool send_state(spw_edge_t *self, bool always, int64_t now)
 {
-    self->state_dirty = false;
-    if (self->hub_state != SPW_HUB_JOINED)
-        return;
     spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services, false, now };
     spw_pool_each_service(self->pool, add_figures, &batch);
     if (!always && !batch.grew)
-        return;  // nothing the hub must hear now: the heartbeat will say it
+        return false;  // nothing the hub must hear now: the heartbeat will say it
     spw_msg_t out;
     spw_msg_init(&out);
     if (spw_proto_put_state(&out, self->config.name, self->epoch, self->stats.delegated_out,
@@ -317,10 +315,19 @@ void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
         == 0)
         spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
     spw_msg_reset(&out);
-    self->state_sent = now;
-    spw_service_figures_t scratch;
-    spw_state_batch_t told = { &scratch, 0, 1, false, now };
-    spw_pool_each_service(self->pool, note_told, &told);
+    return true;
+}
+
+void spw_hublink_publish(spw_edge_t *self, bool always, int64_t now)
+{
+    self->state_dirty = false;
+    if (self->hub_state == SPW_HUB_JOINED && send_state(self, always, now)) {
+        self->state_sent = now;
+        spw_service_figures_t scratch;
+        spw_state_batch_t told = { &scratch, 0, 1, false, now };
+        spw_pool_each_service(self->pool, note_told, &told);
+    }
+    spw_hublink_observe(self, now);  // when a role not told yet settles
 }
 
 //  What spw_hublink_observe gathers: when the first new role settles.
@@ -343,10 +350,11 @@ static void observe_one(spw_service_t *service, void *arg)
 
 void spw_hublink_observe(spw_edge_t *self, int64_t now)
 {
+    //  Roles are followed with or without a hub, so that an edge that joins
+    //  says at once the roles that have held.
     spw_observe_t observe = { now, 0 };
-    if (self->hub_state == SPW_HUB_JOINED)
-        spw_pool_each_service(self->pool, observe_one, &observe);
-    self->settles_at = observe.settles_at;
+    spw_pool_each_service(self->pool, observe_one, &observe);
+    self->settles_at = self->hub_state == SPW_HUB_JOINED ? observe.settles_at : 0;
 }
 
 void spw_hublink_tick(spw_edge_t *self, int64_t now)

@@ -76,6 +76,9 @@
 #define SPW_HUB_MATCH_HOLD_BEATS 2
 //  Pairs decided for one service at most (lenders x borrowers when short).
 #define SPW_HUB_MAX_PAIRS 4096
+//  The version of the status JSON (docs/protocol.md): it changes when a
+//  field changes meaning or goes; new fields may come without it.
+#define SPW_HUB_STATUS_SCHEMA 1
 //  The services the hub answers on its control socket.
 #define SPW_HUB_STATUS_SERVICE      "spillway.status"
 #define SPW_HUB_STATUS_TEXT_SERVICE "spillway.status.text"
@@ -715,11 +718,17 @@ static void messages_per_task(const spw_hub_t *self, char *out, size_t size, con
         snprintf(out, size, "%s", none);
 }
 
+//  A settled role as the status names it.
+static const char *role_name(uint8_t role)
+{
+    return role == SPW_ROLE_LENDER ? "lender" : role == SPW_ROLE_BORROWER ? "borrower" : "none";
+}
+
 static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
 {
     char ratio[32];
     messages_per_task(self, ratio, sizeof ratio, "null");
-    buf_add(buf, "{\"hub\":");
+    buf_add(buf, "{\"schema\":%d,\"hub\":", SPW_HUB_STATUS_SCHEMA);
     buf_add_json_string(buf, self->config.name);
     buf_add(buf, ",\"policy\":\"%s\",\"uptime_ms\":%lld,\"edges\":[", spw_policy_name(self->policy),
             (long long) (now - self->started));
@@ -750,9 +759,9 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             buf_add_json_string(buf, service->name);
             buf_add(buf,
                     ",\"workers\":%u,\"idle\":%u,\"queued\":%u,\"running\":%u,\"rate\":%.3f,"
-                    "\"lent\":%u,\"borrowed\":%u}",
+                    "\"lent\":%u,\"borrowed\":%u,\"role\":\"%s\"}",
                     service->workers, service->idle, service->queued, service->running,
-                    service->rate, service->lent, service->borrowed);
+                    service->rate, service->lent, service->borrowed, role_name(service->role));
         }
         buf_add(buf, "]}");
     }

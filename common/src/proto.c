@@ -189,6 +189,18 @@ static int read_service(const spw_msg_t *msg, size_t i, spw_proto_t *out)
     return spw_service_name_valid(out->service, out->service_len) ? 0 : -1;
 }
 
+//  A service of a client's REQUEST or a worker's READY, where an empty one
+//  stands for the edge's default service (service_len 0).
+static int read_service_or_default(const spw_msg_t *msg, size_t i, spw_proto_t *out)
+{
+    if (i < msg->count && frame_size(msg, i) == 0) {
+        out->service = "";
+        out->service_len = 0;
+        return 0;
+    }
+    return read_service(msg, i, out);
+}
+
 //  Sets the body to frames [from, count) and checks its bound.
 static int set_body(const spw_msg_t *msg, size_t from, spw_proto_t *out,
                     const char **why)
@@ -366,7 +378,10 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
     bool v1 = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN);
     bool v2 = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER_V2, SPW_PROTO_HEADER_LEN);
     if (!v1 && !v2) {
-        *why = "bad protocol header";
+        *why = frame_size(msg, first) == SPW_PROTO_HEADER_LEN
+                    && memcmp(frame_data(msg, first), "SPW", 3) == 0
+                 ? "unknown protocol version: clients and workers speak SPW1, edges and hubs SPW2"
+                 : "bad protocol header";
         return -1;
     }
     if (frame_size(msg, first + 1) != 1) {
@@ -381,7 +396,8 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         return -1;
     }
     if (v1 != (out->cmd < SPW_PROTO_V2_FIRST)) {
-        *why = v1 ? "SPW1 peer: edges and hubs speak SPW2" : "bad protocol header";
+        *why = v1 ? "SPW1 peer: edges and hubs speak SPW2"
+                  : "SPW2 client or worker: clients and workers speak SPW1";
         return -1;
     }
     size_t f = first + 2;
@@ -391,7 +407,7 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad request id";
             return -1;
         }
-        if (read_service(msg, f + 1, out) != 0) {
+        if (read_service_or_default(msg, f + 1, out) != 0) {
             *why = "bad service name";
             return -1;
         }
@@ -413,7 +429,7 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         }
         return set_body(msg, f + 2, out, why);
     case SPW_CMD_READY:
-        if (read_service(msg, f, out) != 0) {
+        if (read_service_or_default(msg, f, out) != 0) {
             *why = "bad service name";
             return -1;
         }

@@ -99,6 +99,11 @@ def test_a_result_over_the_limit_ends_its_task_and_the_worker_serves_on():
             c, "A", lambda key: [RESULT, key, b"\x00", b"x" * 3000, b"y" * 3000])
 
 
+def test_a_result_in_one_frame_over_the_limit_ends_its_task():
+    with Cluster("bigframe") as c:
+        check_refused_answer_then_served(c, "A", lambda key: [RESULT, key, b"\x00", b"x" * 5000])
+
+
 def test_a_result_with_too_many_frames_ends_its_task():
     with Cluster("toomany") as c:
         check_refused_answer_then_served(
@@ -117,24 +122,31 @@ def test_a_result_with_an_unknown_status_ends_its_task():
 
 
 def test_a_worker_saying_nonsense_is_removed_and_its_task_served_at_once():
-    with Cluster("nonsense") as c:
-        edge, worker = edge_with_worker(c, "A")
-        client = c.client(edge)
-        request = client.send([b"task"], service="echo", timeout_ms=DEADLINE_MS)
-        worker.task()
-        other = FakeWorker(c, edge)
-        c.wait_idle_workers(edge, "echo", 1)
-        worker.send(b"\x7f", b"nonsense")
-        check(worker.heard(DISCONNECT), "the worker was not told to go")
-        key, frames = other.task(ANSWER_S)
-        other.send(RESULT, key, b"\x00", *frames)
-        status, body, _ = answered_at_once(client, request)
-        check(status == "ok" and body == [b"task"], "then %s %r" % (status, body))
-        s = c.stats(edge)
-        check(s["services"]["echo"]["workers"] == "1", "workers: %r" % s["services"]["echo"])
-        client.close()
-        worker.close()
-        other.close()
+    nonsense = {
+        "an unknown command": [b"\x7f", b"nonsense"],
+        "a client's command": [REQUEST, struct.pack(">Q", 1), b"echo", struct.pack(">I", 0)],
+        "READY for a name of the edge's own": [READY, b"spillway.stats"],
+    }
+    for what, frames in nonsense.items():
+        with Cluster("nonsense") as c:
+            edge, worker = edge_with_worker(c, "A")
+            client = c.client(edge)
+            request = client.send([b"task"], service="echo", timeout_ms=DEADLINE_MS)
+            worker.task()
+            other = FakeWorker(c, edge)
+            c.wait_idle_workers(edge, "echo", 1)
+            worker.send(*frames)
+            check(worker.heard(DISCONNECT), "%s: the worker was not told to go" % what)
+            key, body = other.task(ANSWER_S)
+            other.send(RESULT, key, b"\x00", *body)
+            status, body, _ = answered_at_once(client, request)
+            check(status == "ok" and body == [b"task"], "%s: then %s %r" % (what, status, body))
+            s = c.stats(edge)
+            check(s["services"]["echo"]["workers"] == "1",
+                  "%s: workers %r" % (what, s["services"]["echo"]))
+            client.close()
+            worker.close()
+            other.close()
 
 
 def test_only_the_worker_a_task_runs_on_may_answer_it():
@@ -208,7 +220,7 @@ def test_malformed_requests_are_answered():
         check(not cases, "unanswered: %r" % list(cases))
         native.close()
         # Seed REQ clients wait for a reply whatever they sent: they get one.
-        for frames in ([b"x"] * 17, [b"x" * 3000, b"y" * 3000], [b"x"] * 40):
+        for frames in ([b"x"] * 17, [b"x" * 3000, b"y" * 3000], [b"x"] * 40, [b"x" * 5000]):
             req = c.ctx.socket(zmq.REQ)
             req.linger = 0
             req.connect(edge.frontend)
@@ -222,8 +234,54 @@ def test_malformed_requests_are_answered():
         worker.close()
 
 
+def test_an_empty_service_means_the_default_service():
+    with Cluster("emptyservice") as c:
+        edge = c.start_edge("A", "--default-service", "echo")
+        worker = FakeWorker(c, edge, service="")
+        c.wait_idle_workers(edge, "echo", 1)
+        client = c.client(edge)
+        request = client.send([b"hello"], service="", timeout_ms=DEADLINE_MS)
+        key, frames = worker.task()
+        worker.send(RESULT, key, b"\x00", *frames)
+        status, body, _ = answered_at_once(client, request)
+        check(status == "ok" and body == [b"hello"], "got %s %r" % (status, body))
+        client.close()
+        worker.close()
+
+
+def test_a_stopping_edge_tells_its_workers():
+    with Cluster("stopping") as c:
+        edge, worker = edge_with_worker(c, "A")
+        c.stop(edge)
+        check(worker.heard(DISCONNECT, ANSWER_S), "the worker was not told the edge stopped")
+        worker.close()
+
+
+def test_another_protocol_version_is_named_in_the_log():
+    with Cluster("version") as c:
+        edge = c.start_edge("A")
+        s = c.ctx.socket(zmq.DEALER)
+        s.linger = 0
+        s.connect(edge.frontend)
+        s.send_multipart([b"SPW9", REQUEST, struct.pack(">Q", 1), b"echo", struct.pack(">I", 0)])
+        c.wait_for("the edge to say which versions it speaks",
+                   lambda: "unknown protocol version: clients and workers speak SPW1"
+                   in c.log_tail(edge))
+        s.close()
+
+
+def test_stats_say_their_schema_and_which_side_they_count():
+    with Cluster("stats") as c:
+        edge = c.start_edge("A")
+        first = c.stats(edge)["edge"]
+        check(first.get("schema") == "1", "schema: %r" % first.get("schema"))
+        check("served_by_others" in first and "served_remote" not in first,
+              "keys: %r" % sorted(first))
+
+
 run([
     test_a_result_over_the_limit_ends_its_task_and_the_worker_serves_on,
+    test_a_result_in_one_frame_over_the_limit_ends_its_task,
     test_a_result_with_too_many_frames_ends_its_task,
     test_a_result_with_more_frames_than_a_message_holds_ends_its_task,
     test_a_result_with_an_unknown_status_ends_its_task,
@@ -231,4 +289,8 @@ run([
     test_only_the_worker_a_task_runs_on_may_answer_it,
     test_task_keys_do_not_follow_each_other,
     test_malformed_requests_are_answered,
+    test_an_empty_service_means_the_default_service,
+    test_a_stopping_edge_tells_its_workers,
+    test_another_protocol_version_is_named_in_the_log,
+    test_stats_say_their_schema_and_which_side_they_count,
 ])

@@ -351,6 +351,10 @@ def test_match_pairs_borrower_and_lender_once_and_again_only_on_change():
         flags, to_b = next_match(b, "echo")
         check(flags == 0 and to_b == [("A", a.endpoint, LEND_TO, 3000)],
               "B should lend its 3 slots to A: %r" % to_b)
+        status = status_json(hub)
+        roles = {e["name"]: e["services"][0]["role"] for e in status["edges"]}
+        check(status["schema"] == 1 and roles == {"A": "borrower", "B": "lender"},
+              "status: schema %r, roles %r" % (status.get("schema"), roles))
         # The same figures, beat after beat, are not news: no message.
         check(no_match_for(a, "echo", 0.5) and no_match_for(b, "echo", 0.1),
               "a MATCH was repeated with nothing changed")

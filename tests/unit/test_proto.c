@@ -430,6 +430,15 @@ static void test_proto_rejects_header_with_wrong_text(void **state)
     spw_msg_init(&msg);
     add_text(&msg, "SPW2");
     add_byte(&msg, SPW_CMD_HEARTBEAT);
+    assert_malformed(&msg, 0, "SPW2 client or worker: clients and workers speak SPW1");
+    spw_msg_reset(&msg);
+    add_text(&msg, "SPW9");
+    add_byte(&msg, SPW_CMD_HEARTBEAT);
+    assert_malformed(&msg, 0,
+                     "unknown protocol version: clients and workers speak SPW1, edges and hubs SPW2");
+    spw_msg_reset(&msg);
+    add_text(&msg, "ABCD");
+    add_byte(&msg, SPW_CMD_HEARTBEAT);
     assert_malformed(&msg, 0, "bad protocol header");
 }
 
@@ -521,16 +530,19 @@ static void test_proto_rejects_request_without_id(void **state)
     assert_malformed(&msg, 0, "bad request id");
 }
 
-static void test_proto_rejects_request_with_empty_service(void **state)
+static void test_proto_takes_request_with_empty_service_as_the_default(void **state)
 {
     (void) state;
     spw_msg_t msg;
+    spw_proto_t in;
     spw_msg_init(&msg);
     add_head(&msg, SPW_CMD_REQUEST);
     add_u64(&msg, 1);
     add_mem(&msg, NULL, 0);
     add_u32(&msg, 0);
-    assert_malformed(&msg, 0, "bad service name");
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    assert_int_equal(in.service_len, 0);  // the edge's default service
+    spw_msg_reset(&msg);
 }
 
 static void test_proto_rejects_request_with_service_of_65_bytes(void **state)
@@ -792,14 +804,17 @@ static void test_proto_rejects_ready_without_service(void **state)
     assert_malformed(&msg, 0, "bad service name");
 }
 
-static void test_proto_rejects_ready_with_empty_service(void **state)
+static void test_proto_takes_ready_with_empty_service_as_the_default(void **state)
 {
     (void) state;
     spw_msg_t msg;
+    spw_proto_t in;
     spw_msg_init(&msg);
     add_head(&msg, SPW_CMD_READY);
     add_mem(&msg, NULL, 0);
-    assert_malformed(&msg, 0, "bad service name");
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    assert_int_equal(in.service_len, 0);
+    spw_msg_reset(&msg);
 }
 
 static void test_proto_rejects_ready_with_service_of_65_bytes(void **state)
@@ -1212,7 +1227,7 @@ int main(void)
         cmocka_unit_test(test_proto_rejects_request_id_of_seven_bytes),
         cmocka_unit_test(test_proto_rejects_request_id_of_nine_bytes),
         cmocka_unit_test(test_proto_rejects_request_without_id),
-        cmocka_unit_test(test_proto_rejects_request_with_empty_service),
+        cmocka_unit_test(test_proto_takes_request_with_empty_service_as_the_default),
         cmocka_unit_test(test_proto_rejects_request_with_service_of_65_bytes),
         cmocka_unit_test(test_proto_rejects_request_with_bad_character_in_service),
         cmocka_unit_test(test_proto_rejects_request_with_nul_byte_in_service),
@@ -1236,7 +1251,7 @@ int main(void)
         cmocka_unit_test(test_proto_rejects_result_without_status),
         cmocka_unit_test(test_proto_rejects_result_with_too_many_body_frames),
         cmocka_unit_test(test_proto_rejects_ready_without_service),
-        cmocka_unit_test(test_proto_rejects_ready_with_empty_service),
+        cmocka_unit_test(test_proto_takes_ready_with_empty_service_as_the_default),
         cmocka_unit_test(test_proto_rejects_ready_with_service_of_65_bytes),
         cmocka_unit_test(test_proto_rejects_ready_with_bad_character_in_service),
         cmocka_unit_test(test_proto_rejects_ready_with_extra_frames),
