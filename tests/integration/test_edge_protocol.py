@@ -7,6 +7,7 @@ request whose id can be read, and every seed REQ client, gets an answer."""
 import os
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -270,6 +271,50 @@ def test_another_protocol_version_is_named_in_the_log():
         s.close()
 
 
+def seed_echo_worker(ctx, endpoint, stop):
+    """The Guide's REQ worker: READY, then send each task back whole."""
+    s = ctx.socket(zmq.REQ)
+    s.linger = 0
+    s.connect(endpoint)
+    s.send(b"READY")
+    while not stop.is_set():
+        if s.poll(100):
+            s.send_multipart(s.recv_multipart())
+    s.close()
+
+
+def test_one_big_seed_request_does_not_disable_the_seed_workers():
+    with Cluster("seedbig") as c:
+        edge = c.start_edge("A")
+        stop = threading.Event()
+        threads = [threading.Thread(target=seed_echo_worker, args=(c.ctx, edge.backend, stop),
+                                    daemon=True) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            c.wait_idle_workers(edge, "default", 3)
+            req = c.ctx.socket(zmq.REQ)
+            req.linger = 0
+            req.connect(edge.frontend)
+            # Allowed at the frontend; the echo of it, with its envelope, is not.
+            req.send(b"x" * (1048576 - 5))
+            check(req.poll(int(ANSWER_S * 1000) * 5), "the big request was not answered")
+            reply = req.recv_multipart()
+            check(len(reply) == 1 and reply[0].startswith(
+                b"error: task-error: the worker's reply could not be taken: "),
+                "got %r" % [f[:80] for f in reply])
+            c.wait_idle_workers(edge, "default", 3, timeout=5)
+            for i in range(6):
+                req.send(b"small %d" % i)
+                check(req.poll(int(ANSWER_S * 1000)), "a small request after it hangs")
+                check(req.recv_multipart() == [b"small %d" % i], "a small request's echo")
+            req.close()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(5)
+
+
 def test_stats_say_their_schema_and_which_side_they_count():
     with Cluster("stats") as c:
         edge = c.start_edge("A")
@@ -293,4 +338,5 @@ run([
     test_a_stopping_edge_tells_its_workers,
     test_another_protocol_version_is_named_in_the_log,
     test_stats_say_their_schema_and_which_side_they_count,
+    test_one_big_seed_request_does_not_disable_the_seed_workers,
 ])
