@@ -83,6 +83,11 @@ typedef enum {
     SPW_MEMBER_LEFT   = 3,
 } spw_member_event_t;
 
+//  The most a hub's WELCOME may set, as a hub's own config may: a larger
+//  heartbeat or liveness would overflow the edge's arithmetic of time.
+#define SPW_PROTO_HEARTBEAT_MAX_MS 60000
+#define SPW_PROTO_LIVENESS_MAX     100
+
 #define SPW_MAX_NAME_LEN     64
 #define SPW_MAX_ENDPOINT_LEN 255
 #define SPW_MAX_TEXT_LEN     1024

@@ -102,15 +102,33 @@ static void put_json_pairs(FILE *out, const char *pairs)
     }
 }
 
+//  Copies text into out (of size bytes, size > 0) with every control
+//  character written as \xNN: a value from outside (a peer's name, zone or
+//  reason) cannot end the line and forge another one.
+static void escape_controls(const char *text, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *) text; *c && n + 1 < size; c++) {
+        if (*c >= 0x20 && *c != 0x7f)
+            out[n++] = (char) *c;
+        else if (n + 5 < size)
+            n += (size_t) snprintf(out + n, size - n, "\\x%02x", *c);
+        else
+            break;
+    }
+    out[n] = 0;
+}
+
 void spw_log(spw_log_level_t level, const char *event, const char *fmt, ...)
 {
     if (!spw_log_enabled(level))
         return;
-    char pairs[1024];
+    char raw[1024], pairs[1024];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(pairs, sizeof pairs, fmt, args);
+    vsnprintf(raw, sizeof raw, fmt, args);
     va_end(args);
+    escape_controls(raw, pairs, sizeof pairs);
     char stamp[40];
     format_time(stamp, sizeof stamp);
     const char *level_name = level_names[level <= SPW_LOG_ERROR ? level : SPW_LOG_ERROR];

@@ -469,6 +469,10 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad welcome";
             return -1;
         }
+        if (out->count > SPW_PROTO_HEARTBEAT_MAX_MS || out->liveness > SPW_PROTO_LIVENESS_MAX) {
+            *why = "welcome's heartbeat or liveness out of range";
+            return -1;
+        }
         return no_body(msg, f + 3, out, why);
     case SPW_CMD_REFUSED:
         if (read_text(msg, f, 0, SPW_MAX_TEXT_LEN, &out->text, &out->text_len) != 0

@@ -70,8 +70,21 @@ static void test_json_escapes_backslashes_and_control_characters(void **state)
     const char *line = capture(SPW_LOG_INFO, "x", "path=a\\b tab=\t");
     if (!strstr(line, "\"path\":\"a\\\\b\""))
         fail_msg("backslash not escaped: %s", line);
-    if (!strstr(line, "\"tab\":\"\\u0009\""))
+    if (!strstr(line, "\"tab\":\"\\\\x09\""))
         fail_msg("tab not escaped: %s", line);
+}
+
+static void test_a_newline_from_outside_cannot_forge_a_line(void **state)
+{
+    (void) state;
+    spw_log_open("hub", "H", SPW_LOG_DEBUG, SPW_LOG_TEXT);
+    const char *line = capture(SPW_LOG_INFO, "edge_joined",
+                               "zone=x\n2026-01-01T00:00:00.000Z level=error hub=H event=forged");
+    const char *newline = strchr(line, '\n');
+    if (!newline || newline[1] != 0)
+        fail_msg("expected one line, got: %s", line);
+    if (!strstr(line, "zone=x\\x0a2026"))
+        fail_msg("newline not escaped: %s", line);
 }
 
 static void test_nothing_below_the_level_is_written(void **state)
@@ -98,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_text_line_has_level_role_name_event_and_pairs),
         cmocka_unit_test(test_json_line_carries_the_same_pairs),
         cmocka_unit_test(test_json_escapes_backslashes_and_control_characters),
+        cmocka_unit_test(test_a_newline_from_outside_cannot_forge_a_line),
         cmocka_unit_test(test_nothing_below_the_level_is_written),
         cmocka_unit_test(test_log_bytes_prints_text_as_is_and_binary_as_hex),
     };

@@ -98,6 +98,13 @@ static void test_welcome_round_trips_and_refuses_zero_heartbeat(void **state)
     spw_proto_put_welcome(&msg, "tcp://*:5561", 0, 4);
     assert_string_equal(decode_error(&msg), "bad welcome");
     spw_msg_reset(&msg);
+    //  A rogue hub's 2^32 - 1 would overflow the edge's liveness arithmetic.
+    spw_proto_put_welcome(&msg, "tcp://*:5561", UINT32_MAX, UINT32_MAX);
+    assert_string_equal(decode_error(&msg), "welcome's heartbeat or liveness out of range");
+    spw_msg_reset(&msg);
+    spw_proto_put_welcome(&msg, "tcp://*:5561", SPW_PROTO_HEARTBEAT_MAX_MS, SPW_PROTO_LIVENESS_MAX);
+    decode_ok(&msg, &in);
+    spw_msg_reset(&msg);
 }
 
 static void test_refused_carries_reason_and_retry(void **state)
