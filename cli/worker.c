@@ -57,9 +57,9 @@ void cli_worker_help(FILE *out)
 {
     fprintf(out,
             "usage: spillway worker --edge ENDPOINT [--service NAME]\n"
-            "                       (--exec 'CMD' | --echo) [--heartbeat-ms MS]\n"
+            "                       (--exec 'CMD' | --echo) [--slots N] [--heartbeat-ms MS]\n"
             "\n"
-            "Serves one service at an edge, one task at a time, until SIGINT/SIGTERM.\n"
+            "Serves one service at an edge until SIGINT/SIGTERM.\n"
             "\n"
             "  --edge ENDPOINT    the edge's backend, e.g. tcp://localhost:5556\n"
             "  --service NAME     the service offered (default: 'default')\n"
@@ -67,8 +67,10 @@ void cli_worker_help(FILE *out)
             "                     its standard input, its standard output (at most %d\n"
             "                     bytes) is the reply; a non-zero exit is a task-error\n"
             "  --echo             answer each task with its own body\n"
+            "  --slots N          tasks the edge may send before the first is answered,\n"
+            "                     1 to %d (default 1); with --exec, only 1 for now\n"
             "  --heartbeat-ms MS  heartbeat interval with the edge, %d to %d (default %d)\n",
-            WORKER_OUTPUT_MAX, WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS,
+            WORKER_OUTPUT_MAX, SPW_MAX_SLOTS, WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS,
             WORKER_HEARTBEAT_MS);
 }
 
@@ -433,7 +435,7 @@ static void run_echo(spw_worker_t *worker, spw_worker_task_t *task)
     spw_worker_reply(worker, task, SPW_STATUS_OK, &body);
 }
 
-enum { FLAG_EDGE, FLAG_SERVICE, FLAG_EXEC, FLAG_ECHO, FLAG_HEARTBEAT, FLAG_COUNT_ };
+enum { FLAG_EDGE, FLAG_SERVICE, FLAG_EXEC, FLAG_ECHO, FLAG_HEARTBEAT, FLAG_SLOTS, FLAG_COUNT_ };
 
 //  Runs `spillway worker` until a stop signal; returns the exit code.
 int cli_worker(int argc, char **argv)
@@ -444,6 +446,7 @@ int cli_worker(int argc, char **argv)
         [FLAG_EXEC] = { .name = "--exec", .has_value = true },
         [FLAG_ECHO] = { .name = "--echo", .has_value = false },
         [FLAG_HEARTBEAT] = { .name = "--heartbeat-ms", .has_value = true },
+        [FLAG_SLOTS] = { .name = "--slots", .has_value = true },
     };
     const char *positional[1];
     size_t positional_count;
@@ -460,15 +463,19 @@ int cli_worker(int argc, char **argv)
     const char *edge = flags[FLAG_EDGE].value;
     const char *service = flags[FLAG_SERVICE].value ? flags[FLAG_SERVICE].value : "default";
     const char *cmd = flags[FLAG_EXEC].value;
-    int64_t heartbeat_ms = WORKER_HEARTBEAT_MS;
+    int64_t heartbeat_ms = WORKER_HEARTBEAT_MS, slots = 1;
     if (!edge)
         return cli_usage_error(COMMAND, "missing --edge");
     if (cli_endpoint(COMMAND, "--edge", edge) != 0
         || cli_service(COMMAND, "--service", service) != 0
         || (flags[FLAG_HEARTBEAT].value
             && cli_int(COMMAND, "--heartbeat-ms", flags[FLAG_HEARTBEAT].value,
-                       WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS, &heartbeat_ms) != 0))
+                       WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS, &heartbeat_ms) != 0)
+        || (flags[FLAG_SLOTS].value
+            && cli_int(COMMAND, "--slots", flags[FLAG_SLOTS].value, 1, SPW_MAX_SLOTS, &slots) != 0))
         return CLI_EXIT_USAGE;
+    if (cmd && slots > 1)
+        return cli_usage_error(COMMAND, "--slots above 1 works with --echo only, for now");
     if (cmd && flags[FLAG_ECHO].seen)
         return cli_usage_error(COMMAND, "--exec and --echo exclude each other");
     if (!cmd && !flags[FLAG_ECHO].seen)
@@ -482,14 +489,14 @@ int cli_worker(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     spw_log_open("worker", service, SPW_LOG_INFO, SPW_LOG_TEXT);
-    spw_worker_opts_t opts = { .heartbeat_ms = (int) heartbeat_ms };
+    spw_worker_opts_t opts = { .heartbeat_ms = (int) heartbeat_ms, .slots = (int) slots };
     spw_worker_t *worker = spw_worker_new(edge, service, &opts);
     if (!worker) {
         cli_error(COMMAND, "cannot connect to %s: %s", edge, zmq_strerror(errno));
         return CLI_EXIT_ERROR;
     }
-    spw_log(SPW_LOG_INFO, "started", "edge=%s mode=%s heartbeat_ms=%lld", edge,
-            cmd ? "exec" : "echo", (long long) heartbeat_ms);
+    spw_log(SPW_LOG_INFO, "started", "edge=%s mode=%s slots=%lld heartbeat_ms=%lld", edge,
+            cmd ? "exec" : "echo", (long long) slots, (long long) heartbeat_ms);
     int code = CLI_EXIT_OK;
     while (!*stop_signal) {
         spw_worker_task_t task;

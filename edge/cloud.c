@@ -209,7 +209,7 @@ void spw_cloud_delegate(spw_edge_t *self, spw_service_t *service, int64_t now)
     //  goes where our tasks are fewest for the lender's share, so credit for
     //  idle slots is spent before credit to wait behind a lent worker.
     spw_task_t *task = service->queue.head;
-    while (task && !service->idle_head) {
+    while (task && !service->idle) {
         //  One hop: another edge's task is never sent on; skip past those.
         if (task->client_kind == SPW_CLIENT_PEER) {
             task = task->next;
@@ -695,7 +695,7 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     route_borrower(self, borrower, &msg->frame[0], now);
     //  The serving edge decides for itself: credit it gave, or an idle
     //  worker now that its own clients do not need.
-    bool room = service->idle_head && service->queue.size == service->lent_queued;
+    bool room = service->idle && service->queue.size == service->lent_queued;
     if (!spw_credit_arrive(self->credit, borrower, service, room)) {
         self->stats.busy++;
         refuse(self, msg, in.id, SPW_STATUS_BUSY, "no credit and no idle worker");

@@ -107,10 +107,19 @@ static int send_reply(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kin
     return 0;
 }
 
-//  Takes a running task off its worker; the task is loose.
+//  Takes a running task off its worker's list; the task is loose. Its slot
+//  stays busy until the worker answers (spw_pool_free_slot).
 static void unassign(spw_task_t *task)
 {
-    task->worker->task = NULL;
+    spw_pool_worker_t *worker = task->worker;
+    if (task->prev)
+        task->prev->next = task->next;
+    else
+        worker->tasks = task->next;
+    if (task->next)
+        task->next->prev = task->prev;
+    task->prev = task->next = NULL;
+    worker->running--;
     task->worker = NULL;
     task->service->running--;
     task->service->lent_running -= task->client_kind == SPW_CLIENT_PEER;
@@ -221,7 +230,12 @@ static int run_task(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *tas
     task->attempts++;
     task->service->running++;
     task->service->lent_running += task->client_kind == SPW_CLIENT_PEER;
-    worker->task = task;
+    task->prev = NULL;
+    task->next = worker->tasks;
+    if (worker->tasks)
+        worker->tasks->prev = task;
+    worker->tasks = task;
+    worker->running++;
     if (worker->kind == SPW_WORKER_SEED)
         worker->expires = now + self->config.seed_worker_timeout_ms;
     return 0;
@@ -251,21 +265,27 @@ void spw_edge_requeue(spw_edge_t *self, spw_task_t *task, const char *why, bool 
     spw_cloud_delegate(self, task->service, now);
 }
 
-//  Forgets a worker; its task, if any, goes back to the queue.
+//  Puts every task a worker runs back in the queue, one attempt counted.
+static void requeue_all(spw_edge_t *self, spw_pool_worker_t *worker, const char *why,
+                        int64_t now)
+{
+    while (worker->tasks)
+        spw_edge_requeue(self, worker->tasks, why, true, now);
+}
+
+//  Forgets a worker; its tasks, if any, go back to the queue.
 static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char *why,
                         int64_t now)
 {
     char name[80];
-    spw_task_t *task = worker->task;
     spw_service_t *service = worker->service;
-    spw_log(SPW_LOG_WARNING, "worker_lost", "service=%s worker=%s busy=%s reason=\"%s\"",
+    spw_log(SPW_LOG_WARNING, "worker_lost", "service=%s worker=%s tasks=%u reason=\"%s\"",
             service->name,
             spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
-            task ? "yes" : "no", why);
+            worker->running, why);
     self->stats.workers_lost++;
     self->state_dirty = true;
-    if (task)
-        spw_edge_requeue(self, task, why, true, now);
+    requeue_all(self, worker, why, now);
     spw_pool_remove(self->pool, worker);
     spw_cloud_lend(self, service, now);  // fewer workers: maybe less to lend
 }
@@ -275,7 +295,7 @@ static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char 
 void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
 {
     self->state_dirty = true;
-    while (service->queue.head && service->idle_head) {
+    while (service->queue.head && service->idle) {
         spw_pool_worker_t *worker = spw_pool_take_idle(self->pool, service);
         spw_task_t *task = spw_queue_pop(&service->queue);
         service->lent_queued -= task->client_kind == SPW_CLIENT_PEER;
@@ -287,32 +307,40 @@ void spw_edge_dispatch(spw_edge_t *self, spw_service_t *service, int64_t now)
     }
 }
 
-//  Counts a worker idle (it waits for a task), without giving it one yet.
-static void set_idle(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
+//  A worker answered: one slot is free again, and it is alive.
+static void free_slot(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
 {
     if (worker->kind == SPW_WORKER_NATIVE)
         worker->expires = now + self->liveness_ms;
     else
         worker->expires = INT64_MAX;
-    worker->service->offered = true;
-    spw_pool_set_idle(self->pool, worker);
+    spw_pool_free_slot(self->pool, worker);
 }
 
-//  Makes a worker idle and gives it work if any waits.
-static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
+//  A worker that has free slots gets work if any waits; what it frees may
+//  be lent.
+static void worker_free(spw_edge_t *self, spw_pool_worker_t *worker, int64_t now)
 {
-    set_idle(self, worker, now);
     spw_edge_dispatch(self, worker->service, now);
     spw_cloud_lend(self, worker->service, now);
 }
 
-//  Frees a worker from whatever task it held before it said READY again:
-//  that task goes back to the queue, it was not answered.
+//  A worker is ready with slots free slots, and gets work if any waits.
+static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, uint32_t slots,
+                         int64_t now)
+{
+    worker->expires = worker->kind == SPW_WORKER_NATIVE ? now + self->liveness_ms : INT64_MAX;
+    worker->service->offered = true;
+    spw_pool_set_ready(self->pool, worker, slots);
+    worker_free(self, worker, now);
+}
+
+//  Frees a worker from whatever tasks it held before it said READY again
+//  (or, a REQ worker, answered something else): they go back to the queue,
+//  they were not answered.
 static void release_task(spw_edge_t *self, spw_pool_worker_t *worker, const char *why, int64_t now)
 {
-    spw_task_t *task = worker->task;
-    if (task)
-        spw_edge_requeue(self, task, why, true, now);
+    requeue_all(self, worker, why, now);
 }
 
 //  Answers the stats service: one text frame of key=value lines.
@@ -348,7 +376,7 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         return;
     }
     service->local_at = now;
-    bool queue_full = !service->idle_head
+    bool queue_full = !service->idle
                    && service->queue.size - service->lent_queued >= service->queue.limit;
     int64_t deadline = now + (timeout_ms ? timeout_ms : self->config.task_timeout_ms);
     spw_task_t *task = queue_full ? NULL
@@ -476,6 +504,13 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
                    request.body_count, now);
 }
 
+//  The task of key if worker runs it, else NULL.
+static spw_task_t *task_of(spw_edge_t *self, const spw_pool_worker_t *worker, uint64_t key)
+{
+    spw_task_t *task = worker ? spw_tasks_find(self->tasks, key) : NULL;
+    return task && task->state == SPW_TASK_RUNNING && task->worker == worker ? task : NULL;
+}
+
 //  A worker's answer to task key: delivered to the client if the task runs
 //  on that worker; any other answer (late, duplicate, from a peer that is
 //  not a worker, or for another worker's task) is dropped and counted. A
@@ -486,16 +521,20 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
 static void deliver(spw_edge_t *self, spw_pool_worker_t *worker, uint64_t key,
                     spw_status_t status, spw_msg_t *msg, size_t first, size_t count, int64_t now)
 {
-    spw_task_t *task = worker && worker->task && worker->task->key == key ? worker->task : NULL;
+    spw_task_t *task = task_of(self, worker, key);
     if (!task) {
         self->stats.late_replies++;
         spw_log(SPW_LOG_DEBUG, "reply_dropped", "task=%llx reason=\"%s\"",
                 (unsigned long long) key,
-                worker ? "not the task this worker runs" : "not from a worker");
+                worker ? "not a task this worker runs" : "not from a worker");
+        //  The answer to a task that ended here meanwhile (it timed out)
+        //  frees the slot it held.
+        if (worker && worker->busy > worker->running)
+            free_slot(self, worker, now);
         return;
     }
     unassign(task);
-    set_idle(self, worker, now);
+    free_slot(self, worker, now);
     if (status != SPW_STATUS_OK)
         status = SPW_STATUS_TASK_ERROR;
     spw_edge_finish(self, task, status, msg, first, count, "the worker reported an error");
@@ -504,13 +543,12 @@ static void deliver(spw_edge_t *self, spw_pool_worker_t *worker, uint64_t key,
 //  A worker's answer to the task it runs that the edge cannot take (too
 //  big, too many frames, a status it does not know): the client hears so
 //  at once, as task-error, and the worker is idle, as after any answer.
-static void refuse_answer(spw_edge_t *self, spw_pool_worker_t *worker, spw_msg_t *msg,
-                          const char *why, int64_t now)
+static void refuse_answer(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *task,
+                          spw_msg_t *msg, const char *why, int64_t now)
 {
     spw_edge_drop(self, &self->backend_drops, msg, why, now);
-    spw_task_t *task = worker->task;
     unassign(task);
-    set_idle(self, worker, now);
+    free_slot(self, worker, now);
     char reason[200];
     snprintf(reason, sizeof reason, "the worker's reply could not be taken: %s", why);
     spw_edge_finish(self, task, SPW_STATUS_TASK_ERROR, NULL, 0, 0, reason);
@@ -556,12 +594,12 @@ static bool answer_key(const spw_msg_t *msg, spw_worker_kind_t kind, uint64_t *k
     return shaped;
 }
 
-//  True if msg is worker's answer to the task it runs, by its key.
-static bool answers_its_task(const spw_msg_t *msg, const spw_pool_worker_t *worker)
+//  The task msg answers, by its key, if worker runs it; else NULL.
+static spw_task_t *answered_task(spw_edge_t *self, const spw_msg_t *msg,
+                                 const spw_pool_worker_t *worker)
 {
     uint64_t key;
-    return worker && worker->task && answer_key(msg, worker->kind, &key)
-        && key == worker->task->key;
+    return worker && answer_key(msg, worker->kind, &key) ? task_of(self, worker, key) : NULL;
 }
 
 //  A seed REQ worker: [id][""]["READY"] or [id][""][task key][""][body...].
@@ -596,15 +634,16 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
             return;
         }
     }
-    if (why && answers_its_task(msg, worker))
-        refuse_answer(self, worker, msg, why, now);
+    spw_task_t *refused = why ? answered_task(self, msg, worker) : NULL;
+    if (refused)
+        refuse_answer(self, worker, refused, msg, why, now);
     else if (result)
         deliver(self, worker, key, SPW_STATUS_OK, msg, 4, msg->count - 4, now);
     else if (!ready)
         spw_edge_drop(self, drops, msg, why ? why : "neither READY nor a returned task", now);
     //  Whatever a REQ worker sent, it now waits for a request: it is idle.
     release_task(self, worker, "worker answered something else", now);
-    worker_ready(self, worker, now);
+    worker_ready(self, worker, 1, now);
 }
 
 //  A native worker: [id]["SPW1"][command]...
@@ -618,9 +657,10 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
     if (why || spw_proto_decode(msg, 1, &in, &why) != 0) {
         //  Every message of a worker ends its way: an answer to its task
         //  that cannot be taken ends the task, anything else the worker.
-        if (answers_its_task(msg, worker)) {
-            refuse_answer(self, worker, msg, why, now);
-            worker_ready(self, worker, now);
+        spw_task_t *refused = answered_task(self, msg, worker);
+        if (refused) {
+            refuse_answer(self, worker, refused, msg, why, now);
+            worker_free(self, worker, now);
         }
         else if (worker)
             refuse_worker(self, worker, msg, why, now);
@@ -669,14 +709,13 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
                 service->name,
                 spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
                 service->workers);
-        worker_ready(self, worker, now);
+        worker_ready(self, worker, in.count, now);
         return;
     }
     case SPW_CMD_RESULT:
         deliver(self, worker, in.id, in.status, msg, in.body_first, in.body_count, now);
         if (worker) {
-            release_task(self, worker, "worker answered another task", now);
-            worker_ready(self, worker, now);
+            worker_free(self, worker, now);
             return;
         }
         break;
@@ -840,9 +879,9 @@ static void add_service_stats(spw_service_t *service, void *arg)
     spw_stats_pass_t *pass = arg;
     spw_credit_t *credit = pass->edge->credit;
     text_add(pass->text,
-             "service=%s workers=%zu idle=%zu queued=%zu running=%zu delegated=%zu done=%llu "
-             "lent=%zu prefetched=%zu credit_out=%u credit_held=%u\n",
-             service->name, service->workers, service->idle,
+             "service=%s workers=%zu slots=%zu idle=%zu queued=%zu running=%zu delegated=%zu "
+             "done=%llu lent=%zu prefetched=%zu credit_out=%u credit_held=%u\n",
+             service->name, service->workers, service->slots, service->idle,
              service->queue.size - service->lent_queued, service->running, service->delegated,
              (unsigned long long) service->done, service->lent_running, service->lent_queued,
              credit ? spw_credit_lent(credit, service) : 0,

@@ -244,7 +244,8 @@ static void add_one(spw_service_t *service, spw_service_figures_t *f, int64_t no
 {
     f->service = service->name;
     f->service_len = strlen(service->name);
-    f->workers = (uint32_t) service->workers;
+    //  Capacity counts slots: a worker of 16 slots is 16 of them.
+    f->workers = (uint32_t) service->slots;
     f->idle = (uint32_t) service->idle;
     f->queued = (uint32_t) (service->queue.size - service->lent_queued);
     f->running = (uint32_t) (service->running + service->delegated);

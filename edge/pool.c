@@ -137,6 +137,7 @@ spw_pool_worker_t *spw_pool_add(spw_pool_t *self, const void *identity, size_t l
     memcpy(worker->identity.data, identity, len);
     worker->kind = kind;
     worker->service = service;
+    worker->slots = worker->busy = 1;  // one slot, busy until it is ready
     worker->expires = INT64_MAX;
     if (zhashx_insert(self->workers, &worker->identity, worker) != 0) {
         free(worker);
@@ -148,55 +149,107 @@ spw_pool_worker_t *spw_pool_add(spw_pool_t *self, const void *identity, size_t l
     self->all_head = worker;
     self->worker_count++;
     service->workers++;
+    service->slots++;
     return worker;
 }
 
+//  Takes a worker out of its bucket (it has a free slot no more, or its
+//  busy slots change).
 static void unlink_idle(spw_pool_worker_t *worker)
 {
     spw_service_t *service = worker->service;
+    uint32_t b = worker->busy;
     if (worker->idle_prev)
         worker->idle_prev->idle_next = worker->idle_next;
     else
-        service->idle_head = worker->idle_next;
+        service->free_head[b] = worker->idle_next;
     if (worker->idle_next)
         worker->idle_next->idle_prev = worker->idle_prev;
     else
-        service->idle_tail = worker->idle_prev;
+        service->free_tail[b] = worker->idle_prev;
     worker->idle_prev = worker->idle_next = NULL;
     worker->idle = false;
-    service->idle--;
+}
+
+//  Puts a worker with a free slot at the tail of the bucket of its busy slots.
+static void link_idle(spw_pool_worker_t *worker)
+{
+    if (worker->busy >= worker->slots)
+        return;
+    spw_service_t *service = worker->service;
+    uint32_t b = worker->busy;
+    worker->idle_next = NULL;
+    worker->idle_prev = service->free_tail[b];
+    if (service->free_tail[b])
+        service->free_tail[b]->idle_next = worker;
+    else
+        service->free_head[b] = worker;
+    service->free_tail[b] = worker;
+    worker->idle = true;
+    if (b < service->least_busy)
+        service->least_busy = b;
+}
+
+void spw_pool_set_ready(spw_pool_t *self, spw_pool_worker_t *worker, uint32_t slots)
+{
+    (void) self;
+    spw_service_t *service = worker->service;
+    if (slots < 1)
+        slots = 1;
+    if (slots > SPW_MAX_SLOTS)
+        slots = SPW_MAX_SLOTS;
+    if (worker->idle && !worker->busy && worker->slots == slots)
+        return;  // ready already: it keeps its place
+    if (worker->idle)
+        unlink_idle(worker);
+    service->idle -= worker->slots - worker->busy;
+    service->slots = service->slots - worker->slots + slots;
+    worker->slots = slots;
+    worker->busy = 0;
+    service->idle += slots;
+    link_idle(worker);
 }
 
 void spw_pool_set_idle(spw_pool_t *self, spw_pool_worker_t *worker)
 {
-    (void) self;
-    if (worker->idle)
-        return;
-    spw_service_t *service = worker->service;
-    worker->idle_next = NULL;
-    worker->idle_prev = service->idle_tail;
-    if (service->idle_tail)
-        service->idle_tail->idle_next = worker;
-    else
-        service->idle_head = worker;
-    service->idle_tail = worker;
-    worker->idle = true;
-    service->idle++;
+    spw_pool_set_ready(self, worker, worker->slots);
 }
 
 spw_pool_worker_t *spw_pool_take_idle(spw_pool_t *self, spw_service_t *service)
 {
     (void) self;
-    spw_pool_worker_t *worker = service->idle_head;
-    if (worker)
-        unlink_idle(worker);
+    uint32_t b = service->least_busy;
+    while (b < SPW_MAX_SLOTS && !service->free_head[b])
+        b++;
+    service->least_busy = b;
+    if (b == SPW_MAX_SLOTS)
+        return NULL;
+    spw_pool_worker_t *worker = service->free_head[b];
+    unlink_idle(worker);
+    worker->busy++;
+    service->idle--;
+    link_idle(worker);
     return worker;
+}
+
+void spw_pool_free_slot(spw_pool_t *self, spw_pool_worker_t *worker)
+{
+    (void) self;
+    if (!worker->busy)
+        return;
+    if (worker->idle)
+        unlink_idle(worker);
+    worker->busy--;
+    worker->service->idle++;
+    link_idle(worker);
 }
 
 void spw_pool_remove(spw_pool_t *self, spw_pool_worker_t *worker)
 {
     if (worker->idle)
         unlink_idle(worker);
+    worker->service->idle -= worker->slots - worker->busy;
+    worker->service->slots -= worker->slots;
     worker->service->workers--;
     zhashx_delete(self->workers, &worker->identity);
     if (worker->all_prev)

@@ -1,10 +1,13 @@
 //  pool.h: the edge's workers and the services they offer.
 //
-//  A service holds its idle workers in least-recently-used order (the head
-//  has waited longest and gets the next task, as in the Guide's load
-//  balancing broker) and its queue of waiting tasks. Workers are found by
-//  their routing identity in O(1); making a worker idle or taking the LRU
-//  one is O(1). Services are created when a worker first offers one and are
+//  A worker takes up to its slots tasks at once (1 for seed REQ workers; a
+//  native worker says how many in READY). A service holds the workers that
+//  have a free slot in buckets by how many slots they have busy, each
+//  bucket in least-recently-used order: the next task goes to the least
+//  loaded worker, among equals the one that has waited longest (as in the
+//  Guide's load balancing broker when every worker has one slot). Workers
+//  are found by their routing identity in O(1); freeing a slot or taking
+//  one is O(1) but for a scan over at most SPW_MAX_SLOTS empty buckets. Services are created when a worker first offers one and are
 //  kept (with their queue) after their last worker leaves, so that tasks
 //  wait for workers to come back. Both tables are bounded. Nothing here
 //  touches a socket or the clock: callers pass times in.
@@ -32,9 +35,12 @@ typedef struct {
 struct spw_service_t {
     char name[SPW_MAX_SERVICE_LEN + 1];
     spw_queue_t queue;
-    spw_pool_worker_t *idle_head, *idle_tail;
+    //  Workers with a free slot, by busy slots, each list LRU first.
+    spw_pool_worker_t *free_head[SPW_MAX_SLOTS], *free_tail[SPW_MAX_SLOTS];
+    uint32_t least_busy;  // no bucket below it holds a worker
     size_t workers;   // connected workers offering it
-    size_t idle;
+    size_t slots;     // their slots in all
+    size_t idle;      // free slots
     size_t running;   // tasks handed to its workers
     uint64_t done;    // replies delivered for it
     bool offered;     // a local worker has offered it at some time
@@ -58,8 +64,12 @@ struct spw_pool_worker_t {
     spw_identity_t identity;
     spw_worker_kind_t kind;
     spw_service_t *service;
-    spw_task_t *task;      // the task it runs, or NULL
-    bool idle;             // in its service's idle list
+    uint32_t slots;        // tasks it takes at once
+    uint32_t busy;         // slots taken: its tasks, and tasks that ended here
+                           // (timed out) that it has not answered yet
+    spw_task_t *tasks;     // the tasks it runs (linked by their prev/next)
+    uint32_t running;      // how many
+    bool idle;             // it has a free slot: in one of its service's buckets
     int64_t expires;       // ms: dead if silent (native) or not done (seed) by then
     spw_pool_worker_t *idle_prev, *idle_next;
     spw_pool_worker_t *all_prev, *all_next;
@@ -86,19 +96,27 @@ void spw_pool_each_service(spw_pool_t *self, void (*fn)(spw_service_t *, void *)
 //  Finds a worker by routing identity; NULL if unknown.
 spw_pool_worker_t *spw_pool_find(spw_pool_t *self, const void *identity, size_t len);
 
-//  Adds a busy (not idle) worker for service. NULL if the pool is full or
+//  Adds a worker of one slot, busy, for service. NULL if the pool is full or
 //  the identity is already there.
 spw_pool_worker_t *spw_pool_add(spw_pool_t *self, const void *identity, size_t len,
                                 spw_worker_kind_t kind, spw_service_t *service);
 
-//  Makes a worker idle: it goes to the tail (most recently used) of its
-//  service's idle list.
+//  A worker is ready with slots free slots (1 to SPW_MAX_SLOTS; what it had
+//  busy is forgotten): it goes to the tail of the bucket of no busy slot.
+void spw_pool_set_ready(spw_pool_t *self, spw_pool_worker_t *worker, uint32_t slots);
+
+//  spw_pool_set_ready with the slots it has.
 void spw_pool_set_idle(spw_pool_t *self, spw_pool_worker_t *worker);
 
-//  Takes the least recently used idle worker of service, or NULL.
+//  Takes a slot of the least loaded worker of service with a free slot
+//  (the least recently used among equals), or NULL if none has one.
 spw_pool_worker_t *spw_pool_take_idle(spw_pool_t *self, spw_service_t *service);
 
-//  Removes a worker and frees it. Its task, if any, is the caller's to
+//  One of a worker's busy slots is free again (it answered); nothing if it
+//  had none busy.
+void spw_pool_free_slot(spw_pool_t *self, spw_pool_worker_t *worker);
+
+//  Removes a worker and frees it. Its tasks, if any, are the caller's to
 //  re-route before this call.
 void spw_pool_remove(spw_pool_t *self, spw_pool_worker_t *worker);
 

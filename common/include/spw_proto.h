@@ -37,6 +37,8 @@ extern "C" {
 #define SPW_MAX_BODY_FRAMES  16
 #define SPW_MAX_SERVICE_LEN  64
 #define SPW_MAX_IDENTITY_LEN 255
+//  The most tasks a worker may take at once (READY's slots).
+#define SPW_MAX_SLOTS        256
 //  Envelope (identity, REQ delimiter, task key, delimiter) + header + fields.
 #define SPW_MAX_FRAMES       (SPW_MAX_BODY_FRAMES + 12)
 
@@ -132,7 +134,7 @@ typedef struct {
     size_t text_len;
     uint64_t epoch;           // REGISTER, STATE, MEMBER
     uint64_t out, in;         // STATE: tasks delegated out and in, in all
-    uint32_t count;           // WELCOME: heartbeat_ms; REFUSED: retry_ms (0: final);
+    uint32_t count;           // READY: slots; WELCOME: heartbeat_ms; REFUSED: retry_ms (0: final);
                               // CREDIT, REVOKE (0: all), RETURN, DONE: credits
     uint32_t liveness;        // WELCOME
     uint32_t lease_ms;        // CREDIT: how long the credits it names hold
@@ -221,6 +223,8 @@ int spw_proto_put_request(spw_msg_t *msg, uint64_t request_id, const char *servi
                           uint32_t timeout_ms);
 int spw_proto_put_reply(spw_msg_t *msg, uint64_t request_id, spw_status_t status);
 int spw_proto_put_ready(spw_msg_t *msg, const char *service);
+//  READY for a worker that takes up to slots (1 to SPW_MAX_SLOTS) tasks at once.
+int spw_proto_put_ready_slots(spw_msg_t *msg, const char *service, uint32_t slots);
 int spw_proto_put_task(spw_msg_t *msg, uint64_t task_key);
 int spw_proto_put_result(spw_msg_t *msg, uint64_t task_key, spw_status_t status);
 int spw_proto_put_heartbeat(spw_msg_t *msg);

@@ -3,8 +3,10 @@
 //  A worker is one DEALER socket connected to an edge's backend, offering
 //  one service. spw_worker_recv says READY, waits for a task and sends
 //  heartbeats while it waits; if the edge is silent for liveness heartbeats
-//  the worker reconnects, backing off from 100 ms to 5 s. The worker runs
-//  one task at a time and answers it with spw_worker_reply; a task longer
+//  the worker reconnects, backing off from 100 ms to 5 s. The worker takes
+//  up to opts.slots tasks at once (1 by default): it may receive that many
+//  before it answers the first, and answers each with spw_worker_reply, in
+//  any order; a task longer
 //  than heartbeat_ms x liveness must call spw_worker_heartbeat now and then
 //  or the edge will think the worker dead and give the task to another.
 //  Not thread-safe: one worker per thread.
@@ -25,6 +27,7 @@ typedef struct {
     int liveness;           // 0: 3
     int reconnect_min_ms;   // 0: 100
     int reconnect_max_ms;   // 0: 5000
+    int slots;              // tasks it takes at once, 1 to SPW_MAX_SLOTS; 0: 1
 } spw_worker_opts_t;
 
 //  A task: its key (to pass back in the reply) and its body frames

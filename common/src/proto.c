@@ -433,6 +433,16 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad service name";
             return -1;
         }
+        //  Slots: how many tasks the worker takes at once; 1 if not said.
+        out->count = 1;
+        if (f + 1 < msg->count) {
+            if (read_u32(msg, f + 1, &out->count) != 0 || out->count < 1
+                || out->count > SPW_MAX_SLOTS) {
+                *why = "bad slots";
+                return -1;
+            }
+            return no_body(msg, f + 2, out, why);
+        }
         return no_body(msg, f + 1, out, why);
     case SPW_CMD_TASK:
         if (read_u64(msg, f, &out->id) != 0) {
@@ -646,11 +656,17 @@ int spw_proto_put_reply(spw_msg_t *msg, uint64_t request_id, spw_status_t status
 
 int spw_proto_put_ready(spw_msg_t *msg, const char *service)
 {
-    if (!spw_service_name_valid(service, strlen(service)))
+    return spw_proto_put_ready_slots(msg, service, 1);
+}
+
+int spw_proto_put_ready_slots(spw_msg_t *msg, const char *service, uint32_t slots)
+{
+    if (!spw_service_name_valid(service, strlen(service)) || slots < 1 || slots > SPW_MAX_SLOTS)
         return -1;
     if (put_head(msg, SPW_CMD_READY) || spw_msg_add_mem(msg, service, strlen(service)))
         return -1;
-    return 0;
+    //  One slot is said by saying nothing: READY as every edge reads it.
+    return slots > 1 ? put_u32(msg, slots) : 0;
 }
 
 int spw_proto_put_task(spw_msg_t *msg, uint64_t task_key)

@@ -87,7 +87,8 @@ static int link_open(spw_worker_t *self)
     }
     spw_msg_t msg;
     spw_msg_init(&msg);
-    if (spw_proto_put_ready(&msg, self->service) != 0 || link_send(self, &msg) != 0) {
+    if (spw_proto_put_ready_slots(&msg, self->service, (uint32_t) self->opts.slots) != 0
+        || link_send(self, &msg) != 0) {
         spw_msg_reset(&msg);
         spw_socket_destroy(&self->socket);
         return -1;
@@ -137,6 +138,10 @@ spw_worker_t *spw_worker_new(const char *endpoint, const char *service,
         self->opts.reconnect_max_ms = WORKER_RECONNECT_MAX_MS;
     if (self->opts.reconnect_max_ms < self->opts.reconnect_min_ms)
         self->opts.reconnect_max_ms = self->opts.reconnect_min_ms;
+    if (self->opts.slots <= 0)
+        self->opts.slots = 1;
+    if (self->opts.slots > SPW_MAX_SLOTS)
+        self->opts.slots = SPW_MAX_SLOTS;
     self->backoff_ms = self->opts.reconnect_min_ms;
     memcpy(self->service, service, strlen(service) + 1);
     self->endpoint = strdup(endpoint);

@@ -62,7 +62,11 @@ def test_submit_count_summarises_many_tasks():
 
 def test_bad_arguments_are_one_line_exit_2():
     for args, expected in ((["submit", "x"], b"spillway submit: missing --edge\n"),
-                           (["nosuch"], None), (["worker", "--edge", "tcp//x", "--echo"], None)):
+                           (["nosuch"], None), (["worker", "--edge", "tcp//x", "--echo"], None),
+                           (["worker", "--edge", "tcp://127.0.0.1:1", "--echo", "--slots", "0"], None),
+                           (["worker", "--edge", "tcp://127.0.0.1:1", "--echo", "--slots", "257"], None),
+                           (["worker", "--edge", "tcp://127.0.0.1:1", "--exec", "cat", "--slots", "2"],
+                            b"spillway worker: --slots above 1 works with --echo only, for now\n")):
         result = cli(args)
         check(result.returncode == 2, "%r should exit 2, got %d" % (args, result.returncode))
         check(result.stderr.count(b"\n") == 1, "%r: expected one line, got %r" % (args, result.stderr))

@@ -24,11 +24,12 @@ DEADLINE_MS = 20000   # the clients' deadline: a timeout would take this long
 class FakeWorker:
     """A native worker driven by hand: READY, then whatever the test sends."""
 
-    def __init__(self, c, edge, service="echo"):
+    def __init__(self, c, edge, service="echo", slots=None):
         self.socket = c.ctx.socket(zmq.DEALER)
         self.socket.linger = 0
         self.socket.connect(edge.backend)
-        self.socket.send_multipart([HEADER, READY, service.encode()])
+        said = [] if slots is None else [struct.pack(">I", slots)]
+        self.socket.send_multipart([HEADER, READY, service.encode()] + said)
 
     def task(self, timeout=5.0):
         """The next TASK as (key bytes, body frames); fails if none comes."""
@@ -40,6 +41,14 @@ class FakeWorker:
             if msg[:2] == [HEADER, TASK]:
                 return msg[2], msg[3:]
         check(False, "the worker got no task within %.1fs" % timeout)
+
+    def no_task_for(self, seconds):
+        """True if no TASK comes within seconds (heartbeats aside)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.socket.poll(50) and self.socket.recv_multipart()[:2] == [HEADER, TASK]:
+                return False
+        return True
 
     def heard(self, command, timeout=5.0):
         """True if the edge sent this command within timeout."""
@@ -315,6 +324,34 @@ def test_one_big_seed_request_does_not_disable_the_seed_workers():
                 t.join(5)
 
 
+def test_a_worker_with_slots_takes_that_many_tasks_at_once():
+    with Cluster("slots") as c:
+        edge = c.start_edge("A", "--heartbeat-ms", "200")
+        worker = FakeWorker(c, edge, slots=4)
+        c.wait_for("a worker of four free slots", lambda: c.stats(edge)["services"]
+                   .get("echo", {}).get("idle") == "4")
+        s = c.stats(edge)["services"]["echo"]
+        check(s["workers"] == "1" and s["slots"] == "4", "stats: %r" % s)
+        client = c.client(edge)
+        requests = [client.send([b"%d" % i], service="echo", timeout_ms=DEADLINE_MS)
+                    for i in range(5)]
+        tasks = [worker.task() for _ in range(4)]   # four before any answer
+        check(worker.no_task_for(0.3), "a fifth task came while four slots were busy")
+        for key, frames in reversed(tasks):         # answered in any order
+            worker.send(RESULT, key, b"\x00", *frames)
+        key, frames = worker.task()                 # the fifth, once a slot freed
+        worker.send(RESULT, key, b"\x00", *frames)
+        replies = {}
+        for _ in requests:
+            reply = client.recv(ANSWER_S)
+            check(reply is not None, "replies: %r" % replies)
+            replies[reply[0]] = (reply[1], reply[2])
+        check(replies == {r: ("ok", [b"%d" % i]) for i, r in enumerate(requests)},
+              "replies: %r" % replies)
+        client.close()
+        worker.close()
+
+
 def test_stats_say_their_schema_and_which_side_they_count():
     with Cluster("stats") as c:
         edge = c.start_edge("A")
@@ -339,4 +376,5 @@ run([
     test_another_protocol_version_is_named_in_the_log,
     test_stats_say_their_schema_and_which_side_they_count,
     test_one_big_seed_request_does_not_disable_the_seed_workers,
+    test_a_worker_with_slots_takes_that_many_tasks_at_once,
 ])

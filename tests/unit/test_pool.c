@@ -93,8 +93,8 @@ static void test_pool_creates_a_service_on_demand(void **state)
     assert_counts(service, 0, 0);
     assert_int_equal(service->running, 0);
     assert_int_equal(service->done, 0);
-    assert_null(service->idle_head);
-    assert_null(service->idle_tail);
+    assert_null(service->free_head[0]);
+    assert_null(service->free_tail[0]);
     assert_int_equal(service->queue.size, 0);
     assert_int_equal(service->queue.limit, QUEUE_MAX);
     spw_pool_destroy(&pool);
@@ -231,7 +231,7 @@ static void test_pool_add_gives_a_busy_worker_with_its_fields(void **state)
     assert_memory_equal(worker->identity.data, identity, sizeof identity);
     assert_int_equal(worker->kind, SPW_WORKER_SEED);
     assert_ptr_equal(worker->service, echo);
-    assert_null(worker->task);
+    assert_null(worker->tasks);
     assert_false(worker->idle);
     assert_int_equal(worker->expires, INT64_MAX);
     assert_counts(echo, 1, 0);
@@ -329,6 +329,94 @@ static void test_pool_hands_out_least_recently_used(void **state)
     spw_pool_destroy(&pool);
 }
 
+// --- slots ------------------------------------------------------------------------
+
+static void test_pool_slots_go_to_the_least_loaded_worker_lru_among_equals(void **state)
+{
+    (void) state;
+    spw_pool_t *pool = new_pool();
+    spw_service_t *echo = service_of(pool, "echo");
+    spw_pool_worker_t *a = add_worker(pool, "A", echo), *b = add_worker(pool, "B", echo);
+    spw_pool_set_ready(pool, a, 3);
+    spw_pool_set_ready(pool, b, 3);
+    assert_int_equal(echo->slots, 6);
+    assert_counts(echo, 2, 6);
+    //  A has waited longest: A, then B, then A again (both with one busy).
+    assert_takes(pool, echo, a);
+    assert_takes(pool, echo, b);
+    assert_takes(pool, echo, a);
+    assert_takes(pool, echo, b);
+    assert_int_equal(a->busy, 2);
+    assert_int_equal(b->busy, 2);
+    //  A answers one: it is the less loaded now, and gets the next.
+    spw_pool_free_slot(pool, a);
+    assert_takes(pool, echo, a);
+    assert_takes(pool, echo, b);
+    assert_takes(pool, echo, a);  // A's last slot
+    assert_takes(pool, echo, NULL);
+    assert_counts(echo, 2, 0);
+    spw_pool_free_slot(pool, b);
+    assert_counts(echo, 2, 1);
+    assert_takes(pool, echo, b);
+    spw_pool_destroy(&pool);
+}
+
+static void test_pool_a_worker_of_many_slots_and_one_of_one_share_by_load(void **state)
+{
+    (void) state;
+    spw_pool_t *pool = new_pool();
+    spw_service_t *echo = service_of(pool, "echo");
+    spw_pool_worker_t *big = add_worker(pool, "big", echo), *one = add_worker(pool, "one", echo);
+    spw_pool_set_ready(pool, big, 16);
+    spw_pool_set_ready(pool, one, 1);
+    assert_takes(pool, echo, big);
+    assert_takes(pool, echo, one);
+    for (int i = 0; i < 15; i++)
+        assert_takes(pool, echo, big);
+    assert_takes(pool, echo, NULL);
+    spw_pool_destroy(&pool);
+}
+
+static void test_pool_ready_again_frees_every_slot_and_may_change_them(void **state)
+{
+    (void) state;
+    spw_pool_t *pool = new_pool();
+    spw_service_t *echo = service_of(pool, "echo");
+    spw_pool_worker_t *a = add_worker(pool, "A", echo);
+    spw_pool_set_ready(pool, a, 4);
+    assert_takes(pool, echo, a);
+    assert_takes(pool, echo, a);
+    spw_pool_set_ready(pool, a, 2);
+    assert_int_equal(a->busy, 0);
+    assert_int_equal(echo->slots, 2);
+    assert_counts(echo, 1, 2);
+    //  Out-of-range slots are held to 1 .. SPW_MAX_SLOTS.
+    spw_pool_set_ready(pool, a, 0);
+    assert_int_equal(a->slots, 1);
+    spw_pool_set_ready(pool, a, SPW_MAX_SLOTS + 5);
+    assert_int_equal(a->slots, SPW_MAX_SLOTS);
+    spw_pool_destroy(&pool);
+}
+
+static void test_pool_removing_a_busy_worker_of_slots_keeps_the_counts(void **state)
+{
+    (void) state;
+    spw_pool_t *pool = new_pool();
+    spw_service_t *echo = service_of(pool, "echo");
+    spw_pool_worker_t *a = add_worker(pool, "A", echo), *b = add_worker(pool, "B", echo);
+    spw_pool_set_ready(pool, a, 4);
+    spw_pool_set_ready(pool, b, 2);
+    assert_takes(pool, echo, a);
+    assert_takes(pool, echo, b);
+    spw_pool_remove(pool, a);
+    assert_int_equal(echo->slots, 2);
+    assert_counts(echo, 1, 1);
+    spw_pool_free_slot(pool, b);
+    spw_pool_free_slot(pool, b);  // nothing busy: nothing happens
+    assert_counts(echo, 1, 2);
+    spw_pool_destroy(&pool);
+}
+
 static void test_pool_take_idle_is_null_with_no_idle_worker(void **state)
 {
     (void) state;
@@ -352,8 +440,8 @@ static void test_pool_taken_worker_is_no_longer_idle(void **state)
     assert_false(a->idle);
     assert_null(a->idle_prev);
     assert_null(a->idle_next);
-    assert_null(echo->idle_head);
-    assert_null(echo->idle_tail);
+    assert_null(echo->free_head[0]);
+    assert_null(echo->free_tail[0]);
     spw_pool_destroy(&pool);
 }
 
@@ -444,7 +532,7 @@ static void test_pool_removing_the_idle_head_unlinks_it(void **state)
     spw_pool_set_idle(pool, a);
     spw_pool_set_idle(pool, b);
     spw_pool_remove(pool, a);
-    assert_ptr_equal(echo->idle_head, b);
+    assert_ptr_equal(echo->free_head[0], b);
     assert_null(b->idle_prev);
     assert_takes(pool, echo, b);
     assert_takes(pool, echo, NULL);
@@ -462,7 +550,7 @@ static void test_pool_removing_the_idle_tail_unlinks_it(void **state)
     spw_pool_set_idle(pool, a);
     spw_pool_set_idle(pool, b);
     spw_pool_remove(pool, b);
-    assert_ptr_equal(echo->idle_tail, a);
+    assert_ptr_equal(echo->free_tail[0], a);
     assert_null(a->idle_next);
     spw_pool_set_idle(pool, c);  // joins after a, not after the removed b
     assert_takes(pool, echo, a);
@@ -479,8 +567,8 @@ static void test_pool_removing_the_only_idle_worker_empties_the_list(void **stat
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_set_idle(pool, a);
     spw_pool_remove(pool, a);
-    assert_null(echo->idle_head);
-    assert_null(echo->idle_tail);
+    assert_null(echo->free_head[0]);
+    assert_null(echo->free_tail[0]);
     assert_counts(echo, 0, 0);
     assert_takes(pool, echo, NULL);
     spw_pool_destroy(&pool);
@@ -701,6 +789,10 @@ int main(void)
         cmocka_unit_test(test_pool_takes_a_worker_again_after_a_remove_when_full),
         cmocka_unit_test(test_pool_identity_is_free_again_after_remove),
         cmocka_unit_test(test_pool_hands_out_least_recently_used),
+        cmocka_unit_test(test_pool_slots_go_to_the_least_loaded_worker_lru_among_equals),
+        cmocka_unit_test(test_pool_a_worker_of_many_slots_and_one_of_one_share_by_load),
+        cmocka_unit_test(test_pool_ready_again_frees_every_slot_and_may_change_them),
+        cmocka_unit_test(test_pool_removing_a_busy_worker_of_slots_keeps_the_counts),
         cmocka_unit_test(test_pool_take_idle_is_null_with_no_idle_worker),
         cmocka_unit_test(test_pool_taken_worker_is_no_longer_idle),
         cmocka_unit_test(test_pool_set_idle_twice_keeps_one_place_in_the_list),

@@ -845,8 +845,39 @@ static void test_proto_rejects_ready_with_extra_frames(void **state)
     spw_msg_t msg;
     spw_msg_init(&msg);
     assert_int_equal(spw_proto_put_ready(&msg, "echo"), 0);
+    add_text(&msg, "extra");  // where slots would be: not a u32
+    assert_malformed(&msg, 0, "bad slots");
+    assert_int_equal(spw_proto_put_ready_slots(&msg, "echo", 4), 0);
     add_text(&msg, "extra");
     assert_malformed(&msg, 0, "unexpected frames after command");
+}
+
+static void test_proto_ready_says_its_slots(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_ready(&msg, "echo"), 0);
+    assert_int_equal(msg.count, 3);  // one slot: READY as every edge reads it
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    assert_int_equal(in.count, 1);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_ready_slots(&msg, "echo", SPW_MAX_SLOTS), 0);
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    assert_int_equal(in.count, SPW_MAX_SLOTS);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_ready_slots(&msg, "echo", 0), -1);
+    assert_int_equal(spw_proto_put_ready_slots(&msg, "echo", SPW_MAX_SLOTS + 1), -1);
+    spw_msg_reset(&msg);
+    add_head(&msg, SPW_CMD_READY);
+    add_text(&msg, "echo");
+    add_u32(&msg, 0);
+    assert_malformed(&msg, 0, "bad slots");
+    add_head(&msg, SPW_CMD_READY);
+    add_text(&msg, "echo");
+    add_u32(&msg, SPW_MAX_SLOTS + 1);
+    assert_malformed(&msg, 0, "bad slots");
 }
 
 static void test_proto_rejects_task_key_of_seven_bytes(void **state)
@@ -1255,6 +1286,7 @@ int main(void)
         cmocka_unit_test(test_proto_rejects_ready_with_service_of_65_bytes),
         cmocka_unit_test(test_proto_rejects_ready_with_bad_character_in_service),
         cmocka_unit_test(test_proto_rejects_ready_with_extra_frames),
+        cmocka_unit_test(test_proto_ready_says_its_slots),
         cmocka_unit_test(test_proto_rejects_task_key_of_seven_bytes),
         cmocka_unit_test(test_proto_rejects_task_key_of_nine_bytes),
         cmocka_unit_test(test_proto_rejects_task_without_key),
