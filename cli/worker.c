@@ -68,7 +68,7 @@ void cli_worker_help(FILE *out)
             "                     bytes) is the reply; a non-zero exit is a task-error\n"
             "  --echo             answer each task with its own body\n"
             "  --slots N          tasks the edge may send before the first is answered,\n"
-            "                     1 to %d (default 1); with --exec, only 1 for now\n"
+            "                     1 to %d (default 1); with --exec, up to N commands at once\n"
             "  --heartbeat-ms MS  heartbeat interval with the edge, %d to %d (default %d)\n",
             WORKER_OUTPUT_MAX, SPW_MAX_SLOTS, WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS,
             WORKER_HEARTBEAT_MS);
@@ -373,39 +373,22 @@ static void make_loggable(char *text)
             *text = '\'';
 }
 
-//  Runs cmd for one task and answers it. Returns 0, or -1 if stopped.
-static int run_exec(spw_worker_t *worker, spw_worker_task_t *task, const char *cmd,
-                    int heartbeat_ms)
+//  Answers task with what its command said (its output, or why it failed),
+//  and releases the command's pipes and output.
+static void answer_child(spw_worker_t *worker, child_t *child, spw_worker_task_t *task,
+                         int64_t started)
 {
-    child_t child = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
     spw_msg_t body;
     spw_msg_init(&body);
-    char text[WORKER_STDERR_KEPT + 128];
     uint64_t key = task->key;
-    int64_t started = spw_clock_ms();
-    int rc = child_start(&child, cmd);
-    if (rc != 0) {
-        snprintf(text, sizeof text, "cannot run /bin/sh: %s", strerror(rc));
-        spw_msg_add_mem(&body, text, strlen(text));
-        spw_log(SPW_LOG_WARNING, "task_failed", "key=%llu reason=\"%s\"",
-                (unsigned long long) key, text);
-        spw_worker_reply(worker, task, SPW_STATUS_TASK_ERROR, &body);
-        return 0;
-    }
-    if (child_run(&child, worker, task, heartbeat_ms) != 0) {
-        spw_log(SPW_LOG_INFO, "task_abandoned", "key=%llu", (unsigned long long) key);
-        child_release(&child);
-        spw_worker_task_reset(task);
-        return -1;
-    }
-    bool ok = !child.output_overflow && WIFEXITED(child.wait_status)
-           && WEXITSTATUS(child.wait_status) == 0;
+    bool ok = !child->output_overflow && WIFEXITED(child->wait_status)
+           && WEXITSTATUS(child->wait_status) == 0;
     if (ok) {
         zmq_msg_t frame;
-        if (child.output_len > 0
-            && zmq_msg_init_data(&frame, child.output, child.output_len, free_output,
+        if (child->output_len > 0
+            && zmq_msg_init_data(&frame, child->output, child->output_len, free_output,
                                  NULL) == 0) {
-            child.output = NULL;  // libzmq owns it now
+            child->output = NULL;  // libzmq owns it now
             spw_msg_add_move(&body, &frame);
         }
         else
@@ -415,15 +398,185 @@ static int run_exec(spw_worker_t *worker, spw_worker_task_t *task, const char *c
         spw_worker_reply(worker, task, SPW_STATUS_OK, &body);
     }
     else {
-        describe_failure(&child, text, sizeof text);
+        char text[WORKER_STDERR_KEPT + 128];
+        describe_failure(child, text, sizeof text);
         spw_msg_add_mem(&body, text, strlen(text));
         make_loggable(text);
         spw_log(SPW_LOG_INFO, "task_failed", "key=%llu reason=\"%s\"",
                 (unsigned long long) key, text);
         spw_worker_reply(worker, task, SPW_STATUS_TASK_ERROR, &body);
     }
-    child_release(&child);
+    child_release(child);
+}
+
+//  Runs cmd for one task and answers it. Returns 0, or -1 if stopped.
+//  Answers task task-error: its command could not start (errno value rc).
+static void answer_unstarted(spw_worker_t *worker, spw_worker_task_t *task, int rc)
+{
+    char text[128];
+    spw_msg_t body;
+    spw_msg_init(&body);
+    snprintf(text, sizeof text, "cannot run /bin/sh: %s", strerror(rc));
+    spw_msg_add_mem(&body, text, strlen(text));
+    spw_log(SPW_LOG_WARNING, "task_failed", "key=%llu reason=\"%s\"",
+            (unsigned long long) task->key, text);
+    spw_worker_reply(worker, task, SPW_STATUS_TASK_ERROR, &body);
+}
+
+static int run_exec(spw_worker_t *worker, spw_worker_task_t *task, const char *cmd,
+                    int heartbeat_ms)
+{
+    child_t child = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+    uint64_t key = task->key;
+    int64_t started = spw_clock_ms();
+    int rc = child_start(&child, cmd);
+    if (rc != 0) {
+        answer_unstarted(worker, task, rc);
+        return 0;
+    }
+    if (child_run(&child, worker, task, heartbeat_ms) != 0) {
+        spw_log(SPW_LOG_INFO, "task_abandoned", "key=%llu", (unsigned long long) key);
+        child_release(&child);
+        spw_worker_task_reset(task);
+        return -1;
+    }
+    answer_child(worker, &child, task, started);
     return 0;
+}
+
+//  One of the commands serve_exec runs at once, with the task it serves.
+typedef struct {
+    bool used;
+    child_t child;
+    spw_worker_task_t task;
+    int64_t started;
+} job_t;
+
+//  The pipes of the jobs, and the worker's socket when a slot is free, in
+//  one poll set; which job and pipe each entry is.
+typedef struct {
+    zmq_pollitem_t items[3 * SPW_MAX_SLOTS + 1];
+    job_t *job[3 * SPW_MAX_SLOTS + 1];
+    int *fd[3 * SPW_MAX_SLOTS + 1];
+    int count;
+} poll_set_t;
+
+static void poll_add(poll_set_t *set, job_t *job, int *fd, short events)
+{
+    if (*fd < 0)
+        return;
+    set->items[set->count] = (zmq_pollitem_t) { NULL, *fd, events, 0 };
+    set->job[set->count] = job;
+    set->fd[set->count++] = fd;
+}
+
+//  Takes tasks while a slot is free (waiting for one only when none runs)
+//  and starts their commands; returns -1 on a fatal error of the link.
+static int take_tasks(spw_worker_t *worker, job_t *jobs, int slots, int *running,
+                      const char *cmd, int heartbeat_ms)
+{
+    for (int i = 0; i < slots && *running < slots && !*stop_signal; i++) {
+        if (jobs[i].used)
+            continue;
+        job_t *job = &jobs[i];
+        if (spw_worker_recv(worker, &job->task, *running ? 0 : heartbeat_ms) != 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        job->child = (child_t) { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+        job->started = spw_clock_ms();
+        int rc = child_start(&job->child, cmd);
+        if (rc != 0) {
+            answer_unstarted(worker, &job->task, rc);
+            continue;
+        }
+        job->used = true;
+        (*running)++;
+        child_feed(&job->child, &job->task);
+    }
+    return 0;
+}
+
+//  Runs up to slots commands at once, one a task, until a stop signal;
+//  returns 0, or -1 on a fatal error of the link. Commands still running
+//  when it stops are killed and their tasks left unanswered (the edge gives
+//  them to another worker).
+static int serve_exec(spw_worker_t *worker, const char *cmd, int slots, int heartbeat_ms)
+{
+    job_t *jobs = calloc((size_t) slots, sizeof *jobs);
+    poll_set_t *set = malloc(sizeof *set);
+    int running = 0, rc = 0;
+    if (!jobs || !set)
+        rc = -1;
+    int64_t heartbeat_at = spw_clock_ms() + heartbeat_ms;
+    while (rc == 0 && !*stop_signal) {
+        if (running < slots && take_tasks(worker, jobs, slots, &running, cmd, heartbeat_ms) != 0)
+            rc = -1;
+        if (rc != 0 || *stop_signal || running == 0)
+            continue;
+        int64_t now = spw_clock_ms();
+        if (now >= heartbeat_at) {
+            spw_worker_heartbeat(worker);  // the tasks take long: the edge must hear us
+            heartbeat_at = now + heartbeat_ms;
+        }
+        set->count = 0;
+        int timeout = (int) (heartbeat_at - now);
+        for (int i = 0; i < slots; i++) {
+            job_t *job = &jobs[i];
+            if (!job->used)
+                continue;
+            poll_add(set, job, &job->child.stdin_fd, ZMQ_POLLOUT);
+            poll_add(set, job, &job->child.stdout_fd, ZMQ_POLLIN);
+            poll_add(set, job, &job->child.stderr_fd, ZMQ_POLLIN);
+            if (job->child.stdout_fd < 0 && job->child.stderr_fd < 0
+                && timeout > WORKER_REAP_MAX_MS)
+                timeout = WORKER_REAP_MAX_MS;  // its output is all read: reap it soon
+        }
+        void *socket = running < slots ? spw_worker_socket(worker) : NULL;
+        if (socket) {
+            set->items[set->count] = (zmq_pollitem_t) { socket, 0, ZMQ_POLLIN, 0 };
+            set->job[set->count] = NULL;
+            set->fd[set->count++] = NULL;
+        }
+        if (zmq_poll(set->items, set->count, timeout > 0 ? timeout : 0) < 0 && errno != EINTR)
+            rc = -1;
+        for (int k = 0; rc == 0 && k < set->count; k++) {
+            job_t *job = set->job[k];
+            if (!job || !set->items[k].revents || *set->fd[k] < 0)
+                continue;
+            if (set->fd[k] == &job->child.stdin_fd)
+                child_feed(&job->child, &job->task);
+            else if (set->fd[k] == &job->child.stdout_fd)
+                child_read_output(&job->child);
+            else
+                child_read_error(&job->child);
+        }
+        for (int i = 0; i < slots; i++) {
+            job_t *job = &jobs[i];
+            if (!job->used)
+                continue;
+            if (job->child.output_overflow)
+                child_kill(&job->child);
+            else if (job->child.stdout_fd < 0 && job->child.stderr_fd < 0) {
+                pid_t done = waitpid(job->child.pid, &job->child.wait_status, WNOHANG);
+                job->child.exited = done == job->child.pid || (done < 0 && errno == ECHILD);
+            }
+            if (job->child.exited) {
+                answer_child(worker, &job->child, &job->task, job->started);
+                job->used = false;
+                running--;
+            }
+        }
+    }
+    for (int i = 0; jobs && i < slots; i++)
+        if (jobs[i].used) {
+            spw_log(SPW_LOG_INFO, "task_abandoned", "key=%llu",
+                    (unsigned long long) jobs[i].task.key);
+            child_kill(&jobs[i].child);
+            child_release(&jobs[i].child);
+            spw_worker_task_reset(&jobs[i].task);
+        }
+    free(jobs);
+    free(set);
+    return rc;
 }
 
 //  Answers a task with its own body.
@@ -474,8 +627,7 @@ int cli_worker(int argc, char **argv)
         || (flags[FLAG_SLOTS].value
             && cli_int(COMMAND, "--slots", flags[FLAG_SLOTS].value, 1, SPW_MAX_SLOTS, &slots) != 0))
         return CLI_EXIT_USAGE;
-    if (cmd && slots > 1)
-        return cli_usage_error(COMMAND, "--slots above 1 works with --echo only, for now");
+
     if (cmd && flags[FLAG_ECHO].seen)
         return cli_usage_error(COMMAND, "--exec and --echo exclude each other");
     if (!cmd && !flags[FLAG_ECHO].seen)
@@ -498,7 +650,13 @@ int cli_worker(int argc, char **argv)
     spw_log(SPW_LOG_INFO, "started", "edge=%s mode=%s slots=%lld heartbeat_ms=%lld", edge,
             cmd ? "exec" : "echo", (long long) slots, (long long) heartbeat_ms);
     int code = CLI_EXIT_OK;
-    while (!*stop_signal) {
+    if (cmd && slots > 1) {
+        if (serve_exec(worker, cmd, (int) slots, (int) heartbeat_ms) != 0) {
+            spw_log(SPW_LOG_ERROR, "failed", "reason=\"%s\"", zmq_strerror(errno));
+            code = CLI_EXIT_ERROR;
+        }
+    }
+    while (!*stop_signal && code == CLI_EXIT_OK && !(cmd && slots > 1)) {
         spw_worker_task_t task;
         //  A bounded wait, so that a signal landing just before it is seen.
         if (spw_worker_recv(worker, &task, (int) heartbeat_ms) != 0) {
