@@ -265,12 +265,30 @@ void spw_edge_requeue(spw_edge_t *self, spw_task_t *task, const char *why, bool 
     spw_cloud_delegate(self, task->service, now);
 }
 
-//  Puts every task a worker runs back in the queue, one attempt counted.
-static void requeue_all(spw_edge_t *self, spw_pool_worker_t *worker, const char *why,
-                        int64_t now)
+//  Takes every task off a worker, into a list linked by next, for
+//  requeue_list once the worker is gone or ready again: a task re-queued
+//  while the worker still has free slots would go straight back to it.
+static spw_task_t *take_all(spw_pool_worker_t *worker)
 {
-    while (worker->tasks)
-        spw_edge_requeue(self, worker->tasks, why, true, now);
+    spw_task_t *list = NULL;
+    while (worker->tasks) {
+        spw_task_t *task = worker->tasks;
+        unassign(task);
+        task->next = list;
+        list = task;
+    }
+    return list;
+}
+
+//  Puts the tasks of a take_all list back in the queue, one attempt counted.
+static void requeue_list(spw_edge_t *self, spw_task_t *list, const char *why, int64_t now)
+{
+    while (list) {
+        spw_task_t *task = list;
+        list = task->next;
+        task->next = NULL;
+        spw_edge_requeue(self, task, why, true, now);
+    }
 }
 
 //  Forgets a worker; its tasks, if any, go back to the queue.
@@ -285,8 +303,9 @@ static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char 
             worker->running, why);
     self->stats.workers_lost++;
     self->state_dirty = true;
-    requeue_all(self, worker, why, now);
+    spw_task_t *held = take_all(worker);
     spw_pool_remove(self->pool, worker);
+    requeue_list(self, held, why, now);
     spw_cloud_lend(self, service, now);  // fewer workers: maybe less to lend
 }
 
@@ -335,13 +354,6 @@ static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, uint32_t s
     worker_free(self, worker, now);
 }
 
-//  Frees a worker from whatever tasks it held before it said READY again
-//  (or, a REQ worker, answered something else): they go back to the queue,
-//  they were not answered.
-static void release_task(spw_edge_t *self, spw_pool_worker_t *worker, const char *why, int64_t now)
-{
-    requeue_all(self, worker, why, now);
-}
 
 //  Answers the stats service: one text frame of key=value lines.
 static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
@@ -641,9 +653,11 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
         deliver(self, worker, key, SPW_STATUS_OK, msg, 4, msg->count - 4, now);
     else if (!ready)
         spw_edge_drop(self, drops, msg, why ? why : "neither READY nor a returned task", now);
-    //  Whatever a REQ worker sent, it now waits for a request: it is idle.
-    release_task(self, worker, "worker answered something else", now);
+    //  Whatever a REQ worker sent, it now waits for a request: it is idle,
+    //  and a task it held and did not answer goes back to the queue.
+    spw_task_t *held = take_all(worker);
     worker_ready(self, worker, 1, now);
+    requeue_list(self, held, "worker answered something else", now);
 }
 
 //  A native worker: [id]["SPW1"][command]...
@@ -690,8 +704,10 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             spw_edge_drop(self, drops, msg, "service table full", now);
             return;
         }
+        //  Tasks it held and did not answer go back to the queue once it is
+        //  ready (they may come back to it).
+        spw_task_t *held = worker ? take_all(worker) : NULL;
         if (worker) {
-            release_task(self, worker, "worker said READY again", now);
             if (worker->service != service) {
                 spw_pool_remove(self->pool, worker);
                 worker = NULL;
@@ -701,6 +717,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             worker = spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
                                   zmq_msg_size(&msg->frame[0]), SPW_WORKER_NATIVE, service);
         if (!worker) {
+            requeue_list(self, held, "worker said READY again", now);
             spw_edge_drop(self, drops, msg, "worker pool full", now);
             return;
         }
@@ -710,6 +727,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
                 spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
                 service->workers);
         worker_ready(self, worker, in.count, now);
+        requeue_list(self, held, "worker said READY again", now);
         return;
     }
     case SPW_CMD_RESULT:

@@ -352,6 +352,34 @@ def test_a_worker_with_slots_takes_that_many_tasks_at_once():
         worker.close()
 
 
+def test_a_leaving_worker_of_slots_has_its_tasks_served_by_others():
+    with Cluster("slotsleave") as c:
+        edge = c.start_edge("A", "--heartbeat-ms", "200")
+        leaving = FakeWorker(c, edge, slots=4)
+        c.wait_for("four free slots", lambda: c.stats(edge)["services"]
+                   .get("echo", {}).get("idle") == "4")
+        client = c.client(edge)
+        requests = [client.send([b"%d" % i], service="echo", timeout_ms=DEADLINE_MS)
+                    for i in range(2)]
+        held = [leaving.task() for _ in requests]
+        check(len(held) == 2, "the first worker should hold both tasks")
+        other = FakeWorker(c, edge)
+        c.wait_for("the second worker", lambda: c.stats(edge)["services"]["echo"]["idle"] == "3")
+        # It leaves with free slots left: its tasks must not come back to it.
+        leaving.send(DISCONNECT)
+        replies = {}
+        for _ in requests:
+            key, frames = other.task(ANSWER_S)
+            other.send(RESULT, key, b"\x00", *frames)
+            reply = client.recv(ANSWER_S)
+            check(reply is not None, "no reply; got %r" % replies)
+            replies[reply[0]] = (reply[1], reply[2])
+        check(replies == {r: ("ok", [b"%d" % i]) for i, r in enumerate(requests)},
+              "replies: %r" % replies)
+        for s in (client, leaving, other):
+            s.close()
+
+
 def test_stats_say_their_schema_and_which_side_they_count():
     with Cluster("stats") as c:
         edge = c.start_edge("A")
@@ -377,4 +405,5 @@ run([
     test_stats_say_their_schema_and_which_side_they_count,
     test_one_big_seed_request_does_not_disable_the_seed_workers,
     test_a_worker_with_slots_takes_that_many_tasks_at_once,
+    test_a_leaving_worker_of_slots_has_its_tasks_served_by_others,
 ])
