@@ -210,11 +210,6 @@ void spw_pool_set_ready(spw_pool_t *self, spw_pool_worker_t *worker, uint32_t sl
     link_idle(worker);
 }
 
-void spw_pool_set_idle(spw_pool_t *self, spw_pool_worker_t *worker)
-{
-    spw_pool_set_ready(self, worker, worker->slots);
-}
-
 spw_pool_worker_t *spw_pool_take_idle(spw_pool_t *self, spw_service_t *service)
 {
     (void) self;

@@ -105,9 +105,6 @@ spw_pool_worker_t *spw_pool_add(spw_pool_t *self, const void *identity, size_t l
 //  busy is forgotten): it goes to the tail of the bucket of no busy slot.
 void spw_pool_set_ready(spw_pool_t *self, spw_pool_worker_t *worker, uint32_t slots);
 
-//  spw_pool_set_ready with the slots it has.
-void spw_pool_set_idle(spw_pool_t *self, spw_pool_worker_t *worker);
-
 //  Takes a slot of the least loaded worker of service with a free slot
 //  (the least recently used among equals), or NULL if none has one.
 spw_pool_worker_t *spw_pool_take_idle(spw_pool_t *self, spw_service_t *service);

@@ -61,6 +61,11 @@ class FakeWorker:
     def send(self, *frames):
         self.socket.send_multipart([HEADER] + list(frames))
 
+    def echo(self, timeout=5.0):
+        """Takes the next task and answers it ok with its own body."""
+        key, frames = self.task(timeout)
+        self.send(RESULT, key, b"\x00", *frames)
+
     def close(self):
         self.socket.close()
 
@@ -94,8 +99,7 @@ def check_refused_answer_then_served(c, name, bad_result):
     check(body and body[0].startswith(b"the worker's reply could not be taken: "),
           "%s: the reason was %r" % (name, body))
     second = client.send([b"second"], service="echo", timeout_ms=DEADLINE_MS)
-    key, frames = worker.task()
-    worker.send(RESULT, key, b"\x00", *frames)
+    worker.echo()
     status, body, _ = answered_at_once(client, second)
     check(status == "ok" and body == [b"second"], "%s: then %s %r" % (name, status, body))
     client.close()
@@ -147,8 +151,7 @@ def test_a_worker_saying_nonsense_is_removed_and_its_task_served_at_once():
             c.wait_idle_workers(edge, "echo", 1)
             worker.send(*frames)
             check(worker.heard(DISCONNECT), "%s: the worker was not told to go" % what)
-            key, body = other.task(ANSWER_S)
-            other.send(RESULT, key, b"\x00", *body)
+            other.echo(ANSWER_S)
             status, body, _ = answered_at_once(client, request)
             check(status == "ok" and body == [b"task"], "%s: then %s %r" % (what, status, body))
             s = c.stats(edge)
@@ -251,8 +254,7 @@ def test_an_empty_service_means_the_default_service():
         c.wait_idle_workers(edge, "echo", 1)
         client = c.client(edge)
         request = client.send([b"hello"], service="", timeout_ms=DEADLINE_MS)
-        key, frames = worker.task()
-        worker.send(RESULT, key, b"\x00", *frames)
+        worker.echo()
         status, body, _ = answered_at_once(client, request)
         check(status == "ok" and body == [b"hello"], "got %s %r" % (status, body))
         client.close()
@@ -339,8 +341,7 @@ def test_a_worker_with_slots_takes_that_many_tasks_at_once():
         check(worker.no_task_for(0.3), "a fifth task came while four slots were busy")
         for key, frames in reversed(tasks):         # answered in any order
             worker.send(RESULT, key, b"\x00", *frames)
-        key, frames = worker.task()                 # the fifth, once a slot freed
-        worker.send(RESULT, key, b"\x00", *frames)
+        worker.echo()                               # the fifth, once a slot freed
         replies = {}
         for _ in requests:
             reply = client.recv(ANSWER_S)
@@ -369,8 +370,7 @@ def test_a_leaving_worker_of_slots_has_its_tasks_served_by_others():
         leaving.send(DISCONNECT)
         replies = {}
         for _ in requests:
-            key, frames = other.task(ANSWER_S)
-            other.send(RESULT, key, b"\x00", *frames)
+            other.echo(ANSWER_S)
             reply = client.recv(ANSWER_S)
             check(reply is not None, "no reply; got %r" % replies)
             replies[reply[0]] = (reply[1], reply[2])

@@ -317,11 +317,11 @@ static void test_pool_hands_out_least_recently_used(void **state)
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_worker_t *b = add_worker(pool, "B", echo);
     spw_pool_worker_t *c = add_worker(pool, "C", echo);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, b);
-    spw_pool_set_idle(pool, c);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, b, 1);
+    spw_pool_set_ready(pool, c, 1);
     assert_takes(pool, echo, a);
-    spw_pool_set_idle(pool, a);
+    spw_pool_set_ready(pool, a, 1);
     assert_takes(pool, echo, b);
     assert_takes(pool, echo, c);
     assert_takes(pool, echo, a);
@@ -434,7 +434,7 @@ static void test_pool_taken_worker_is_no_longer_idle(void **state)
     spw_pool_t *pool = new_pool();
     spw_service_t *echo = service_of(pool, "echo");
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
-    spw_pool_set_idle(pool, a);
+    spw_pool_set_ready(pool, a, 1);
     assert_true(a->idle);
     assert_takes(pool, echo, a);
     assert_false(a->idle);
@@ -452,9 +452,9 @@ static void test_pool_set_idle_twice_keeps_one_place_in_the_list(void **state)
     spw_service_t *echo = service_of(pool, "echo");
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_worker_t *b = add_worker(pool, "B", echo);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, b);
-    spw_pool_set_idle(pool, a);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, b, 1);
+    spw_pool_set_ready(pool, a, 1);
     assert_counts(echo, 2, 2);
     assert_takes(pool, echo, a);
     assert_takes(pool, echo, b);
@@ -473,9 +473,9 @@ static void test_pool_counts_workers_and_idle_per_service(void **state)
     spw_pool_worker_t *s = add_worker(pool, "S", sum);
     assert_counts(echo, 2, 0);
     assert_counts(sum, 1, 0);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, b);
-    spw_pool_set_idle(pool, s);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, b, 1);
+    spw_pool_set_ready(pool, s, 1);
     assert_counts(echo, 2, 2);
     assert_counts(sum, 1, 1);
     assert_takes(pool, echo, a);
@@ -509,9 +509,9 @@ static void test_pool_removing_an_idle_worker_from_the_middle_unlinks_it(void **
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_worker_t *b = add_worker(pool, "B", echo);
     spw_pool_worker_t *c = add_worker(pool, "C", echo);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, b);
-    spw_pool_set_idle(pool, c);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, b, 1);
+    spw_pool_set_ready(pool, c, 1);
     spw_pool_remove(pool, b);
     assert_counts(echo, 2, 2);
     assert_ptr_equal(a->idle_next, c);
@@ -529,8 +529,8 @@ static void test_pool_removing_the_idle_head_unlinks_it(void **state)
     spw_service_t *echo = service_of(pool, "echo");
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_worker_t *b = add_worker(pool, "B", echo);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, b);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, b, 1);
     spw_pool_remove(pool, a);
     assert_ptr_equal(echo->free_head[0], b);
     assert_null(b->idle_prev);
@@ -547,12 +547,12 @@ static void test_pool_removing_the_idle_tail_unlinks_it(void **state)
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_worker_t *b = add_worker(pool, "B", echo);
     spw_pool_worker_t *c = add_worker(pool, "C", echo);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, b);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, b, 1);
     spw_pool_remove(pool, b);
     assert_ptr_equal(echo->free_tail[0], a);
     assert_null(a->idle_next);
-    spw_pool_set_idle(pool, c);  // joins after a, not after the removed b
+    spw_pool_set_ready(pool, c, 1);  // joins after a, not after the removed b
     assert_takes(pool, echo, a);
     assert_takes(pool, echo, c);
     assert_takes(pool, echo, NULL);
@@ -565,7 +565,7 @@ static void test_pool_removing_the_only_idle_worker_empties_the_list(void **stat
     spw_pool_t *pool = new_pool();
     spw_service_t *echo = service_of(pool, "echo");
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
-    spw_pool_set_idle(pool, a);
+    spw_pool_set_ready(pool, a, 1);
     spw_pool_remove(pool, a);
     assert_null(echo->free_head[0]);
     assert_null(echo->free_tail[0]);
@@ -582,10 +582,10 @@ static void test_pool_never_hands_out_a_worker_for_another_service(void **state)
     spw_service_t *sum = service_of(pool, "sum");
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     spw_pool_worker_t *s = add_worker(pool, "S", sum);
-    spw_pool_set_idle(pool, a);
+    spw_pool_set_ready(pool, a, 1);
     assert_takes(pool, sum, NULL);
     assert_counts(sum, 1, 0);
-    spw_pool_set_idle(pool, s);
+    spw_pool_set_ready(pool, s, 1);
     assert_takes(pool, sum, s);
     assert_takes(pool, sum, NULL);
     assert_takes(pool, echo, a);
@@ -671,7 +671,7 @@ static void test_pool_walk_visits_every_worker_once(void **state)
         add_worker(pool, "A", echo), add_worker(pool, "B", sum),
         add_worker(pool, "C", echo), add_worker(pool, "D", sum),
     };
-    spw_pool_set_idle(pool, added[2]);
+    spw_pool_set_ready(pool, added[2], 1);
     int visits[MAX_WORKERS] = {0};
     size_t total = 0;
     for (spw_pool_worker_t *w = spw_pool_first(pool); w; w = spw_pool_next(w)) {
@@ -735,8 +735,8 @@ static void test_pool_destroy_with_workers_inside_leaks_nothing(void **state)
     spw_pool_worker_t *a = add_worker(pool, "A", echo);
     add_worker(pool, "B", echo);
     spw_pool_worker_t *c = add_worker(pool, "C", sum);
-    spw_pool_set_idle(pool, a);
-    spw_pool_set_idle(pool, c);
+    spw_pool_set_ready(pool, a, 1);
+    spw_pool_set_ready(pool, c, 1);
     spw_pool_destroy(&pool);
     assert_null(pool);
 }
