@@ -42,6 +42,7 @@ static const int status_exit_code[SPW_STATUS_COUNT] = {
     [SPW_STATUS_BAD_REQUEST] = 7,
     [SPW_STATUS_TASK_ERROR] = 8,
     [SPW_STATUS_BUSY] = 9,
+    [SPW_STATUS_TOO_LARGE] = 10,
 };
 
 //  Prints the usage of submit, with its exit codes.
@@ -64,6 +65,7 @@ void cli_submit_help(FILE *out)
             "exit codes (with --count: 0 if all succeeded, else the first failure's):\n"
             "  0 ok           3 no-service   4 timeout      5 overloaded\n"
             "  6 failed       7 bad-request  8 task-error   9 busy\n"
+            "  10 too-large\n"
             "  1 could not talk to the edge  2 bad arguments\n",
             SUBMIT_TIMEOUT_MAX_MS, SUBMIT_TIMEOUT_MS, SUBMIT_GRACE_MS, SUBMIT_COUNT_MAX);
 }

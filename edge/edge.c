@@ -197,6 +197,7 @@ void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, sp
     switch (status) {
     case SPW_STATUS_OK: self->stats.done++; task->service->done++; break;
     case SPW_STATUS_TASK_ERROR: self->stats.task_errors++; task->service->done++; break;
+    case SPW_STATUS_TOO_LARGE: self->stats.too_large++; task->service->done++; break;
     case SPW_STATUS_TIMEOUT: self->stats.timeouts++; break;
     case SPW_STATUS_FAILED: self->stats.failed++; break;
     default: break;
@@ -439,44 +440,76 @@ spw_task_t *spw_edge_new_task(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_
 }
 
 //  Why a message is too big to take (more frames or bytes than the edge's
-//  limits), written into text; NULL if it is not.
+//  limits), written into text; NULL if it is not. The routing identity
+//  (frame 0) is the edge's socket's, not the peer's: it does not count.
 static const char *too_big(const spw_edge_t *self, const spw_msg_t *msg, char *text,
                            size_t size)
 {
+    size_t bytes = spw_msg_bytes(msg) - zmq_msg_size((zmq_msg_t *) &msg->frame[0]);
     if (msg->truncated)
         snprintf(text, size, "more than %d frames", SPW_MAX_FRAMES);
-    else if ((int64_t) spw_msg_bytes(msg) > self->config.max_message_bytes)
-        snprintf(text, size, "message of %zu bytes, over max_message_bytes %lld",
-                 spw_msg_bytes(msg), (long long) self->config.max_message_bytes);
+    else if ((int64_t) bytes > self->config.max_message_bytes)
+        snprintf(text, size, "message of %zu bytes, over max_message_bytes %lld", bytes,
+                 (long long) self->config.max_message_bytes);
     else
         return NULL;
     return text;
 }
 
-//  Answers a client's message the edge will not take with bad-request, if
-//  it can be answered: a seed REQ client always (it waits for a reply), a
-//  native client when its request id can be read. Then drops it.
-static void refuse_request(spw_edge_t *self, spw_msg_t *msg, const char *why, int64_t now)
+//  True if msg, from frame 1, is shaped as a REQUEST of the given header
+//  up to a readable request id.
+static bool request_shaped(const spw_msg_t *msg, const char *header)
+{
+    return msg->count > 3 && spw_msg_frame_is(msg, 1, header, SPW_PROTO_HEADER_LEN)
+        && spw_msg_frame_is(msg, 2, (uint8_t[]) { SPW_CMD_REQUEST }, 1)
+        && zmq_msg_size(&msg->frame[3]) == 8;
+}
+
+//  An SPW1 client's request: answered in SPW1's layout, the only one it
+//  reads, so that it fails at once and says why.
+static void refuse_old_client(spw_edge_t *self, spw_msg_t *msg)
+{
+    static const char why[] = "this edge speaks SPW2; the client speaks SPW1";
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_share(&out, &msg->frame[0]);
+    spw_proto_put_v1_reply(&out, spw_get_u64(zmq_msg_data(&msg->frame[3])),
+                           SPW_STATUS_BAD_REQUEST);
+    spw_msg_add_mem(&out, why, sizeof why - 1);
+    self->stats.bad_requests++;
+    if (spw_msg_send(&out, self->frontend, ZMQ_DONTWAIT) != 0)
+        self->stats.unroutable++;
+}
+
+//  Answers a client's message the edge will not take with status
+//  (bad-request or too-large), if it can be answered: a seed REQ client
+//  always (it waits for a reply), a native client when its request id can
+//  be read. Then drops it.
+static void refuse_request(spw_edge_t *self, spw_msg_t *msg, spw_status_t status,
+                           const char *why, int64_t now)
 {
     bool seed = zmq_msg_size(&msg->frame[1]) == 0;
-    bool has_id = msg->count > 3
-               && spw_msg_frame_is(msg, 1, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)
-               && spw_msg_frame_is(msg, 2, (uint8_t[]) { SPW_CMD_REQUEST }, 1)
-               && zmq_msg_size(&msg->frame[3]) == 8;
+    bool has_id = request_shaped(msg, SPW_PROTO_HEADER);
     if (seed || has_id) {
-        self->stats.bad_requests++;
-        //  A seed client's reply says "error: bad-request: " already.
+        if (status == SPW_STATUS_TOO_LARGE)
+            self->stats.too_large++;
+        else
+            self->stats.bad_requests++;
+        //  A seed client's reply says "error: STATUS: " already.
         char reason[160];
-        snprintf(reason, sizeof reason, "%s%s", seed ? "" : "bad request: ", why);
+        snprintf(reason, sizeof reason, "%s%s",
+                 seed ? "" : status == SPW_STATUS_TOO_LARGE ? "too large: " : "bad request: ", why);
         send_reply(self, &msg->frame[0], seed ? SPW_CLIENT_SEED : SPW_CLIENT_NATIVE,
-                   has_id ? spw_get_u64(zmq_msg_data(&msg->frame[3])) : 0,
-                   SPW_STATUS_BAD_REQUEST, 0, NULL, 0, 0, reason);
+                   has_id ? spw_get_u64(zmq_msg_data(&msg->frame[3])) : 0, status, 0, NULL, 0,
+                   0, reason);
     }
+    else if (request_shaped(msg, SPW_PROTO_HEADER_V1))
+        refuse_old_client(self, msg);
     spw_edge_drop(self, &self->frontend_drops, msg, why, now);
 }
 
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or
-//  a native client's [id]["SPW1"][REQUEST]...
+//  a native client's [id]["SPW2"][REQUEST]...
 static void on_client(void *arg, spw_msg_t *msg, int64_t now)
 {
     spw_edge_t *self = arg;
@@ -487,13 +520,13 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
     char text[120];
     const char *big = too_big(self, msg, text, sizeof text);
     if (big) {
-        refuse_request(self, msg, big, now);
+        refuse_request(self, msg, SPW_STATUS_TOO_LARGE, big, now);
         return;
     }
     if (zmq_msg_size(&msg->frame[1]) == 0) {
         size_t body_count = msg->count - 2;
         if (body_count > SPW_MAX_BODY_FRAMES) {
-            refuse_request(self, msg, "too many body frames", now);
+            refuse_request(self, msg, SPW_STATUS_TOO_LARGE, "too many body frames", now);
             return;
         }
         const char *service = self->config.default_service;
@@ -504,7 +537,9 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
     spw_proto_t request;
     const char *why = NULL;
     if (spw_proto_decode(msg, 1, &request, &why) != 0) {
-        refuse_request(self, msg, why, now);
+        refuse_request(self, msg,
+                       errno == EMSGSIZE ? SPW_STATUS_TOO_LARGE : SPW_STATUS_BAD_REQUEST, why,
+                       now);
         return;
     }
     if (request.cmd != SPW_CMD_REQUEST) {
@@ -552,45 +587,80 @@ static void deliver(spw_edge_t *self, spw_pool_worker_t *worker, uint64_t key,
     spw_edge_finish(self, task, status, msg, first, count, "the worker reported an error");
 }
 
-//  A worker's answer to the task it runs that the edge cannot take (too
-//  big, too many frames, a status it does not know): the client hears so
-//  at once, as task-error, and the worker is idle, as after any answer.
+//  A worker's answer to the task it runs that the edge cannot take: the
+//  client hears so at once, with status (too-large, or task-error for a
+//  status the edge does not know), and the worker is idle, as after any
+//  answer.
 static void refuse_answer(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *task,
-                          spw_msg_t *msg, const char *why, int64_t now)
+                          spw_msg_t *msg, spw_status_t status, const char *why, int64_t now)
 {
     spw_edge_drop(self, &self->backend_drops, msg, why, now);
     unassign(task);
     free_slot(self, worker, now);
     char reason[200];
     snprintf(reason, sizeof reason, "the worker's reply could not be taken: %s", why);
-    spw_edge_finish(self, task, SPW_STATUS_TASK_ERROR, NULL, 0, 0, reason);
+    spw_edge_finish(self, task, status, NULL, 0, 0, reason);
 }
 
-//  Tells a native worker the edge will not hear it any more (it should
-//  reconnect and say READY).
-static void send_disconnect(spw_edge_t *self, const spw_pool_worker_t *worker)
+//  Sends a native worker away (DISCONNECT), saying why and how long to
+//  wait before it says READY again.
+static void dismiss(spw_edge_t *self, const void *identity, size_t len, const char *reason,
+                    uint32_t retry_ms)
+{
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_mem(&out, identity, len);
+    spw_proto_put_dismiss(&out, reason, retry_ms);
+    spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
+}
+
+//  Sends away a peer whose message the edge cannot take, saying why: it
+//  may try again after a heartbeat.
+static void dismiss_malformed(spw_edge_t *self, const void *identity, size_t len,
+                              const char *why)
+{
+    char reason[160];
+    snprintf(reason, sizeof reason, "malformed: %s", why);
+    dismiss(self, identity, len, reason, (uint32_t) self->config.heartbeat_ms);
+}
+
+//  Tells a worker whose READY the edge took what it must keep to: the
+//  heartbeat and liveness, the slots it will fill, the largest message.
+static void accept_worker(spw_edge_t *self, const spw_pool_worker_t *worker, uint32_t slots)
 {
     spw_msg_t out;
     spw_msg_init(&out);
     spw_msg_add_mem(&out, worker->identity.data, worker->identity.len);
-    spw_proto_put_disconnect(&out);
+    spw_proto_put_accepted(&out, (uint32_t) self->config.heartbeat_ms,
+                           (uint32_t) self->config.liveness, slots,
+                           (uint32_t) self->config.max_message_bytes);
     spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
 }
 
+//  A READY the edge will not take, from the peer of msg: it hears why, and
+//  to come back after a liveness, when there may be room.
+static void refuse_ready(spw_edge_t *self, spw_msg_t *msg, const char *why, int64_t now)
+{
+    dismiss(self, zmq_msg_data(&msg->frame[0]), zmq_msg_size(&msg->frame[0]), why,
+            (uint32_t) self->liveness_ms);
+    spw_edge_drop(self, &self->backend_drops, msg, why, now);
+}
+
 //  A message from a known worker that is no answer the edge can take and
-//  no command it allows: the worker is told to go (DISCONNECT) and
-//  forgotten, and its task goes back to the queue at once.
+//  no command it allows: the worker is told to go (DISCONNECT, to come back
+//  after a heartbeat) and forgotten, and its task goes back to the queue at
+//  once.
 static void refuse_worker(spw_edge_t *self, spw_pool_worker_t *worker, spw_msg_t *msg,
                           const char *why, int64_t now)
 {
     spw_edge_drop(self, &self->backend_drops, msg, why, now);
     if (worker->kind == SPW_WORKER_NATIVE)
-        send_disconnect(self, worker);
+        dismiss_malformed(self, worker->identity.data, worker->identity.len, why);
     lose_worker(self, worker, why, now);
 }
 
 //  The task key of a message shaped as an answer, even if the rest is not:
-//  a seed REQ worker's [id][""][key][""]..., a native [id]["SPW1"][RESULT]
+//  a seed REQ worker's [id][""][key][""]..., a native [id]["SPW2"][RESULT]
 //  [key].... False if there is none to read.
 static bool answer_key(const spw_msg_t *msg, spw_worker_kind_t kind, uint64_t *key)
 {
@@ -648,7 +718,7 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
     }
     spw_task_t *refused = why ? answered_task(self, msg, worker) : NULL;
     if (refused)
-        refuse_answer(self, worker, refused, msg, why, now);
+        refuse_answer(self, worker, refused, msg, SPW_STATUS_TOO_LARGE, why, now);
     else if (result)
         deliver(self, worker, key, SPW_STATUS_OK, msg, 4, msg->count - 4, now);
     else if (!ready)
@@ -660,7 +730,7 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
     requeue_list(self, held, "worker answered something else", now);
 }
 
-//  A native worker: [id]["SPW1"][command]...
+//  A native worker: [id]["SPW2"][command]...
 //  big says why the message is too big to take (NULL if it is not).
 static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *worker,
                              const char *big, int64_t now)
@@ -671,13 +741,22 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
     if (why || spw_proto_decode(msg, 1, &in, &why) != 0) {
         //  Every message of a worker ends its way: an answer to its task
         //  that cannot be taken ends the task, anything else the worker.
+        spw_status_t status = big || errno == EMSGSIZE ? SPW_STATUS_TOO_LARGE
+                                                       : SPW_STATUS_TASK_ERROR;
         spw_task_t *refused = answered_task(self, msg, worker);
         if (refused) {
-            refuse_answer(self, worker, refused, msg, why, now);
+            refuse_answer(self, worker, refused, msg, status, why, now);
             worker_free(self, worker, now);
         }
         else if (worker)
             refuse_worker(self, worker, msg, why, now);
+        else if (spw_msg_frame_is(msg, 1, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)) {
+            //  A peer of our version (a READY it got wrong, most likely)
+            //  hears why too.
+            dismiss_malformed(self, zmq_msg_data(&msg->frame[0]), zmq_msg_size(&msg->frame[0]),
+                              why);
+            spw_edge_drop(self, drops, msg, why, now);
+        }
         else
             spw_edge_drop(self, drops, msg, why, now);
         return;
@@ -694,14 +773,15 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             && memcmp(offered, SPW_INTERNAL_PREFIX, strlen(SPW_INTERNAL_PREFIX)) == 0) {
             const char *why = "service names starting with " SPW_INTERNAL_PREFIX " are the edge's";
             if (worker)
-                refuse_worker(self, worker, msg, why, now);
-            else
-                spw_edge_drop(self, drops, msg, why, now);
+                lose_worker(self, worker, why, now);
+            refuse_ready(self, msg, why, now);
             return;
         }
         spw_service_t *service = spw_pool_service(self->pool, offered, len, true);
         if (!service) {
-            spw_edge_drop(self, drops, msg, "service table full", now);
+            if (worker)
+                lose_worker(self, worker, "its new service did not fit", now);
+            refuse_ready(self, msg, "the edge has max_services services", now);
             return;
         }
         //  Tasks it held and did not answer go back to the queue once it is
@@ -718,7 +798,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
                                   zmq_msg_size(&msg->frame[0]), SPW_WORKER_NATIVE, service);
         if (!worker) {
             requeue_list(self, held, "worker said READY again", now);
-            spw_edge_drop(self, drops, msg, "worker pool full", now);
+            refuse_ready(self, msg, "the edge has max_workers workers", now);
             return;
         }
         char name[80];
@@ -726,6 +806,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
                 service->name,
                 spw_log_bytes(worker->identity.data, worker->identity.len, name, sizeof name),
                 service->workers);
+        accept_worker(self, worker, in.count);
         worker_ready(self, worker, in.count, now);
         requeue_list(self, held, "worker said READY again", now);
         return;
@@ -756,11 +837,8 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
     }
     //  A worker we do not know (we restarted, or declared it dead): tell it
     //  to reconnect and say READY.
-    spw_msg_t out;
-    spw_msg_init(&out);
-    spw_msg_add_share(&out, &msg->frame[0]);
-    spw_proto_put_disconnect(&out);
-    spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
+    dismiss(self, zmq_msg_data(&msg->frame[0]), zmq_msg_size(&msg->frame[0]),
+            "unknown worker: say READY", 0);
 }
 
 static void on_worker(void *arg, spw_msg_t *msg, int64_t now)
@@ -914,7 +992,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
     text_add(&text,
              "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
-             "bad_requests=%llu requeued=%llu late_replies=%llu unroutable=%llu "
+             "bad_requests=%llu too_large=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
              "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
              SPW_EDGE_STATS_SCHEMA, self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
@@ -924,6 +1002,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.overloaded,
              (unsigned long long) self->stats.no_service,
              (unsigned long long) self->stats.bad_requests,
+             (unsigned long long) self->stats.too_large,
              (unsigned long long) self->stats.requeued,
              (unsigned long long) self->stats.late_replies,
              (unsigned long long) self->stats.unroutable,
@@ -1131,7 +1210,8 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
     //  to its successor at once instead of waiting out their liveness.
     for (spw_pool_worker_t *w = spw_pool_first(self->pool); w; w = spw_pool_next(w))
         if (w->kind == SPW_WORKER_NATIVE)
-            send_disconnect(self, w);
+            dismiss(self, w->identity.data, w->identity.len, "edge stopping",
+                    (uint32_t) self->config.heartbeat_ms);
     //  Sockets linger 0 (spw_socket.h): give these last words a moment.
     int linger = SPW_EDGE_GOODBYE_LINGER_MS;
     void *sockets[] = { self->frontend, self->backend, self->cloud };

@@ -23,7 +23,7 @@
 typedef struct spw_pool_t spw_pool_t;
 
 typedef enum {
-    SPW_WORKER_NATIVE,  // DEALER speaking SPW1, with heartbeats
+    SPW_WORKER_NATIVE,  // DEALER speaking SPW2, with heartbeats
     SPW_WORKER_SEED,    // plain REQ: READY, then echoes envelopes; no heartbeat
 } spw_worker_kind_t;
 

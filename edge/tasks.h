@@ -31,7 +31,7 @@ typedef enum {
 } spw_task_state_t;
 
 typedef enum {
-    SPW_CLIENT_NATIVE,  // DEALER speaking SPW1: replies carry id and status
+    SPW_CLIENT_NATIVE,  // DEALER speaking SPW2: replies carry id and status
     SPW_CLIENT_SEED,    // plain REQ: replies are the body alone
     SPW_CLIENT_PEER,    // another edge delegated it: replies are DONE
 } spw_client_kind_t;

@@ -258,7 +258,7 @@ static void send_disconnect(spw_hub_t *self, zmq_msg_t *identity)
     spw_msg_t out;
     spw_msg_init(&out);
     spw_msg_add_share(&out, identity);
-    spw_proto_put_disconnect(&out);
+    spw_proto_put_dismiss(&out, "unknown edge: register again", 0);
     send_control(self, &out, "disconnect");
 }
 

@@ -2,11 +2,8 @@
 //
 //  Every native message is a list of ZeroMQ frames that starts with the
 //  protocol header frame and a one-byte command frame. The header carries
-//  the version of the link: "SPW1" for clients and workers (and the
-//  HEARTBEAT and DISCONNECT every link shares), "SPW2" for the commands
-//  between edges and the hub and between edges (0x20 and up), whose
-//  layouts changed with lending by credit; the fields of
-//  the command follow, one frame each, then the body frames, which the
+//  the version, "SPW2" on every link (SPW1 is what came before: its peers
+//  are told apart and refused); the fields of the command follow, one frame each, then the body frames, which the
 //  brokers carry without looking inside. docs/protocol.md is the
 //  specification; this header is its C form.
 //
@@ -27,11 +24,10 @@
 extern "C" {
 #endif
 
-#define SPW_PROTO_HEADER     "SPW1"
-#define SPW_PROTO_HEADER_V2  "SPW2"
+#define SPW_PROTO_HEADER     "SPW2"
 #define SPW_PROTO_HEADER_LEN 4
-//  Commands from here up are edge <-> hub and edge <-> edge: header SPW2.
-#define SPW_PROTO_V2_FIRST   0x20
+//  The version before: recognised, to tell its peers why they are refused.
+#define SPW_PROTO_HEADER_V1  "SPW1"
 
 //  Limits that are part of the protocol: a message with more is malformed.
 #define SPW_MAX_BODY_FRAMES  16
@@ -52,6 +48,7 @@ typedef enum {
     SPW_CMD_RESULT     = 0x12,
     SPW_CMD_HEARTBEAT  = 0x13,
     SPW_CMD_DISCONNECT = 0x14,
+    SPW_CMD_ACCEPTED   = 0x15,
     //  edge <-> hub (control: DEALER -> ROUTER; state: PUB -> SUB)
     SPW_CMD_REGISTER   = 0x20,
     SPW_CMD_WELCOME    = 0x21,
@@ -107,6 +104,7 @@ typedef enum {
     SPW_STATUS_BAD_REQUEST = 5,  // the request did not parse
     SPW_STATUS_TASK_ERROR  = 6,  // the worker ran it and reported failure
     SPW_STATUS_BUSY        = 7,  // serving edge has no room (edge <-> edge)
+    SPW_STATUS_TOO_LARGE   = 8,  // the request or the worker's reply is over the limits
     SPW_STATUS_COUNT
 } spw_status_t;
 
@@ -130,13 +128,16 @@ typedef struct {
     size_t name_len;
     const char *endpoint;     // REGISTER: advertise; WELCOME: state; MEMBER
     size_t endpoint_len;
-    const char *text;         // REGISTER: zone (may be empty); REFUSED: reason
+    const char *text;         // REGISTER: zone (may be empty); REFUSED, DISCONNECT: reason
     size_t text_len;
     uint64_t epoch;           // REGISTER, STATE, MEMBER
     uint64_t out, in;         // STATE: tasks delegated out and in, in all
-    uint32_t count;           // READY: slots; WELCOME: heartbeat_ms; REFUSED: retry_ms (0: final);
+    uint32_t count;           // READY, ACCEPTED: slots; WELCOME: heartbeat_ms;
+                              // REFUSED: retry_ms (0: final); DISCONNECT: retry_ms;
                               // CREDIT, REVOKE (0: all), RETURN, DONE: credits
-    uint32_t liveness;        // WELCOME
+    uint32_t heartbeat_ms;    // ACCEPTED
+    uint32_t liveness;        // WELCOME, ACCEPTED
+    uint32_t max_bytes;       // ACCEPTED: the largest message the edge takes
     uint32_t lease_ms;        // CREDIT: how long the credits it names hold
     uint8_t event;            // MEMBER: spw_member_event_t; MATCH: flags
     const uint8_t *records;   // MATCH: matches; STATE: service figures
@@ -213,7 +214,9 @@ size_t spw_msg_bytes(const spw_msg_t *msg);
 bool spw_msg_frame_is(const spw_msg_t *msg, size_t i, const void *data, size_t size);
 
 //  Decodes the native message that starts at frame first (the header frame).
-//  Returns 0, or -1 with *why set to a static reason for the log.
+//  Returns 0, or -1 with *why set to a static reason for the log and errno
+//  EMSGSIZE if the message has more body frames than allowed (EPROTO for
+//  anything else).
 int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
                      const char **why);
 
@@ -228,7 +231,16 @@ int spw_proto_put_ready_slots(spw_msg_t *msg, const char *service, uint32_t slot
 int spw_proto_put_task(spw_msg_t *msg, uint64_t task_key);
 int spw_proto_put_result(spw_msg_t *msg, uint64_t task_key, spw_status_t status);
 int spw_proto_put_heartbeat(spw_msg_t *msg);
+//  DISCONNECT from the side that leaves.
 int spw_proto_put_disconnect(spw_msg_t *msg);
+//  DISCONNECT from the side that sends the other away: why, and how long
+//  it should wait before it comes back (0: at once).
+int spw_proto_put_dismiss(spw_msg_t *msg, const char *reason, uint32_t retry_ms);
+int spw_proto_put_accepted(spw_msg_t *msg, uint32_t heartbeat_ms, uint32_t liveness,
+                           uint32_t slots, uint32_t max_bytes);
+//  An SPW1 REPLY: how the edge answers an SPW1 client, which could read no
+//  other, that it speaks another version.
+int spw_proto_put_v1_reply(spw_msg_t *msg, uint64_t request_id, spw_status_t status);
 int spw_proto_put_register(spw_msg_t *msg, const char *name, uint64_t epoch,
                            const char *advertise, const char *zone);
 int spw_proto_put_welcome(spw_msg_t *msg, const char *state_endpoint, uint32_t heartbeat_ms,

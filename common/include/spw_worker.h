@@ -2,8 +2,10 @@
 //
 //  A worker is one DEALER socket connected to an edge's backend, offering
 //  one service. spw_worker_recv says READY, waits for a task and sends
-//  heartbeats while it waits; if the edge is silent for liveness heartbeats
-//  the worker reconnects, backing off from 100 ms to 5 s. The worker takes
+//  heartbeats while it waits (at the interval the edge's ACCEPTED gives); if
+//  the edge is silent for liveness heartbeats the worker reconnects,
+//  backing off from 100 ms to 5 s, and an edge's DISCONNECT makes it wait
+//  what the edge says (a refusal's wait grows while it is repeated). The worker takes
 //  up to opts.slots tasks at once (1 by default): it may receive that many
 //  before it answers the first, and answers each with spw_worker_reply, in
 //  any order; a task longer
@@ -23,8 +25,8 @@ extern "C" {
 typedef struct spw_worker_t spw_worker_t;
 
 typedef struct {
-    int heartbeat_ms;       // 0: 1000
-    int liveness;           // 0: 3
+    int heartbeat_ms;       // 0: 1000; until the edge's ACCEPTED says its own
+    int liveness;           // 0: 3; likewise
     int reconnect_min_ms;   // 0: 100
     int reconnect_max_ms;   // 0: 5000
     int slots;              // tasks it takes at once, 1 to SPW_MAX_SLOTS; 0: 1

@@ -8,6 +8,7 @@
 
 #include "spw_proto.h"
 
+#include <errno.h>
 #include <string.h>
 
 static const char *status_names[SPW_STATUS_COUNT] = {
@@ -19,6 +20,7 @@ static const char *status_names[SPW_STATUS_COUNT] = {
     [SPW_STATUS_BAD_REQUEST] = "bad-request",
     [SPW_STATUS_TASK_ERROR] = "task-error",
     [SPW_STATUS_BUSY] = "busy",
+    [SPW_STATUS_TOO_LARGE] = "too-large",
 };
 
 const char *spw_status_name(spw_status_t status)
@@ -209,6 +211,7 @@ static int set_body(const spw_msg_t *msg, size_t from, spw_proto_t *out,
     out->body_count = msg->count > from ? msg->count - from : 0;
     if (out->body_count > SPW_MAX_BODY_FRAMES) {
         *why = "too many body frames";
+        errno = EMSGSIZE;
         return -1;
     }
     return 0;
@@ -355,7 +358,7 @@ static bool known_command(spw_cmd_t cmd)
 {
     switch (cmd) {
     case SPW_CMD_REQUEST: case SPW_CMD_REPLY: case SPW_CMD_READY: case SPW_CMD_TASK:
-    case SPW_CMD_RESULT: case SPW_CMD_HEARTBEAT: case SPW_CMD_DISCONNECT:
+    case SPW_CMD_RESULT: case SPW_CMD_HEARTBEAT: case SPW_CMD_DISCONNECT: case SPW_CMD_ACCEPTED:
     case SPW_CMD_REGISTER: case SPW_CMD_WELCOME: case SPW_CMD_REFUSED: case SPW_CMD_MEMBER:
     case SPW_CMD_STATE: case SPW_CMD_MATCH: case SPW_CMD_DELEGATE: case SPW_CMD_DONE:
     case SPW_CMD_CREDIT: case SPW_CMD_REVOKE: case SPW_CMD_RETURN: case SPW_CMD_HELLO:
@@ -371,17 +374,19 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
     if (!why)
         why = &unused;
     memset(out, 0, sizeof *out);
+    errno = EPROTO;  // unless it is over the limits (set_body)
     if (first + 2 > msg->count) {
         *why = "too few frames";
         return -1;
     }
-    bool v1 = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN);
-    bool v2 = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER_V2, SPW_PROTO_HEADER_LEN);
-    if (!v1 && !v2) {
-        *why = frame_size(msg, first) == SPW_PROTO_HEADER_LEN
-                    && memcmp(frame_data(msg, first), "SPW", 3) == 0
-                 ? "unknown protocol version: clients and workers speak SPW1, edges and hubs SPW2"
-                 : "bad protocol header";
+    if (!spw_msg_frame_is(msg, first, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN)) {
+        //  Told apart from noise, so that the log says what to upgrade.
+        bool spw = frame_size(msg, first) == SPW_PROTO_HEADER_LEN
+                && memcmp(frame_data(msg, first), "SPW", 3) == 0;
+        *why = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER_V1, SPW_PROTO_HEADER_LEN)
+                 ? "SPW1 peer: Spillway speaks SPW2"
+             : spw ? "unknown protocol version: Spillway speaks SPW2"
+                   : "bad protocol header";
         return -1;
     }
     if (frame_size(msg, first + 1) != 1) {
@@ -389,15 +394,8 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         return -1;
     }
     out->cmd = (spw_cmd_t) frame_data(msg, first + 1)[0];
-    //  Each command has one version: an SPW1 peer's hub or cloud message
-    //  has another layout and must not be read as ours.
     if (!known_command(out->cmd)) {
         *why = "unknown command";
-        return -1;
-    }
-    if (v1 != (out->cmd < SPW_PROTO_V2_FIRST)) {
-        *why = v1 ? "SPW1 peer: edges and hubs speak SPW2"
-                  : "SPW2 client or worker: clients and workers speak SPW1";
         return -1;
     }
     size_t f = first + 2;
@@ -451,8 +449,32 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         }
         return set_body(msg, f + 1, out, why);
     case SPW_CMD_HEARTBEAT:
-    case SPW_CMD_DISCONNECT:
         return no_body(msg, f, out, why);
+    case SPW_CMD_DISCONNECT:
+        //  Bare from the side that leaves; with a reason and retry_ms
+        //  from the side that sends the other away.
+        if (f == msg->count)
+            return no_body(msg, f, out, why);
+        if (read_text(msg, f, 0, SPW_MAX_TEXT_LEN, &out->text, &out->text_len) != 0
+            || read_u32(msg, f + 1, &out->count) != 0) {
+            *why = "bad disconnect reason";
+            return -1;
+        }
+        return no_body(msg, f + 2, out, why);
+    case SPW_CMD_ACCEPTED:
+        if (read_u32(msg, f, &out->heartbeat_ms) != 0 || read_u32(msg, f + 1, &out->liveness) != 0
+            || read_u32(msg, f + 2, &out->count) != 0 || read_u32(msg, f + 3, &out->max_bytes) != 0
+            || out->heartbeat_ms == 0 || out->liveness == 0 || out->count < 1
+            || out->count > SPW_MAX_SLOTS || out->max_bytes == 0) {
+            *why = "bad accepted";
+            return -1;
+        }
+        if (out->heartbeat_ms > SPW_PROTO_HEARTBEAT_MAX_MS
+            || out->liveness > SPW_PROTO_LIVENESS_MAX) {
+            *why = "accepted's heartbeat or liveness out of range";
+            return -1;
+        }
+        return no_body(msg, f + 4, out, why);
     case SPW_CMD_REGISTER:
         if (read_name(msg, f, &out->name, &out->name_len) != 0) {
             *why = "bad edge name";
@@ -602,8 +624,7 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
 static int put_head(spw_msg_t *msg, spw_cmd_t cmd)
 {
     uint8_t code = (uint8_t) cmd;
-    const char *header = cmd < SPW_PROTO_V2_FIRST ? SPW_PROTO_HEADER : SPW_PROTO_HEADER_V2;
-    if (spw_msg_add_mem(msg, header, SPW_PROTO_HEADER_LEN) != 0)
+    if (spw_msg_add_mem(msg, SPW_PROTO_HEADER, SPW_PROTO_HEADER_LEN) != 0)
         return -1;
     return spw_msg_add_mem(msg, &code, 1);
 }
@@ -691,6 +712,33 @@ int spw_proto_put_heartbeat(spw_msg_t *msg)
 int spw_proto_put_disconnect(spw_msg_t *msg)
 {
     return put_head(msg, SPW_CMD_DISCONNECT);
+}
+
+int spw_proto_put_dismiss(spw_msg_t *msg, const char *reason, uint32_t retry_ms)
+{
+    if (strlen(reason) > SPW_MAX_TEXT_LEN)
+        return -1;
+    if (put_head(msg, SPW_CMD_DISCONNECT) || put_text(msg, reason) || put_u32(msg, retry_ms))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_accepted(spw_msg_t *msg, uint32_t heartbeat_ms, uint32_t liveness,
+                           uint32_t slots, uint32_t max_bytes)
+{
+    if (put_head(msg, SPW_CMD_ACCEPTED) || put_u32(msg, heartbeat_ms) || put_u32(msg, liveness)
+        || put_u32(msg, slots) || put_u32(msg, max_bytes))
+        return -1;
+    return 0;
+}
+
+int spw_proto_put_v1_reply(spw_msg_t *msg, uint64_t request_id, spw_status_t status)
+{
+    uint8_t code = (uint8_t) SPW_CMD_REPLY;
+    if (spw_msg_add_mem(msg, SPW_PROTO_HEADER_V1, SPW_PROTO_HEADER_LEN)
+        || spw_msg_add_mem(msg, &code, 1) || put_u64(msg, request_id) || put_status(msg, status))
+        return -1;
+    return 0;
 }
 
 static bool name_ok(const char *name)

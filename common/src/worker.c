@@ -8,7 +8,10 @@
 //  message heard from it) and the caller's deadline. When the edge falls
 //  silent the link is closed and reopened after a backoff that doubles from
 //  reconnect_min_ms to reconnect_max_ms and returns to the minimum once the
-//  edge speaks again; DISCONNECT from the edge reopens the link at once.
+//  edge speaks again. The edge's ACCEPTED sets the heartbeat and liveness
+//  the worker keeps to (the options' are used until it comes); its
+//  DISCONNECT reopens the link after the wait it names (a refusal asked
+//  again waits at least the backoff, which doubles).
 //  A fresh DEALER is used for every link so that the edge sees a new peer
 //  and never mixes the old link's queued messages with the new one's.
 //
@@ -47,7 +50,16 @@ struct spw_worker_t {
     int64_t heartbeat_at;    // next heartbeat due
     int64_t reconnect_at;    // when the next link opens, while socket is NULL
     int64_t backoff_ms;      // wait before the next link after a silent edge
+    int64_t heartbeat_ms;    // the edge's, from ACCEPTED (the options' until then)
+    int64_t liveness;
+    int64_t relink_ms;       // wait before the next link, as the edge's DISCONNECT said
 };
+
+//  How long the edge may be silent before the worker counts it gone.
+static int64_t silence_ms(const spw_worker_t *self)
+{
+    return self->heartbeat_ms * self->liveness;
+}
 
 //  Sends msg on the link without blocking; the message is consumed.
 static int link_send(spw_worker_t *self, spw_msg_t *msg)
@@ -58,7 +70,7 @@ static int link_send(spw_worker_t *self, spw_msg_t *msg)
         return -1;
     }
     //  Even a failed send waits a full interval before the next heartbeat.
-    self->heartbeat_at = spw_clock_ms() + self->opts.heartbeat_ms;
+    self->heartbeat_at = spw_clock_ms() + self->heartbeat_ms;
     return spw_msg_send(msg, self->socket, ZMQ_DONTWAIT);
 }
 
@@ -143,6 +155,8 @@ spw_worker_t *spw_worker_new(const char *endpoint, const char *service,
     if (self->opts.slots > SPW_MAX_SLOTS)
         self->opts.slots = SPW_MAX_SLOTS;
     self->backoff_ms = self->opts.reconnect_min_ms;
+    self->heartbeat_ms = self->opts.heartbeat_ms;
+    self->liveness = self->opts.liveness;
     memcpy(self->service, service, strlen(service) + 1);
     self->endpoint = strdup(endpoint);
     self->ctx = zmq_ctx_new();
@@ -190,8 +204,19 @@ static edge_action_t handle_edge_message(spw_worker_t *self, spw_msg_t *msg,
         spw_msg_reset(msg);
         return EDGE_NOTHING;
     }
-    self->backoff_ms = self->opts.reconnect_min_ms;
+    if (proto.cmd != SPW_CMD_DISCONNECT)
+        self->backoff_ms = self->opts.reconnect_min_ms;
     switch (proto.cmd) {
+    case SPW_CMD_ACCEPTED:
+        spw_msg_reset(msg);
+        self->heartbeat_ms = proto.heartbeat_ms;
+        self->liveness = proto.liveness;
+        if (self->heartbeat_at > spw_clock_ms() + self->heartbeat_ms)
+            self->heartbeat_at = spw_clock_ms() + self->heartbeat_ms;
+        if ((int) proto.count != self->opts.slots)
+            spw_log(SPW_LOG_WARNING, "slots_changed", "endpoint=%s asked=%d given=%u",
+                    self->endpoint, self->opts.slots, proto.count);
+        return EDGE_NOTHING;
     case SPW_CMD_TASK:
         task->key = proto.id;
         task->body_first = proto.body_first;
@@ -199,11 +224,23 @@ static edge_action_t handle_edge_message(spw_worker_t *self, spw_msg_t *msg,
         task->msg = *msg;
         spw_msg_init(msg);
         return EDGE_TASK;
-    case SPW_CMD_DISCONNECT:
+    case SPW_CMD_DISCONNECT: {
+        //  A refusal asked again waits longer each time; the edge saying
+        //  it does not know the worker (retry 0) is answered at once.
+        self->relink_ms = 0;
+        if (proto.count > 0) {
+            self->relink_ms = proto.count > self->backoff_ms ? proto.count : self->backoff_ms;
+            self->backoff_ms *= 2;
+            if (self->backoff_ms > self->opts.reconnect_max_ms)
+                self->backoff_ms = self->opts.reconnect_max_ms;
+        }
+        spw_log(proto.count > 0 ? SPW_LOG_WARNING : SPW_LOG_INFO, "edge_disconnect",
+                "endpoint=%s service=%s reason=\"%.*s\" retry_ms=%lld", self->endpoint,
+                self->service, (int) proto.text_len, proto.text ? proto.text : "",
+                (long long) self->relink_ms);
         spw_msg_reset(msg);
-        spw_log(SPW_LOG_INFO, "edge_disconnect", "endpoint=%s service=%s", self->endpoint,
-                self->service);
         return EDGE_RELINK;
+    }
     case SPW_CMD_HEARTBEAT:
         spw_msg_reset(msg);
         return EDGE_NOTHING;
@@ -277,8 +314,7 @@ int spw_worker_recv(spw_worker_t *self, spw_worker_task_t *task, int timeout_ms)
         if (now >= self->heartbeat_at && send_signal(self, spw_proto_put_heartbeat) != 0
             && errno == ETERM)
             return -1;
-        int64_t dead_at = self->heard_at
-                        + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
+        int64_t dead_at = self->heard_at + silence_ms(self);
         int64_t wake = earliest(earliest(self->heartbeat_at, dead_at), deadline);
         zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
         int64_t wait = wake > now ? wake - now : 0;
@@ -292,12 +328,12 @@ int spw_worker_recv(spw_worker_t *self, spw_worker_task_t *task, int timeout_ms)
             if (action == EDGE_TASK)
                 return 0;
             if (action == EDGE_RELINK) {
-                link_close(self, 0);
+                link_close(self, self->relink_ms);
                 continue;
             }
         }
         now = spw_clock_ms();
-        if (now >= self->heard_at + (int64_t) self->opts.heartbeat_ms * self->opts.liveness)
+        if (now >= self->heard_at + silence_ms(self))
             link_lost(self);
         else if (deadline >= 0 && now >= deadline)
             break;

@@ -4,7 +4,7 @@
 //  clients connect to and a DEALER that workers connect to: the fastest a
 //  broker between the same clients and workers can be, since it does
 //  nothing but move frames. `ceiling worker BACKEND` is the matching worker:
-//  it answers each SPW1 REQUEST with an ok REPLY carrying the same body, so
+//  it answers each SPW2 REQUEST with an ok REPLY carrying the same body, so
 //  that `spillway bench` drives the proxy exactly as it drives an edge.
 //  Both run until SIGINT/SIGTERM. Not a test; tests/bench/run uses it.
 

@@ -132,7 +132,7 @@ static int worker_handle(workers_t *self, worker_t *worker, spw_msg_t *msg, int6
         return worker_connect(self, worker);
     }
     if (decoded.cmd != SPW_CMD_TASK)
-        return 0;  // a heartbeat: any message is a sign of life, nothing to do
+        return 0;  // a heartbeat or ACCEPTED: a sign of life, nothing to do
     uint32_t service_us = 0;
     uint64_t request_id = 0;
     bool valid = decoded.body_count == 1

@@ -26,10 +26,10 @@ SOURCE = os.environ.get("SPW_SOURCE_ROOT", os.path.join(os.path.dirname(__file__
 EDGE_BIN = os.path.join(BUILD, "edge", "spillway-edge")
 CLI_BIN = os.path.join(BUILD, "cli", "spillway")
 
-HEADER = b"SPW1"
+HEADER = b"SPW2"
 REQUEST, REPLY = b"\x01", b"\x02"
 STATUS = {0: "ok", 1: "no-service", 2: "timeout", 3: "overloaded", 4: "failed",
-          5: "bad-request", 6: "task-error", 7: "busy"}
+          5: "bad-request", 6: "task-error", 7: "busy", 8: "too-large"}
 
 
 class TestFailure(Exception):

@@ -38,7 +38,7 @@ def garbage(rng):
         return [b"", rand(rng.randrange(0, 12))] + [rand(3) for _ in range(rng.randrange(0, 3))]
     if kind == 8:
         return [HEADER, b"\x10", rand(rng.randrange(0, 80))]
-    return [b"SPW2", b"\x01"]
+    return [b"SPW1", b"\x01"]
 
 
 def flood(c, endpoint, seed):

@@ -15,7 +15,8 @@ from harness import HEADER, REQUEST, Cluster, check, run  # noqa: E402
 
 import zmq  # noqa: E402
 
-READY, TASK, RESULT, DISCONNECT = b"\x10", b"\x11", b"\x12", b"\x14"
+READY, TASK, RESULT, HEARTBEAT, DISCONNECT, ACCEPTED = (b"\x10", b"\x11", b"\x12", b"\x13",
+                                                     b"\x14", b"\x15")
 LIMIT = 4096          # the edge's max_message_bytes in these tests
 ANSWER_S = 2.0        # an answer "at once": well inside a heartbeat-free wait
 DEADLINE_MS = 20000   # the clients' deadline: a timeout would take this long
@@ -51,12 +52,14 @@ class FakeWorker:
         return True
 
     def heard(self, command, timeout=5.0):
-        """True if the edge sent this command within timeout."""
+        """The message of this command the edge sent within timeout, or None."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.socket.poll(100) and self.socket.recv_multipart()[:2] == [HEADER, command]:
-                return True
-        return False
+            if self.socket.poll(100):
+                msg = self.socket.recv_multipart()
+                if msg[:2] == [HEADER, command]:
+                    return msg
+        return None
 
     def send(self, *frames):
         self.socket.send_multipart([HEADER] + list(frames))
@@ -86,16 +89,16 @@ def answered_at_once(client, request_id):
     return reply[1], reply[2], time.monotonic() - started
 
 
-def check_refused_answer_then_served(c, name, bad_result):
+def check_refused_answer_then_served(c, name, bad_result, expected="too-large"):
     """A worker's RESULT built by bad_result(key) is refused: its client gets
-    task-error at once, and the same worker takes and answers the next task."""
+    expected at once, and the same worker takes and answers the next task."""
     edge, worker = edge_with_worker(c, name)
     client = c.client(edge)
     first = client.send([b"first"], service="echo", timeout_ms=DEADLINE_MS)
     key, _ = worker.task()
     worker.send(*bad_result(key))
     status, body, _ = answered_at_once(client, first)
-    check(status == "task-error", "%s: expected task-error, got %s %r" % (name, status, body))
+    check(status == expected, "%s: expected %s, got %s %r" % (name, expected, status, body))
     check(body and body[0].startswith(b"the worker's reply could not be taken: "),
           "%s: the reason was %r" % (name, body))
     second = client.send([b"second"], service="echo", timeout_ms=DEADLINE_MS)
@@ -132,7 +135,8 @@ def test_a_result_with_more_frames_than_a_message_holds_ends_its_task():
 
 def test_a_result_with_an_unknown_status_ends_its_task():
     with Cluster("status") as c:
-        check_refused_answer_then_served(c, "A", lambda key: [RESULT, key, b"\xc8", b"x"])
+        check_refused_answer_then_served(c, "A", lambda key: [RESULT, key, b"\xc8", b"x"],
+                                         expected="task-error")
 
 
 def test_a_worker_saying_nonsense_is_removed_and_its_task_served_at_once():
@@ -220,14 +224,20 @@ def test_malformed_requests_are_answered():
             1: head(1) + [b"x"] * 23,                 # more frames than a message holds
             2: head(2) + [b"x" * 1000] * 10,          # 10,000 bytes in frames under the limit
             3: head(3) + [b"x"] * 17,                 # one body frame too many
+            4: [HEADER, REQUEST, struct.pack(">Q", 4), b"bad name!", struct.pack(">I", 0)],
+            5: [HEADER, REQUEST, struct.pack(">Q", 5), b"echo", b"\0\0"],  # short timeout
         }
+        expected = {1: (b"\x08", b"too large: "), 2: (b"\x08", b"too large: "),
+                    3: (b"\x08", b"too large: "), 4: (b"\x05", b"bad request: "),
+                    5: (b"\x05", b"bad request: ")}
         for frames in cases.values():
             native.send_multipart(frames)
         for _ in range(len(cases)):
             check(native.poll(int(ANSWER_S * 1000)), "a malformed request went unanswered")
             reply = native.recv_multipart()
             rid = struct.unpack(">Q", reply[2])[0]
-            check(reply[3] == b"\x05" and reply[4].startswith(b"bad request: "),
+            status, reason = expected[rid]
+            check(reply[3] == status and reply[4].startswith(reason),
                   "request %d: %r" % (rid, reply[3:5]))
             cases.pop(rid)
         check(not cases, "unanswered: %r" % list(cases))
@@ -241,7 +251,7 @@ def test_malformed_requests_are_answered():
             check(req.poll(int(ANSWER_S * 1000)), "a REQ client hangs after %d frames"
                   % len(frames))
             reply = req.recv_multipart()
-            check(len(reply) == 1 and reply[0].startswith(b"error: bad-request: "),
+            check(len(reply) == 1 and reply[0].startswith(b"error: too-large: "),
                   "REQ client got %r" % reply[:1])
             req.close()
         worker.close()
@@ -265,8 +275,43 @@ def test_a_stopping_edge_tells_its_workers():
     with Cluster("stopping") as c:
         edge, worker = edge_with_worker(c, "A")
         c.stop(edge)
-        check(worker.heard(DISCONNECT, ANSWER_S), "the worker was not told the edge stopped")
+        bye = worker.heard(DISCONNECT, ANSWER_S)
+        check(bye == [HEADER, DISCONNECT, b"edge stopping", struct.pack(">I", 200)],
+              "the worker was not told the edge stopped: %r" % bye)
         worker.close()
+
+
+def u32s(*values):
+    return [struct.pack(">I", v) for v in values]
+
+
+def test_ready_is_accepted_with_the_edges_settings_and_refusals_say_why():
+    with Cluster("accepted") as c:
+        edge = c.start_edge("A", "--max-message-bytes", str(LIMIT), "--heartbeat-ms", "200",
+                            "--liveness", "4", "--max-workers", "2")
+        first = FakeWorker(c, edge, slots=4)
+        said = first.heard(ACCEPTED, ANSWER_S)
+        check(said == [HEADER, ACCEPTED] + u32s(200, 4, 4, LIMIT), "ACCEPTED was %r" % said)
+        second = FakeWorker(c, edge, service="")  # the default service
+        check(second.heard(ACCEPTED, ANSWER_S) == [HEADER, ACCEPTED] + u32s(200, 4, 1, LIMIT),
+              "a one-slot worker of the default service was not accepted")
+        # Refusals name their reason and when to come back: after a liveness.
+        refusals = [(FakeWorker(c, edge), b"the edge has max_workers workers"),
+                    (FakeWorker(c, edge, service="spillway.stats"),
+                     b"service names starting with spillway. are the edge's")]
+        for worker, reason in refusals:
+            bye = worker.heard(DISCONNECT, ANSWER_S)
+            check(bye == [HEADER, DISCONNECT, reason] + u32s(800), "refused with %r" % bye)
+            worker.close()
+        # A peer the edge does not know is told to say READY, at once.
+        stranger = FakeWorker(c, edge, service="echo")
+        stranger.heard(DISCONNECT, ANSWER_S)  # the pool is full
+        stranger.send(HEARTBEAT)
+        bye = stranger.heard(DISCONNECT, ANSWER_S)
+        check(bye == [HEADER, DISCONNECT, b"unknown worker: say READY"] + u32s(0),
+              "a stranger's heartbeat got %r" % bye)
+        for w in (first, second, stranger):
+            w.close()
 
 
 def test_another_protocol_version_is_named_in_the_log():
@@ -276,9 +321,16 @@ def test_another_protocol_version_is_named_in_the_log():
         s.linger = 0
         s.connect(edge.frontend)
         s.send_multipart([b"SPW9", REQUEST, struct.pack(">Q", 1), b"echo", struct.pack(">I", 0)])
-        c.wait_for("the edge to say which versions it speaks",
-                   lambda: "unknown protocol version: clients and workers speak SPW1"
-                   in c.log_tail(edge))
+        c.wait_for("the edge to say which version it speaks",
+                   lambda: "unknown protocol version: Spillway speaks SPW2" in c.log_tail(edge))
+        #  An SPW1 client is answered in its own layout, so it fails at once.
+        s.send_multipart([b"SPW1", REQUEST, struct.pack(">Q", 2), b"echo", struct.pack(">I", 0),
+                          b"x"])
+        check(s.poll(ANSWER_S * 1000), "the SPW1 client got no answer")
+        reply = s.recv_multipart()
+        check(reply == [b"SPW1", b"\x02", struct.pack(">Q", 2), b"\x05",
+                        b"this edge speaks SPW2; the client speaks SPW1"],
+              "the SPW1 client got %r" % reply)
         s.close()
 
 
@@ -312,7 +364,7 @@ def test_one_big_seed_request_does_not_disable_the_seed_workers():
             check(req.poll(int(ANSWER_S * 1000) * 5), "the big request was not answered")
             reply = req.recv_multipart()
             check(len(reply) == 1 and reply[0].startswith(
-                b"error: task-error: the worker's reply could not be taken: "),
+                b"error: too-large: the worker's reply could not be taken: "),
                 "got %r" % [f[:80] for f in reply])
             c.wait_idle_workers(edge, "default", 3, timeout=5)
             for i in range(6):
@@ -385,7 +437,8 @@ def test_stats_say_their_schema_and_which_side_they_count():
         edge = c.start_edge("A")
         first = c.stats(edge)["edge"]
         check(first.get("schema") == "1", "schema: %r" % first.get("schema"))
-        check("served_by_others" in first and "served_remote" not in first,
+        check("served_by_others" in first and "served_remote" not in first
+              and "too_large" in first,
               "keys: %r" % sorted(first))
 
 
@@ -401,6 +454,7 @@ run([
     test_malformed_requests_are_answered,
     test_an_empty_service_means_the_default_service,
     test_a_stopping_edge_tells_its_workers,
+    test_ready_is_accepted_with_the_edges_settings_and_refusals_say_why,
     test_another_protocol_version_is_named_in_the_log,
     test_stats_say_their_schema_and_which_side_they_count,
     test_one_big_seed_request_does_not_disable_the_seed_workers,

@@ -20,7 +20,7 @@ from harness import BUILD, CLI_BIN, HEADER, Cluster, check, run  # noqa: E402
 
 HUB_BIN = os.path.join(BUILD, "hub", "spillway-hub")
 
-HEADER_V2 = b"SPW2"  # edge <-> hub commands (0x20 and up)
+HEADER_V2 = HEADER  # every link speaks SPW2
 HEARTBEAT, DISCONNECT = b"\x13", b"\x14"
 REGISTER, WELCOME, REFUSED, MEMBER, STATE, MATCH = (
     b"\x20", b"\x21", b"\x22", b"\x25", b"\x26", b"\x27")
@@ -404,7 +404,7 @@ def test_garbage_on_both_sockets_does_not_kill_it():
             [HEADER_V2, REGISTER, b"bad name!", b"\0" * 8, b"tcp://x:1", b""],
             [HEADER_V2, REGISTER, b"A", b"\0" * 7, b"tcp://x:1", b""],
             [HEADER_V2, REGISTER, b"Z", b"\0" * 8, b"not an endpoint", b""],
-            [HEADER, REGISTER, b"Y", b"\0" * 8, b"tcp://x:1", b""],  # an SPW1 edge
+            [b"SPW1", REGISTER, b"Y", b"\0" * 8, b"tcp://x:1", b""],  # an SPW1 edge
             [HEADER_V2, OLD_ASK, b"echo", b"\0\0\0\1"],
             [HEADER_V2, STATE, b"A"], [HEADER_V2, WELCOME, b"x", b"\0\0\0\1", b"\0\0\0\1"],
             [HEADER, b"\x01", b"\0" * 8, b"spillway.status", b"\0\0\0"],

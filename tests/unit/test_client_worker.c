@@ -132,6 +132,18 @@ static bool same_peer(spw_msg_t *a, spw_msg_t *b)
     return spw_msg_frame_is(a, 0, zmq_msg_data(&b->frame[0]), zmq_msg_size(&b->frame[0]));
 }
 
+//  A worker for "echo" with opts (may be NULL) whose READY the fake edge has
+//  heard: ready holds that message, proto its decoding.
+static spw_worker_t *fake_ready_worker(fake_edge_t *fake, const spw_worker_opts_t *opts,
+                                       spw_msg_t *ready, spw_proto_t *proto)
+{
+    spw_worker_t *worker = spw_worker_new(fake->endpoint, "echo", opts);
+    assert_non_null(worker);
+    spw_msg_init(ready);
+    fake_expect(fake, ready, SPW_CMD_READY, proto);
+    return worker;
+}
+
 //  A call returns the reply with its own id, skipping junk and a stale reply.
 static void test_client_call_matches_reply_id_and_skips_stale_replies(void **state)
 {
@@ -315,12 +327,9 @@ static void test_worker_heartbeats_while_waiting(void **state)
 {
     fake_edge_t *fake = *state;
     spw_worker_opts_t opts = { .heartbeat_ms = 20, .liveness = 1000 };
-    spw_worker_t *worker = spw_worker_new(fake->endpoint, "echo", &opts);
-    assert_non_null(worker);
     spw_msg_t ready;
-    spw_msg_init(&ready);
     spw_proto_t proto;
-    fake_expect(fake, &ready, SPW_CMD_READY, &proto);
+    spw_worker_t *worker = fake_ready_worker(fake, &opts, &ready, &proto);
 
     spw_worker_task_t task;
     assert_int_equal(spw_worker_recv(worker, &task, 110), -1);
@@ -345,12 +354,9 @@ static void test_worker_heartbeats_while_waiting(void **state)
 static void test_worker_reconnects_after_edge_says_disconnect(void **state)
 {
     fake_edge_t *fake = *state;
-    spw_worker_t *worker = spw_worker_new(fake->endpoint, "echo", NULL);
-    assert_non_null(worker);
     spw_msg_t ready;
-    spw_msg_init(&ready);
     spw_proto_t proto;
-    fake_expect(fake, &ready, SPW_CMD_READY, &proto);
+    spw_worker_t *worker = fake_ready_worker(fake, NULL, &ready, &proto);
 
     spw_msg_t bye;
     fake_address(&bye, &ready);
@@ -379,18 +385,81 @@ static void test_worker_reconnects_after_edge_says_disconnect(void **state)
     spw_worker_destroy(&worker);
 }
 
+//  A refusal's DISCONNECT makes the worker wait the retry it names before
+//  it says READY again, and says it on a new link.
+static void test_worker_waits_the_retry_a_refusal_names(void **state)
+{
+    fake_edge_t *fake = *state;
+    spw_msg_t ready;
+    spw_proto_t proto;
+    spw_worker_t *worker = fake_ready_worker(fake, NULL, &ready, &proto);
+
+    spw_msg_t bye;
+    fake_address(&bye, &ready);
+    assert_int_equal(spw_proto_put_dismiss(&bye, "the edge has max_workers workers", 300), 0);
+    fake_send(fake, &bye);
+    int64_t refused_at = spw_clock_ms();
+    spw_worker_task_t task;
+    //  It keeps its wait while the caller waits for tasks in short turns.
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(spw_worker_recv(worker, &task, 50), -1);
+    assert_int_equal(spw_worker_recv(worker, &task, 200), -1);
+    spw_msg_t again;
+    spw_msg_init(&again);
+    fake_expect(fake, &again, SPW_CMD_READY, &proto);
+    assert_true(spw_clock_ms() - refused_at >= 300);
+    assert_false(same_peer(&again, &ready));
+    spw_msg_reset(&again);
+    spw_msg_reset(&ready);
+    spw_worker_destroy(&worker);
+}
+
+//  The edge's ACCEPTED sets the heartbeat the worker keeps: here 30 ms,
+//  where its own options say 1 s.
+static void test_worker_heartbeats_at_the_interval_accepted_gives(void **state)
+{
+    fake_edge_t *fake = *state;
+    spw_msg_t ready;
+    spw_proto_t proto;
+    spw_worker_t *worker = fake_ready_worker(fake, NULL, &ready, &proto);
+    spw_msg_t accepted;
+    fake_address(&accepted, &ready);
+    assert_int_equal(spw_proto_put_accepted(&accepted, 30, 3, 1, 65536), 0);
+    fake_send(fake, &accepted);
+    spw_worker_task_t task;
+    //  Let the worker read ACCEPTED, then count its heartbeats over 300 ms.
+    assert_int_equal(spw_worker_recv(worker, &task, 20), -1);
+    int heartbeats = 0;
+    int64_t until = spw_clock_ms() + 300;
+    while (spw_clock_ms() < until) {
+        assert_int_equal(spw_worker_recv(worker, &task, 10), -1);
+        spw_msg_t msg;
+        spw_msg_init(&msg);
+        while (fake_recv(fake, &msg, 0) == 0) {
+            if (spw_proto_decode(&msg, 1, &proto, NULL) == 0 && proto.cmd == SPW_CMD_HEARTBEAT)
+                heartbeats++;
+            spw_msg_reset(&msg);
+        }
+        //  The fake edge stays alive to the worker, as a real one would.
+        spw_msg_t beat;
+        fake_address(&beat, &ready);
+        assert_int_equal(spw_proto_put_heartbeat(&beat), 0);
+        fake_send(fake, &beat);
+    }
+    assert_true(heartbeats >= 4);
+    spw_msg_reset(&ready);
+    spw_worker_destroy(&worker);
+}
+
 //  An edge silent for liveness heartbeats is left for a new link.
 static void test_worker_reconnects_when_edge_falls_silent(void **state)
 {
     fake_edge_t *fake = *state;
     spw_worker_opts_t opts = { .heartbeat_ms = 10, .liveness = 2, .reconnect_min_ms = 10,
                                .reconnect_max_ms = 20 };
-    spw_worker_t *worker = spw_worker_new(fake->endpoint, "echo", &opts);
-    assert_non_null(worker);
     spw_msg_t ready;
-    spw_msg_init(&ready);
     spw_proto_t proto;
-    fake_expect(fake, &ready, SPW_CMD_READY, &proto);
+    spw_worker_t *worker = fake_ready_worker(fake, &opts, &ready, &proto);
 
     spw_worker_task_t task;
     assert_int_equal(spw_worker_recv(worker, &task, 150), -1);
@@ -408,12 +477,9 @@ static void test_worker_reconnects_when_edge_falls_silent(void **state)
 static void test_worker_destroy_says_disconnect(void **state)
 {
     fake_edge_t *fake = *state;
-    spw_worker_t *worker = spw_worker_new(fake->endpoint, "echo", NULL);
-    assert_non_null(worker);
     spw_msg_t ready;
-    spw_msg_init(&ready);
     spw_proto_t proto;
-    fake_expect(fake, &ready, SPW_CMD_READY, &proto);
+    spw_worker_t *worker = fake_ready_worker(fake, NULL, &ready, &proto);
     spw_worker_destroy(&worker);
     assert_null(worker);
     spw_msg_t bye;
@@ -464,6 +530,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_worker_heartbeats_while_waiting,
                                         fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_worker_reconnects_after_edge_says_disconnect,
+                                        fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_worker_waits_the_retry_a_refusal_names,
+                                        fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_worker_heartbeats_at_the_interval_accepted_gives,
                                         fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_worker_reconnects_when_edge_falls_silent,
                                         fake_setup, fake_teardown),

@@ -16,6 +16,7 @@
 
 #include "spw_proto.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,7 +178,7 @@ static void test_proto_request_writes_its_fields_big_endian(void **state)
     spw_msg_init(&msg);
     assert_int_equal(spw_proto_put_request(&msg, 0x0102030405060708u, "echo", 0x0a0b0c0d), 0);
     assert_int_equal(msg.count, 5);
-    assert_frame_text(&msg, 0, "SPW1");
+    assert_frame_text(&msg, 0, "SPW2");
     uint8_t cmd = SPW_CMD_REQUEST;
     assert_true(spw_msg_frame_is(&msg, 1, &cmd, 1));
     const uint8_t id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -428,14 +429,13 @@ static void test_proto_rejects_header_with_wrong_text(void **state)
     (void) state;
     spw_msg_t msg;
     spw_msg_init(&msg);
-    add_text(&msg, "SPW2");
+    add_text(&msg, "SPW1");
     add_byte(&msg, SPW_CMD_HEARTBEAT);
-    assert_malformed(&msg, 0, "SPW2 client or worker: clients and workers speak SPW1");
+    assert_malformed(&msg, 0, "SPW1 peer: Spillway speaks SPW2");
     spw_msg_reset(&msg);
     add_text(&msg, "SPW9");
     add_byte(&msg, SPW_CMD_HEARTBEAT);
-    assert_malformed(&msg, 0,
-                     "unknown protocol version: clients and workers speak SPW1, edges and hubs SPW2");
+    assert_malformed(&msg, 0, "unknown protocol version: Spillway speaks SPW2");
     spw_msg_reset(&msg);
     add_text(&msg, "ABCD");
     add_byte(&msg, SPW_CMD_HEARTBEAT);
@@ -486,7 +486,7 @@ static void test_proto_rejects_two_byte_command_frame(void **state)
 static void test_proto_rejects_unknown_command_byte(void **state)
 {
     (void) state;
-    const uint8_t unknown[] = {0x00, 0x03, 0x0f, 0x15, 0x7f, 0xff};
+    const uint8_t unknown[] = {0x00, 0x03, 0x0f, 0x16, 0x7f, 0xff};
     for (size_t i = 0; i < sizeof unknown; i++) {
         spw_msg_t msg;
         spw_msg_init(&msg);
@@ -934,9 +934,101 @@ static void test_proto_rejects_disconnect_with_extra_frames(void **state)
     (void) state;
     spw_msg_t msg;
     spw_msg_init(&msg);
+    //  A reason needs its retry_ms.
     assert_int_equal(spw_proto_put_disconnect(&msg), 0);
     add_text(&msg, "bye");
+    assert_malformed(&msg, 0, "bad disconnect reason");
+    assert_int_equal(spw_proto_put_dismiss(&msg, "bye", 5), 0);
+    add_text(&msg, "more");
     assert_malformed(&msg, 0, "unexpected frames after command");
+}
+
+static void test_proto_dismiss_round_trips_reason_and_retry(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t proto;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_dismiss(&msg, "the edge has max_workers workers", 3000), 0);
+    decode_ok(&msg, 0, &proto);
+    assert_int_equal(proto.cmd, SPW_CMD_DISCONNECT);
+    assert_int_equal(proto.text_len, strlen("the edge has max_workers workers"));
+    assert_memory_equal(proto.text, "the edge has max_workers workers", proto.text_len);
+    assert_int_equal(proto.count, 3000);
+    spw_msg_reset(&msg);
+    //  A bare DISCONNECT (the side that leaves) has no reason and no wait.
+    assert_int_equal(spw_proto_put_disconnect(&msg), 0);
+    decode_ok(&msg, 0, &proto);
+    assert_int_equal(proto.text_len, 0);
+    assert_int_equal(proto.count, 0);
+    spw_msg_reset(&msg);
+    char long_reason[SPW_MAX_TEXT_LEN + 2];
+    memset(long_reason, 'x', sizeof long_reason - 1);
+    long_reason[sizeof long_reason - 1] = 0;
+    assert_int_equal(spw_proto_put_dismiss(&msg, long_reason, 0), -1);
+    spw_msg_reset(&msg);
+}
+
+static void test_proto_accepted_round_trips_and_is_bounded(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t proto;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_accepted(&msg, 250, 4, 16, 1048576), 0);
+    decode_ok(&msg, 0, &proto);
+    assert_int_equal(proto.cmd, SPW_CMD_ACCEPTED);
+    assert_int_equal(proto.heartbeat_ms, 250);
+    assert_int_equal(proto.liveness, 4);
+    assert_int_equal(proto.count, 16);
+    assert_int_equal(proto.max_bytes, 1048576);
+    spw_msg_reset(&msg);
+    //  Values that would break a worker's arithmetic of time, or say nothing.
+    const uint32_t bad[][4] = {
+        {0, 3, 1, 64}, {1000, 0, 1, 64}, {1000, 3, 0, 64}, {1000, 3, 1, 0},
+        {1000, 3, SPW_MAX_SLOTS + 1, 64}, {SPW_PROTO_HEARTBEAT_MAX_MS + 1, 3, 1, 64},
+        {1000, SPW_PROTO_LIVENESS_MAX + 1, 1, 64},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(spw_proto_put_accepted(&msg, bad[i][0], bad[i][1], bad[i][2], bad[i][3]),
+                         0);
+        assert_int_equal(spw_proto_decode(&msg, 0, &proto, NULL), -1);
+        spw_msg_reset(&msg);
+    }
+    add_head(&msg, SPW_CMD_ACCEPTED);
+    assert_malformed(&msg, 0, "bad accepted");
+}
+
+static void test_proto_v1_reply_has_the_old_header(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_v1_reply(&msg, 7, SPW_STATUS_BAD_REQUEST), 0);
+    assert_int_equal(msg.count, 4);
+    assert_frame_text(&msg, 0, "SPW1");
+    uint8_t cmd = SPW_CMD_REPLY, status = SPW_STATUS_BAD_REQUEST;
+    assert_true(spw_msg_frame_is(&msg, 1, &cmd, 1));
+    assert_true(spw_msg_frame_is(&msg, 3, &status, 1));
+    //  Ours would not read it: it is another version's.
+    assert_malformed(&msg, 0, "SPW1 peer: Spillway speaks SPW2");
+}
+
+static void test_proto_too_many_body_frames_says_emsgsize(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t proto;
+    spw_msg_init(&msg);
+    assert_int_equal(spw_proto_put_result(&msg, 1, SPW_STATUS_OK), 0);
+    add_body(&msg, SPW_MAX_BODY_FRAMES + 1);
+    assert_int_equal(spw_proto_decode(&msg, 0, &proto, NULL), -1);
+    assert_int_equal(errno, EMSGSIZE);
+    spw_msg_reset(&msg);
+    add_head(&msg, SPW_CMD_RESULT);
+    assert_int_equal(spw_proto_decode(&msg, 0, &proto, NULL), -1);
+    assert_int_equal(errno, EPROTO);
+    spw_msg_reset(&msg);
 }
 
 static void test_proto_decode_rejects_without_a_why_pointer(void **state)
@@ -945,7 +1037,7 @@ static void test_proto_decode_rejects_without_a_why_pointer(void **state)
     spw_msg_t msg;
     spw_proto_t proto;
     spw_msg_init(&msg);
-    add_text(&msg, "SPW2");
+    add_text(&msg, "SPW1");
     add_byte(&msg, SPW_CMD_HEARTBEAT);
     assert_int_equal(spw_proto_decode(&msg, 0, &proto, NULL), -1);
     spw_msg_reset(&msg);
@@ -1207,6 +1299,7 @@ static void test_status_name_spells_each_status(void **state)
     assert_string_equal(spw_status_name(SPW_STATUS_BAD_REQUEST), "bad-request");
     assert_string_equal(spw_status_name(SPW_STATUS_TASK_ERROR), "task-error");
     assert_string_equal(spw_status_name(SPW_STATUS_BUSY), "busy");
+    assert_string_equal(spw_status_name(SPW_STATUS_TOO_LARGE), "too-large");
 }
 
 static void test_status_name_is_unknown_out_of_range(void **state)
@@ -1293,6 +1386,10 @@ int main(void)
         cmocka_unit_test(test_proto_rejects_task_with_too_many_body_frames),
         cmocka_unit_test(test_proto_rejects_heartbeat_with_extra_frames),
         cmocka_unit_test(test_proto_rejects_disconnect_with_extra_frames),
+        cmocka_unit_test(test_proto_dismiss_round_trips_reason_and_retry),
+        cmocka_unit_test(test_proto_accepted_round_trips_and_is_bounded),
+        cmocka_unit_test(test_proto_v1_reply_has_the_old_header),
+        cmocka_unit_test(test_proto_too_many_body_frames_says_emsgsize),
         cmocka_unit_test(test_proto_decode_rejects_without_a_why_pointer),
         cmocka_unit_test(test_proto_put_u64_writes_big_endian),
         cmocka_unit_test(test_proto_get_u64_reads_big_endian),

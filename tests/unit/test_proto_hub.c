@@ -1,4 +1,4 @@
-//  test_proto_hub.c: the edge <-> hub and edge <-> edge commands of SPW1
+//  test_proto_hub.c: the edge <-> hub and edge <-> edge commands of SPW2
 //  (docs/protocol.md): each round-trips through its encoder and the
 //  decoder, and each malformed shape is refused with its reason.
 
@@ -200,11 +200,11 @@ static void test_hub_and_cloud_commands_need_the_spw2_header(void **state)
     zmq_msg_close(&msg.frame[0]);
     zmq_msg_init_size(&msg.frame[0], 4);
     memcpy(zmq_msg_data(&msg.frame[0]), "SPW1", 4);
-    assert_string_equal(decode_error(&msg), "SPW1 peer: edges and hubs speak SPW2");
+    assert_string_equal(decode_error(&msg), "SPW1 peer: Spillway speaks SPW2");
     spw_msg_reset(&msg);
-    //  And client commands stay SPW1.
+    //  Every link speaks SPW2, the commands all peers share too.
     assert_int_equal(spw_proto_put_heartbeat(&msg), 0);
-    assert_true(spw_msg_frame_is(&msg, 0, "SPW1", 4));
+    assert_true(spw_msg_frame_is(&msg, 0, "SPW2", 4));
     spw_msg_reset(&msg);
 }
 
