@@ -314,29 +314,29 @@ int spw_worker_recv(spw_worker_t *self, spw_worker_task_t *task, int timeout_ms)
         if (now >= self->heartbeat_at && send_signal(self, spw_proto_put_heartbeat) != 0
             && errno == ETERM)
             return -1;
-        int64_t dead_at = self->heard_at + silence_ms(self);
-        int64_t wake = earliest(earliest(self->heartbeat_at, dead_at), deadline);
-        zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
-        int64_t wait = wake > now ? wake - now : 0;
-        int rc = zmq_poll(&item, 1, (long) wait);
-        if (rc < 0)
+        //  What is queued is read before any wait: a busy worker's next task
+        //  is usually there already, and a poll costs a system call.
+        int action = drain_link(self, task);
+        if (action < 0)
             return -1;
-        if (rc > 0) {
-            int action = drain_link(self, task);
-            if (action < 0)
-                return -1;
-            if (action == EDGE_TASK)
-                return 0;
-            if (action == EDGE_RELINK) {
-                link_close(self, self->relink_ms);
-                continue;
-            }
+        if (action == EDGE_TASK)
+            return 0;
+        if (action == EDGE_RELINK) {
+            link_close(self, self->relink_ms);
+            continue;
         }
         now = spw_clock_ms();
-        if (now >= self->heard_at + silence_ms(self))
+        int64_t dead_at = self->heard_at + silence_ms(self);
+        if (now >= dead_at) {
             link_lost(self);
-        else if (deadline >= 0 && now >= deadline)
+            continue;
+        }
+        if (deadline >= 0 && now >= deadline)
             break;
+        int64_t wake = earliest(earliest(self->heartbeat_at, dead_at), deadline);
+        zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&item, 1, (long) (wake > now ? wake - now : 0)) < 0)
+            return -1;
     }
     errno = EAGAIN;
     return -1;
