@@ -75,6 +75,7 @@ void cli_bench_help(FILE *out)
             "usage: spillway bench --edge ENDPOINT [--service NAME] [--clients N]\n"
             "                      [--window W] [--rate R] [--duration S] [--size BYTES]\n"
             "                      [--timeout MS] [--expect-upper | --no-check] [--quiet]\n"
+            "                      [--cert FILE --server-cert FILE]\n"
             "\n"
             "Sends tasks to an edge from N clients for S seconds, checks every reply,\n"
             "and prints one line a second:\n"
@@ -97,6 +98,7 @@ void cli_bench_help(FILE *out)
             "  --no-check       do not compare reply bodies (a status other than ok is\n"
             "                   still an error)\n"
             "  --quiet          print the summary only\n"
+            CLI_CURVE_HELP
             "\n"
             "SIGINT/SIGTERM stop sending; the tasks in flight get %d ms more, then the\n"
             "summary is printed.\n"
@@ -121,6 +123,8 @@ typedef struct {
     int64_t timeout_ms;
     check_t check;
     bool quiet;
+    spw_curve_keys_t keys;
+    const spw_curve_keys_t *curve;  // NULL: plaintext, else &keys
 } bench_options_t;
 
 //  One task outstanding: its request id, when it was sent, and its body.
@@ -502,7 +506,7 @@ static int bench_open(bench_t *self)
         client->slots = &self->slot_store[c * o->window];
         for (size_t i = 0; i < o->window; i++)
             client->slots[i].body = self->bodies + (c * o->window + i) * o->size;
-        client->client = spw_client_new(o->edge);
+        client->client = spw_client_new_secure(o->edge, o->curve);
         if (!client->client) {
             cli_error(COMMAND, "cannot connect client %zu to %s: %s", c + 1, o->edge,
                       zmq_strerror(errno));
@@ -510,7 +514,7 @@ static int bench_open(bench_t *self)
         }
         self->items[c].socket = spw_client_socket(client->client);
     }
-    self->stats_client = spw_client_new(o->edge);
+    self->stats_client = spw_client_new_secure(o->edge, o->curve);
     if (!self->stats_client) {
         cli_error(COMMAND, "cannot connect to %s: %s", o->edge, zmq_strerror(errno));
         return -1;
@@ -680,6 +684,8 @@ enum {
     FLAG_EXPECT_UPPER,
     FLAG_NO_CHECK,
     FLAG_QUIET,
+    FLAG_CERT,
+    FLAG_SERVER_CERT,
     FLAG_COUNT_
 };
 
@@ -704,6 +710,8 @@ int cli_bench(int argc, char **argv)
         [FLAG_EXPECT_UPPER] = { .name = "--expect-upper" },
         [FLAG_NO_CHECK] = { .name = "--no-check" },
         [FLAG_QUIET] = { .name = "--quiet" },
+        [FLAG_CERT] = { .name = "--cert", .has_value = true },
+        [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
     };
     const char *positional[1];
     size_t positional_count;
@@ -750,6 +758,10 @@ int cli_bench(int argc, char **argv)
                : flags[FLAG_NO_CHECK].seen   ? CHECK_NONE
                                              : CHECK_EXACT;
     o->quiet = flags[FLAG_QUIET].seen;
+    int keys_code = cli_curve_keys(COMMAND, flags[FLAG_CERT].value,
+                                   flags[FLAG_SERVER_CERT].value, &o->keys, &o->curve);
+    if (keys_code != CLI_EXIT_OK)
+        return keys_code;
 
     stop_signals = spw_daemon_signals();
     int code = CLI_EXIT_ERROR;

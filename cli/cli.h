@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "spw_socket.h"
+
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_ERROR 1  // the command ran and failed
 #define CLI_EXIT_USAGE 2  // bad arguments: nothing was done
@@ -63,6 +65,7 @@ int cli_check_config(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_top(int argc, char **argv);
+int cli_keygen(int argc, char **argv);
 
 //  Their help texts.
 void cli_submit_help(FILE *out);
@@ -71,5 +74,20 @@ void cli_check_config_help(FILE *out);
 void cli_bench_help(FILE *out);
 void cli_status_help(FILE *out);
 void cli_top_help(FILE *out);
+void cli_keygen_help(FILE *out);
+
+//  Loads the keys of --cert FILE (this peer's certificate) and --server-cert
+//  FILE (the edge's or hub's public one) into keys and points *use at them;
+//  with neither flag, *use is NULL (plaintext). Prints the error and returns
+//  its exit code, or CLI_EXIT_OK.
+int cli_curve_keys(const char *command, const char *cert, const char *server_cert,
+                   spw_curve_keys_t *keys, const spw_curve_keys_t **use);
+
+//  The help lines of those two flags.
+#define CLI_CURVE_HELP \
+    "  --cert FILE        this peer's CURVE certificate (FILE_secret is read too)\n" \
+    "  --server-cert FILE the server's public certificate, which it must prove\n" \
+    "                     (docs/security.md); both or neither\n"
+
 
 #endif

@@ -34,6 +34,7 @@ void cli_status_help(FILE *out)
 {
     fprintf(out,
             "usage: spillway status --hub ENDPOINT [--json] [--timeout MS]\n"
+            "                       [--cert FILE --server-cert FILE]\n"
             "\n"
             "Prints the hub's policy and the messages it sends and receives a second,\n"
             "also per task the edges delegate; then the edges as the hub sees them,\n"
@@ -43,6 +44,7 @@ void cli_status_help(FILE *out)
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
             "  --json          print the hub's JSON status instead of the table\n"
             "  --timeout MS    how long to wait for the hub, 1 to %d (default %d)\n"
+            CLI_CURVE_HELP
             "\n"
             "exit codes: 0 printed, 1 the hub did not answer, 2 bad arguments\n",
             STATUS_TIMEOUT_MAX_MS, STATUS_TIMEOUT_MS);
@@ -51,13 +53,14 @@ void cli_status_help(FILE *out)
 void cli_top_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway top --hub ENDPOINT [--timeout MS]\n"
+            "usage: spillway top --hub ENDPOINT [--timeout MS] [--cert FILE --server-cert FILE]\n"
             "\n"
             "Shows `spillway status` on a cleared screen, refreshed every second,\n"
             "until interrupted (Ctrl-C).\n"
             "\n"
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
             "  --timeout MS    how long to wait for each answer, 1 to %d (default %d)\n"
+            CLI_CURVE_HELP
             "\n"
             "exit codes: 0 interrupted, 1 could not start, 2 bad arguments\n",
             STATUS_TIMEOUT_MAX_MS, STATUS_TIMEOUT_MS);
@@ -107,7 +110,7 @@ static int ask_and_print(const char *command, spw_client_t *client, const char *
 }
 
 //  --json comes last: top parses the flags before it only.
-enum { FLAG_HUB, FLAG_TIMEOUT, FLAG_JSON, FLAG_COUNT_ };
+enum { FLAG_HUB, FLAG_TIMEOUT, FLAG_CERT, FLAG_SERVER_CERT, FLAG_JSON, FLAG_COUNT_ };
 
 //  Parses the flags both commands share; returns -1 with *exit_code set
 //  when the command must end (help or an error).
@@ -144,6 +147,24 @@ static int parse(const char *command, int argc, char **argv, bool allow_json, cl
     return 0;
 }
 
+//  Connects to the hub, over CURVE with --cert; NULL with *exit_code set.
+static spw_client_t *open_client(const char *command, const cli_flag_t *flags, int *exit_code)
+{
+    const char *hub = flags[FLAG_HUB].value;
+    spw_curve_keys_t keys;
+    const spw_curve_keys_t *curve;
+    *exit_code = cli_curve_keys(command, flags[FLAG_CERT].value, flags[FLAG_SERVER_CERT].value,
+                                &keys, &curve);
+    if (*exit_code != CLI_EXIT_OK)
+        return NULL;
+    spw_client_t *client = spw_client_new_secure(hub, curve);
+    if (!client) {
+        cli_error(command, "cannot connect to %s: %s", hub, zmq_strerror(errno));
+        *exit_code = CLI_EXIT_ERROR;
+    }
+    return client;
+}
+
 //  Makes SIGINT/SIGTERM stop the command, not kill it.
 static void catch_stop_signals(void)
 {
@@ -157,6 +178,8 @@ int cli_status(int argc, char **argv)
     cli_flag_t flags[FLAG_COUNT_] = {
         [FLAG_HUB] = { .name = "--hub", .has_value = true },
         [FLAG_TIMEOUT] = { .name = "--timeout", .has_value = true },
+        [FLAG_CERT] = { .name = "--cert", .has_value = true },
+        [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
         [FLAG_JSON] = { .name = "--json" },
     };
     int64_t timeout_ms;
@@ -164,11 +187,9 @@ int cli_status(int argc, char **argv)
     if (parse(command, argc, argv, true, flags, &timeout_ms, &exit_code, cli_status_help) != 0)
         return exit_code;
     const char *hub = flags[FLAG_HUB].value;
-    spw_client_t *client = spw_client_new(hub);
-    if (!client) {
-        cli_error(command, "cannot connect to %s: %s", hub, zmq_strerror(errno));
-        return CLI_EXIT_ERROR;
-    }
+    spw_client_t *client = open_client(command, flags, &exit_code);
+    if (!client)
+        return exit_code;
     catch_stop_signals();
     bool json = flags[FLAG_JSON].seen;
     int rc = ask_and_print(command, client, hub, json ? STATUS_SERVICE : STATUS_TEXT_SERVICE,
@@ -194,17 +215,17 @@ int cli_top(int argc, char **argv)
     cli_flag_t flags[FLAG_COUNT_] = {
         [FLAG_HUB] = { .name = "--hub", .has_value = true },
         [FLAG_TIMEOUT] = { .name = "--timeout", .has_value = true },
+        [FLAG_CERT] = { .name = "--cert", .has_value = true },
+        [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
     };
     int64_t timeout_ms;
     int exit_code;
     if (parse(command, argc, argv, false, flags, &timeout_ms, &exit_code, cli_top_help) != 0)
         return exit_code;
     const char *hub = flags[FLAG_HUB].value;
-    spw_client_t *client = spw_client_new(hub);
-    if (!client) {
-        cli_error(command, "cannot connect to %s: %s", hub, zmq_strerror(errno));
-        return CLI_EXIT_ERROR;
-    }
+    spw_client_t *client = open_client(command, flags, &exit_code);
+    if (!client)
+        return exit_code;
     catch_stop_signals();
     while (!*stop_requested) {
         int64_t started = spw_clock_ms();

@@ -43,6 +43,7 @@ static const int status_exit_code[SPW_STATUS_COUNT] = {
     [SPW_STATUS_TASK_ERROR] = 8,
     [SPW_STATUS_BUSY] = 9,
     [SPW_STATUS_TOO_LARGE] = 10,
+    [SPW_STATUS_FORBIDDEN] = 11,
 };
 
 //  Prints the usage of submit, with its exit codes.
@@ -50,7 +51,7 @@ void cli_submit_help(FILE *out)
 {
     fprintf(out,
             "usage: spillway submit --edge ENDPOINT [--service NAME] [--timeout MS]\n"
-            "                       [--count N] DATA\n"
+            "                       [--count N] [--cert FILE --server-cert FILE] DATA\n"
             "\n"
             "Sends DATA (or standard input, if DATA is '-') as one task to the edge's\n"
             "frontend and prints the reply to standard output.\n"
@@ -61,11 +62,12 @@ void cli_submit_help(FILE *out)
             "                   the command waits %d ms longer for the edge's answer\n"
             "  --count N        send N copies at once, 1 to %d, and print one line\n"
             "                   'K ok, M failed, p50=..ms p99=..ms' instead of replies\n"
+            CLI_CURVE_HELP
             "\n"
             "exit codes (with --count: 0 if all succeeded, else the first failure's):\n"
             "  0 ok           3 no-service   4 timeout      5 overloaded\n"
             "  6 failed       7 bad-request  8 task-error   9 busy\n"
-            "  10 too-large\n"
+            "  10 too-large   11 forbidden\n"
             "  1 could not talk to the edge  2 bad arguments\n",
             SUBMIT_TIMEOUT_MAX_MS, SUBMIT_TIMEOUT_MS, SUBMIT_GRACE_MS, SUBMIT_COUNT_MAX);
 }
@@ -358,7 +360,8 @@ done:
     return code;
 }
 
-enum { FLAG_EDGE, FLAG_SERVICE, FLAG_TIMEOUT, FLAG_COUNT, FLAG_COUNT_ };
+enum { FLAG_EDGE, FLAG_SERVICE, FLAG_TIMEOUT, FLAG_COUNT, FLAG_CERT, FLAG_SERVER_CERT,
+       FLAG_COUNT_ };
 
 //  Runs `spillway submit`; returns the exit code.
 int cli_submit(int argc, char **argv)
@@ -368,6 +371,8 @@ int cli_submit(int argc, char **argv)
         [FLAG_SERVICE] = { .name = "--service", .has_value = true },
         [FLAG_TIMEOUT] = { .name = "--timeout", .has_value = true },
         [FLAG_COUNT] = { .name = "--count", .has_value = true },
+        [FLAG_CERT] = { .name = "--cert", .has_value = true },
+        [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
     };
     const char *positional[1];
     size_t positional_count;
@@ -397,6 +402,12 @@ int cli_submit(int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (positional_count == 0)
         return cli_usage_error(COMMAND, "missing DATA (or '-' for standard input)");
+    spw_curve_keys_t keys;
+    const spw_curve_keys_t *curve;
+    int keys_code = cli_curve_keys(COMMAND, flags[FLAG_CERT].value,
+                                   flags[FLAG_SERVER_CERT].value, &keys, &curve);
+    if (keys_code != CLI_EXIT_OK)
+        return keys_code;
 
     char *input = NULL;
     const char *data = positional[0];
@@ -406,7 +417,7 @@ int cli_submit(int argc, char **argv)
             return CLI_EXIT_ERROR;
         data = input;
     }
-    spw_client_t *client = spw_client_new(edge);
+    spw_client_t *client = spw_client_new_secure(edge, curve);
     int code;
     if (!client) {
         cli_error(COMMAND, "cannot connect to %s: %s", edge, zmq_strerror(errno));

@@ -58,6 +58,7 @@ void cli_worker_help(FILE *out)
     fprintf(out,
             "usage: spillway worker --edge ENDPOINT [--service NAME]\n"
             "                       (--exec 'CMD' | --echo) [--slots N] [--heartbeat-ms MS]\n"
+            "                       [--cert FILE --server-cert FILE]\n"
             "\n"
             "Serves one service at an edge until SIGINT/SIGTERM.\n"
             "\n"
@@ -69,7 +70,8 @@ void cli_worker_help(FILE *out)
             "  --echo             answer each task with its own body\n"
             "  --slots N          tasks the edge may send before the first is answered,\n"
             "                     1 to %d (default 1); with --exec, up to N commands at once\n"
-            "  --heartbeat-ms MS  heartbeat interval with the edge, %d to %d (default %d)\n",
+            "  --heartbeat-ms MS  heartbeat interval with the edge, %d to %d (default %d)\n"
+            CLI_CURVE_HELP,
             WORKER_OUTPUT_MAX, SPW_MAX_SLOTS, WORKER_HEARTBEAT_MIN_MS, WORKER_HEARTBEAT_MAX_MS,
             WORKER_HEARTBEAT_MS);
 }
@@ -588,7 +590,8 @@ static void run_echo(spw_worker_t *worker, spw_worker_task_t *task)
     spw_worker_reply(worker, task, SPW_STATUS_OK, &body);
 }
 
-enum { FLAG_EDGE, FLAG_SERVICE, FLAG_EXEC, FLAG_ECHO, FLAG_HEARTBEAT, FLAG_SLOTS, FLAG_COUNT_ };
+enum { FLAG_EDGE, FLAG_SERVICE, FLAG_EXEC, FLAG_ECHO, FLAG_HEARTBEAT, FLAG_SLOTS, FLAG_CERT,
+       FLAG_SERVER_CERT, FLAG_COUNT_ };
 
 //  Runs `spillway worker` until a stop signal; returns the exit code.
 int cli_worker(int argc, char **argv)
@@ -600,6 +603,8 @@ int cli_worker(int argc, char **argv)
         [FLAG_ECHO] = { .name = "--echo", .has_value = false },
         [FLAG_HEARTBEAT] = { .name = "--heartbeat-ms", .has_value = true },
         [FLAG_SLOTS] = { .name = "--slots", .has_value = true },
+        [FLAG_CERT] = { .name = "--cert", .has_value = true },
+        [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
     };
     const char *positional[1];
     size_t positional_count;
@@ -634,6 +639,12 @@ int cli_worker(int argc, char **argv)
         return cli_usage_error(COMMAND, "missing --exec CMD or --echo");
     if (cmd && !*cmd)
         return cli_usage_error(COMMAND, "--exec: the command is empty");
+    spw_curve_keys_t keys;
+    const spw_curve_keys_t *curve;
+    int keys_code = cli_curve_keys(COMMAND, flags[FLAG_CERT].value,
+                                   flags[FLAG_SERVER_CERT].value, &keys, &curve);
+    if (keys_code != CLI_EXIT_OK)
+        return keys_code;
 
     guard_standard_fds();
     if (install_stop_handlers() != 0) {
@@ -641,7 +652,8 @@ int cli_worker(int argc, char **argv)
         return CLI_EXIT_ERROR;
     }
     spw_log_open("worker", service, SPW_LOG_INFO, SPW_LOG_TEXT);
-    spw_worker_opts_t opts = { .heartbeat_ms = (int) heartbeat_ms, .slots = (int) slots };
+    spw_worker_opts_t opts = { .heartbeat_ms = (int) heartbeat_ms, .slots = (int) slots,
+                               .curve = curve };
     spw_worker_t *worker = spw_worker_new(edge, service, &opts);
     if (!worker) {
         cli_error(COMMAND, "cannot connect to %s: %s", edge, zmq_strerror(errno));

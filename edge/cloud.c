@@ -61,8 +61,8 @@ int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen)
                                   SPW_EDGE_MAX_PEERS * services, self->depth);
     if (!self->credit)
         return snprintf(err, errlen, "out of memory"), -1;
-    spw_socket_opts_t opts = { .max_message_bytes = self->config.max_message_bytes,
-                               .hwm = (int) self->config.max_tasks + 1000 };
+    spw_socket_opts_t opts = spw_edge_server_opts(self, self->config.max_message_bytes,
+                                                  (int) self->config.max_tasks + 1000);
     self->cloud = spw_socket_new(self->ctx, ZMQ_ROUTER, &opts);
     if (!self->cloud)
         return snprintf(err, errlen, "cannot create the cloud socket"), -1;
@@ -144,11 +144,19 @@ static spw_peer_t *open_peer(spw_edge_t *self, const char *name, const char *end
     spw_queue_init(&peer->inflight, SIZE_MAX);
     spw_socket_opts_t opts = { .max_message_bytes = self->config.max_message_bytes,
                                .hwm = (int) self->config.max_tasks + 1000 };
-    char err[SPW_ERROR_MAX];
-    peer->socket = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
+    char err[SPW_ERROR_MAX] = "cannot create socket";
+    //  With CURVE the lender must hold the key the allow-list gives its name.
+    spw_curve_keys_t keys;
+    uint8_t key[32];
+    bool trusted = true;
+    if (self->curve) {
+        trusted = spw_curve_find(self->curve, SPW_ROLE_EDGE, name, key, err, sizeof err) == 0;
+        spw_curve_keys(self->curve, key, &keys);
+        opts.curve = &keys;
+    }
+    peer->socket = trusted ? spw_socket_new(self->ctx, ZMQ_DEALER, &opts) : NULL;
     if (!peer->socket || spw_socket_connect(peer->socket, peer->endpoint, err, sizeof err) != 0) {
-        spw_log(SPW_LOG_WARNING, "peer_unreachable", "peer=%s reason=\"%s\"", peer->name,
-                peer->socket ? err : "cannot create socket");
+        spw_log(SPW_LOG_WARNING, "peer_unreachable", "peer=%s reason=\"%s\"", peer->name, err);
         spw_socket_destroy(&peer->socket);
         free(peer);
         return NULL;
@@ -646,6 +654,14 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     const char *why = NULL;
     if (msg->count < 2 || spw_proto_decode(msg, 1, &in, &why) != 0) {
         spw_edge_drop(self, &self->cloud_drops, msg, why ? why : "too few frames", now);
+        return;
+    }
+    //  With CURVE only edges may borrow, each under its own name.
+    bool named = in.cmd == SPW_CMD_HELLO || in.cmd == SPW_CMD_DELEGATE;
+    if (!spw_edge_allowed(self, &self->cloud_drops, msg, SPW_ROLE_EDGE, named ? in.name : NULL,
+                          in.name_len, now)) {
+        if (in.cmd == SPW_CMD_DELEGATE)
+            refuse(self, msg, in.id, SPW_STATUS_FORBIDDEN, "this key may not borrow as that edge");
         return;
     }
     if (in.cmd == SPW_CMD_HEARTBEAT) {

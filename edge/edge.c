@@ -57,6 +57,7 @@
 #define SPW_EDGE_GOODBYE_LINGER_MS 100
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
+#define SPW_STATS_SERVICE   SPW_INTERNAL_PREFIX "stats"
 
 
 //  Counts a dropped message; the sender is the ROUTER identity in frame 0.
@@ -65,6 +66,33 @@ void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, c
 {
     (void) self;
     spw_drops_note(drops, msg, drops == &self->hub_drops ? -1 : 0, why, now);
+}
+
+spw_socket_opts_t spw_edge_server_opts(const spw_edge_t *self, int64_t max_message_bytes,
+                                       int hwm)
+{
+    return (spw_socket_opts_t) { .max_message_bytes = max_message_bytes, .hwm = hwm,
+                                 .curve = self->curve ? &self->curve_keys : NULL,
+                                 .curve_server = true };
+}
+
+bool spw_edge_allowed(spw_edge_t *self, spw_drops_t *drops, spw_msg_t *msg, const char *role,
+                      const char *name, size_t name_len, int64_t now)
+{
+    if (!self->curve)
+        return true;
+    zmq_msg_t *frame = &msg->frame[1];  // the identity frame is the ROUTER's: it says nothing
+    const char *has = spw_curve_peer_property(frame, "name");
+    bool named = !name || (has && strlen(has) == name_len && memcmp(has, name, name_len) == 0);
+    if (spw_curve_peer_is(frame, role) && named)
+        return true;
+    self->stats.forbidden++;
+    char why[160];
+    const char *key = spw_curve_peer_key(frame);
+    snprintf(why, sizeof why, "forbidden: key %s is no %s%s%.*s", key ? key : "?", role,
+             name ? " named " : "", name ? (int) name_len : 0, name ? name : "");
+    spw_edge_drop(self, drops, msg, why, now);
+    return false;
 }
 
 //  Sends a reply to a client: for native clients the REPLY command with
@@ -371,8 +399,8 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         service_name = self->config.default_service;  // an empty service means it
         service_len = strlen(service_name);
     }
-    size_t prefix = strlen(SPW_INTERNAL_PREFIX);
-    if (service_len == prefix + 5 && memcmp(service_name, SPW_INTERNAL_PREFIX "stats", service_len) == 0) {
+    if (service_len == strlen(SPW_STATS_SERVICE)
+        && memcmp(service_name, SPW_STATS_SERVICE, service_len) == 0) {
         answer_stats(self, client, kind, request_id, now);
         return;
     }
@@ -493,12 +521,16 @@ static void refuse_request(spw_edge_t *self, spw_msg_t *msg, spw_status_t status
     if (seed || has_id) {
         if (status == SPW_STATUS_TOO_LARGE)
             self->stats.too_large++;
-        else
+        else if (status == SPW_STATUS_BAD_REQUEST)
             self->stats.bad_requests++;
         //  A seed client's reply says "error: STATUS: " already.
         char reason[160];
         snprintf(reason, sizeof reason, "%s%s",
-                 seed ? "" : status == SPW_STATUS_TOO_LARGE ? "too large: " : "bad request: ", why);
+                 seed                                ? ""
+                 : status == SPW_STATUS_TOO_LARGE   ? "too large: "
+                 : status == SPW_STATUS_BAD_REQUEST ? "bad request: "
+                                                    : "",
+                 why);
         send_reply(self, &msg->frame[0], seed ? SPW_CLIENT_SEED : SPW_CLIENT_NATIVE,
                    has_id ? spw_get_u64(zmq_msg_data(&msg->frame[3])) : 0, status, 0, NULL, 0,
                    0, reason);
@@ -508,6 +540,22 @@ static void refuse_request(spw_edge_t *self, spw_msg_t *msg, spw_status_t status
     spw_edge_drop(self, &self->frontend_drops, msg, why, now);
 }
 
+//  With CURVE, a client's key must have the client role; the operator role
+//  may ask for the edge's stats only.
+static bool client_allowed(spw_edge_t *self, spw_msg_t *msg, int64_t now)
+{
+    zmq_msg_t *peer = &msg->frame[1];
+    if (spw_curve_peer_is(peer, SPW_ROLE_CLIENT))
+        return true;
+    spw_proto_t request;
+    bool stats = spw_curve_peer_is(peer, SPW_ROLE_OPERATOR)
+              && spw_proto_decode(msg, 1, &request, NULL) == 0 && request.cmd == SPW_CMD_REQUEST
+              && request.service_len == strlen(SPW_STATS_SERVICE)
+              && memcmp(request.service, SPW_STATS_SERVICE, request.service_len) == 0;
+    return stats || spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_CLIENT, NULL, 0,
+                                     now);
+}
+
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or
 //  a native client's [id]["SPW2"][REQUEST]...
 static void on_client(void *arg, spw_msg_t *msg, int64_t now)
@@ -515,6 +563,10 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
     spw_edge_t *self = arg;
     if (msg->count < 3) {
         spw_edge_drop(self, &self->frontend_drops, msg, "too few frames", now);
+        return;
+    }
+    if (self->curve && !client_allowed(self, msg, now)) {
+        refuse_request(self, msg, SPW_STATUS_FORBIDDEN, "this key may not submit tasks here", now);
         return;
     }
     char text[120];
@@ -684,6 +736,20 @@ static spw_task_t *answered_task(spw_edge_t *self, const spw_msg_t *msg,
     return worker && answer_key(msg, worker->kind, &key) ? task_of(self, worker, key) : NULL;
 }
 
+//  With CURVE, a worker's key must have the worker role and list the
+//  service (or *) among its services.
+static bool may_offer(spw_edge_t *self, spw_msg_t *msg, const char *service, size_t len,
+                      int64_t now)
+{
+    if (!self->curve)
+        return true;
+    const char *services = spw_curve_peer_property(&msg->frame[1], "services");
+    if (spw_curve_list_has(services, service, len, true))
+        return spw_edge_allowed(self, &self->backend_drops, msg, SPW_ROLE_WORKER, NULL, 0, now);
+    spw_edge_allowed(self, &self->backend_drops, msg, "worker of this service", NULL, 0, now);
+    return false;
+}
+
 //  A seed REQ worker: [id][""]["READY"] or [id][""][task key][""][body...].
 //  big says why the message is too big to take (NULL if it is not).
 static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *worker,
@@ -707,6 +773,8 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
     if (!worker) {
         //  New, or one we gave up on: it is alive (an answer of its is late).
         const char *name = self->config.default_service;
+        if (!may_offer(self, msg, name, strlen(name), now))
+            return;
         spw_service_t *service = spw_pool_service(self->pool, name, strlen(name), true);
         worker = service ? spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
                                         zmq_msg_size(&msg->frame[0]), SPW_WORKER_SEED, service)
@@ -775,6 +843,12 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             if (worker)
                 lose_worker(self, worker, why, now);
             refuse_ready(self, msg, why, now);
+            return;
+        }
+        if (!may_offer(self, msg, offered, len, now)) {
+            if (worker)
+                lose_worker(self, worker, "its key may not offer the service", now);
+            refuse_ready(self, msg, "forbidden: this key may not offer the service", now);
             return;
         }
         spw_service_t *service = spw_pool_service(self->pool, offered, len, true);
@@ -992,7 +1066,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
     text_add(&text,
              "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
-             "bad_requests=%llu too_large=%llu requeued=%llu late_replies=%llu unroutable=%llu "
+             "bad_requests=%llu too_large=%llu forbidden=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
              "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
              SPW_EDGE_STATS_SCHEMA, self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
@@ -1003,6 +1077,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.no_service,
              (unsigned long long) self->stats.bad_requests,
              (unsigned long long) self->stats.too_large,
+             (unsigned long long) self->stats.forbidden,
              (unsigned long long) self->stats.requeued,
              (unsigned long long) self->stats.late_replies,
              (unsigned long long) self->stats.unroutable,
@@ -1045,7 +1120,15 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     self->backend_drops.name = "backend";
     self->hub_drops.name = "hub";
     self->cloud_drops.name = "cloud";
-    self->ctx = zmq_ctx_new();
+    if (*config->curve_dir) {
+        self->curve = spw_curve_new(config->curve_dir, config->name, err, errlen);
+        if (!self->curve) {
+            spw_edge_destroy(&self);
+            return NULL;
+        }
+        spw_curve_keys(self->curve, NULL, &self->curve_keys);
+    }
+    self->ctx = self->curve ? spw_curve_context(self->curve) : zmq_ctx_new();
     self->pool = spw_pool_new((size_t) config->max_workers, (size_t) config->max_services,
                               (size_t) config->queue_max);
     self->tasks = spw_tasks_new((size_t) config->max_tasks);
@@ -1060,9 +1143,9 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     //  max_message_bytes are read, so that a message over the limit is
     //  answered (bad-request, or task-error for a worker's reply).
     int64_t frame_limit = config->max_message_bytes * SPW_EDGE_FRAME_LIMIT_FACTOR;
-    spw_socket_opts_t front = { .max_message_bytes = frame_limit,
-                                .hwm = (int) config->max_tasks + 1000 };
-    spw_socket_opts_t back = { .max_message_bytes = frame_limit, .hwm = 1000 };
+    spw_socket_opts_t front = spw_edge_server_opts(self, frame_limit,
+                                                   (int) config->max_tasks + 1000);
+    spw_socket_opts_t back = spw_edge_server_opts(self, frame_limit, 1000);
     self->frontend = spw_socket_new(self->ctx, ZMQ_ROUTER, &front);
     self->backend = spw_socket_new(self->ctx, ZMQ_ROUTER, &back);
     if (!self->frontend || !self->backend) {
@@ -1236,7 +1319,9 @@ void spw_edge_destroy(spw_edge_t **self_p)
     spw_socket_destroy(&self->backend);
     spw_tasks_destroy(&self->tasks);
     spw_pool_destroy(&self->pool);
-    if (self->ctx)
+    if (self->curve)
+        spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
+    else if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self);
     *self_p = NULL;

@@ -14,6 +14,7 @@
 #include "pool.h"
 #include "tasks.h"
 
+#include "spw_curve.h"
 #include "spw_proto.h"
 #include "spw_socket.h"
 
@@ -61,6 +62,8 @@ typedef enum { SPW_HUB_OFF, SPW_HUB_REGISTERING, SPW_HUB_JOINED } spw_hub_state_
 struct spw_edge_t {
     spw_edge_config_t config;
     void *ctx;
+    spw_curve_t *curve;            // NULL: plaintext (no curve_dir)
+    spw_curve_keys_t curve_keys;   // this edge's keys, to serve with
     void *frontend;
     void *backend;
     spw_pool_t *pool;
@@ -77,7 +80,7 @@ struct spw_edge_t {
     int64_t now;    // ms, the loop's time this turn
     struct {
         uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
-            bad_requests, too_large, requeued, late_replies, unroutable, workers_lost, delegated_out,
+            bad_requests, too_large, forbidden, requeued, late_replies, unroutable, workers_lost, delegated_out,
             delegated_in, busy, served_by_others;
     } stats;
 

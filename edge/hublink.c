@@ -97,6 +97,15 @@ int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen)
     //  arrive all at once when it comes back; the tick sends a fresh one.
     spw_socket_opts_t opts = { .max_message_bytes = SPW_MAX_RECORDS_LEN * 2, .hwm = 1000,
                                .immediate = true };
+    //  With CURVE the hub must hold the key of the allow-list's hub.
+    spw_curve_keys_t keys;
+    if (self->curve) {
+        uint8_t key[32];
+        if (spw_curve_find(self->curve, SPW_ROLE_HUB, NULL, key, err, errlen) != 0)
+            return -1;
+        spw_curve_keys(self->curve, key, &keys);
+        opts.curve = &keys;
+    }
     self->control = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
     if (!self->control || spw_socket_connect(self->control, self->config.hub, err, errlen) != 0)
         return -1;

@@ -6,6 +6,16 @@
 
 #include "edge_impl.h"
 
+//  True if the peer that sent msg may act as role (and, with name, under
+//  that name): always without CURVE. Otherwise msg is dropped, counted
+//  (forbidden) and logged with the peer's key.
+bool spw_edge_allowed(spw_edge_t *self, spw_drops_t *drops, spw_msg_t *msg, const char *role,
+                      const char *name, size_t name_len, int64_t now);
+
+//  The options of a socket that serves (binds), secured when CURVE is on.
+spw_socket_opts_t spw_edge_server_opts(const spw_edge_t *self, int64_t max_message_bytes,
+                                       int hwm);
+
 //  Counts and logs (rate-limited) a dropped message from the network.
 void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
                    int64_t now);

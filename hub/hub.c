@@ -38,6 +38,7 @@
 #include "match.h"
 
 #include "spw_clock.h"
+#include "spw_curve.h"
 #include "spw_log.h"
 #include "spw_proto.h"
 #include "spw_random.h"
@@ -124,6 +125,7 @@ struct spw_hub_t {
     const char *state_endpoint;  // told to edges in WELCOME
     int64_t hold_ms;             // heartbeat_ms * liveness
     void *ctx;
+    spw_curve_t *curve;  // NULL: plaintext (no curve_dir)
     void *control;
     void *state;
     spw_capacity_t *capacity;
@@ -143,7 +145,7 @@ struct spw_hub_t {
     spw_drops_t state_drops;
     struct {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
-            unknown_peers, unroutable, status_requests, messages_in, messages_out;
+            unknown_peers, unroutable, status_requests, messages_in, messages_out, forbidden;
     } stats;
     //  Messages per delegated task, sampled over SPW_HUB_RATE_WINDOW_MS.
     uint64_t sampled_messages, sampled_delegated;
@@ -769,7 +771,7 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             "],\"counters\":{\"registered\":%llu,\"refused\":%llu,\"left\":%llu,\"died\":%llu,"
             "\"matches\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,\"states\":%llu,"
             "\"states_unknown\":%llu,\"unknown_peers\":%llu,\"unroutable\":%llu,"
-            "\"dropped_control\":%llu,\"dropped_state\":%llu},"
+            "\"dropped_control\":%llu,\"dropped_state\":%llu,\"forbidden\":%llu},"
             "\"messages_per_s\":%.2f,\"delegated_per_s\":%.2f,\"messages_per_delegated\":%s}",
             (unsigned long long) self->stats.registered, (unsigned long long) self->stats.refused,
             (unsigned long long) self->stats.left, (unsigned long long) self->stats.died,
@@ -780,7 +782,8 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             (unsigned long long) self->stats.unknown_peers,
             (unsigned long long) self->stats.unroutable,
             (unsigned long long) self->control_drops.count,
-            (unsigned long long) self->state_drops.count, self->messages_per_s,
+            (unsigned long long) self->state_drops.count,
+            (unsigned long long) self->stats.forbidden, self->messages_per_s,
             self->delegated_per_s, ratio);
 }
 
@@ -894,6 +897,45 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
 static void on_control_state(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in,
                              int64_t now);
 
+//  With CURVE, a REGISTER must come from a key of the edge role named as the
+//  edge (the rest of an edge's messages come on the connection it
+//  registered), and a status request from an operator's. A refusal is
+//  answered, counted and logged with the key.
+static bool allowed(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+{
+    if (!self->curve || (in->cmd != SPW_CMD_REGISTER && in->cmd != SPW_CMD_REQUEST))
+        return true;
+    zmq_msg_t *identity = &msg->frame[0];
+    zmq_msg_t *peer = &msg->frame[1];  // the identity frame is the ROUTER's: it says nothing
+    const char *role = in->cmd == SPW_CMD_REGISTER ? SPW_ROLE_EDGE : SPW_ROLE_OPERATOR;
+    const char *name = spw_curve_peer_property(peer, "name");
+    bool named = in->cmd != SPW_CMD_REGISTER
+              || (name && strlen(name) == in->name_len
+                  && memcmp(name, in->name, in->name_len) == 0);
+    if (spw_curve_peer_is(peer, role) && named)
+        return true;
+    self->stats.forbidden++;
+    char reason[200];
+    const char *key = spw_curve_peer_key(peer);
+    snprintf(reason, sizeof reason, "forbidden: key %s is no %s%s%.*s", key ? key : "?", role,
+             in->cmd == SPW_CMD_REGISTER ? " named " : "",
+             in->cmd == SPW_CMD_REGISTER ? (int) in->name_len : 0,
+             in->cmd == SPW_CMD_REGISTER ? in->name : "");
+    drop(&self->control_drops, msg, 0, reason, now);
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_share(&out, identity);
+    if (in->cmd == SPW_CMD_REGISTER) {
+        spw_proto_put_refused(&out, reason, 0);  // final: another key will not come of waiting
+        send_control(self, &out, "refused");
+    }
+    else {
+        spw_msg_reset(&out);
+        send_reply(self, identity, in->id, SPW_STATUS_FORBIDDEN, reason, strlen(reason));
+    }
+    return false;
+}
+
 //  One message on the control socket: [identity][header][command]...
 static void on_control(void *arg, spw_msg_t *msg, int64_t now)
 {
@@ -911,6 +953,8 @@ static void on_control(void *arg, spw_msg_t *msg, int64_t now)
     }
     if (in.cmd != SPW_CMD_REQUEST)
         self->stats.messages_in++;
+    if (!allowed(self, msg, &in, now))
+        return;
     switch (in.cmd) {
     case SPW_CMD_REGISTER:
         on_register(self, msg, &in, now);
@@ -1124,7 +1168,16 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->state_drops.name = "state";
     self->peer_limit = (size_t) config->max_edges;
     self->name_limit = (size_t) config->max_services * 4;
-    self->ctx = zmq_ctx_new();
+    spw_curve_keys_t keys;
+    if (*config->curve_dir) {
+        self->curve = spw_curve_new(config->curve_dir, config->name, err, errlen);
+        if (!self->curve) {
+            spw_hub_destroy(&self);
+            return NULL;
+        }
+        spw_curve_keys(self->curve, NULL, &keys);
+    }
+    self->ctx = self->curve ? spw_curve_context(self->curve) : zmq_ctx_new();
     self->capacity = spw_capacity_new((size_t) config->max_edges, (size_t) config->max_services);
     self->peers = calloc(self->peer_limit, sizeof *self->peers);
     self->services = calloc((size_t) config->max_services, sizeof *self->services);
@@ -1138,7 +1191,8 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         spw_hub_destroy(&self);
         return NULL;
     }
-    spw_socket_opts_t opts = { .max_message_bytes = SPW_HUB_MAX_MESSAGE_BYTES, .hwm = 1000 };
+    spw_socket_opts_t opts = { .max_message_bytes = SPW_HUB_MAX_MESSAGE_BYTES, .hwm = 1000,
+                               .curve = self->curve ? &keys : NULL, .curve_server = true };
     self->control = spw_socket_new(self->ctx, ZMQ_ROUTER, &opts);
     self->state = spw_socket_new(self->ctx, ZMQ_SUB, &opts);
     if (!self->control || !self->state
@@ -1222,7 +1276,9 @@ void spw_hub_destroy(spw_hub_t **self_p)
     free(self->entries);
     free(self->fresh);
     free(self->names);
-    if (self->ctx)
+    if (self->curve)
+        spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
+    else if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self);
     *self_p = NULL;

@@ -11,6 +11,7 @@
 #define SPW_CLIENT_H_INCLUDED
 
 #include "spw_proto.h"
+#include "spw_socket.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +33,9 @@ typedef struct {
 
 //  Connects a client to an edge's frontend endpoint. NULL on failure.
 spw_client_t *spw_client_new(const char *endpoint);
+//  The same over CURVE: keys are the client's and the edge's (or hub's)
+//  public key, which the connection verifies; NULL is spw_client_new.
+spw_client_t *spw_client_new_secure(const char *endpoint, const spw_curve_keys_t *keys);
 
 //  Closes the client and nulls the caller's pointer; safe on NULL.
 void spw_client_destroy(spw_client_t **self_p);

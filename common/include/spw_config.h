@@ -23,6 +23,7 @@ extern "C" {
 
 #define SPW_NAME_MAX     64
 #define SPW_ENDPOINT_MAX 256
+#define SPW_PATH_MAX     1024
 #define SPW_ERROR_MAX    512
 
 typedef enum {
@@ -72,6 +73,7 @@ typedef struct {
     int64_t prefetch;
     int64_t credit_lease_ms;
     int64_t link_idle_ms;
+    char curve_dir[SPW_PATH_MAX];  // empty: plaintext
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t
 } spw_edge_config_t;
@@ -89,6 +91,7 @@ typedef struct {
     int policy;  // index into the policy key's choices ("most-spare", ...)
     int64_t max_edges;
     int64_t max_services;
+    char curve_dir[SPW_PATH_MAX];  // empty: plaintext
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t
 } spw_hub_config_t;

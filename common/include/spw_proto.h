@@ -105,6 +105,7 @@ typedef enum {
     SPW_STATUS_TASK_ERROR  = 6,  // the worker ran it and reported failure
     SPW_STATUS_BUSY        = 7,  // serving edge has no room (edge <-> edge)
     SPW_STATUS_TOO_LARGE   = 8,  // the request or the worker's reply is over the limits
+    SPW_STATUS_FORBIDDEN   = 9,  // the peer's key may not do this (CURVE)
     SPW_STATUS_COUNT
 } spw_status_t;
 

@@ -19,10 +19,22 @@
 extern "C" {
 #endif
 
+//  CURVE keys of one socket (spw_curve.h says where they come from).
+typedef struct {
+    uint8_t public_key[32];  // this peer's
+    uint8_t secret_key[32];
+    uint8_t server_key[32];  // a connecting socket: the server's, verified
+} spw_curve_keys_t;
+
+//  The ZAP domain of every Spillway server socket.
+#define SPW_CURVE_DOMAIN "spillway"
+
 typedef struct {
     int64_t max_message_bytes;  // 0: no limit
     int hwm;                    // send and receive high-water mark; 0: libzmq's
     bool immediate;             // queue messages only to completed connections
+    const spw_curve_keys_t *curve;  // NULL: plaintext
+    bool curve_server;          // with curve: serve (bind) rather than connect
 } spw_socket_opts_t;
 
 //  Creates a socket of the given ZeroMQ type with the options set. NULL on

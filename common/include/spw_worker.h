@@ -17,6 +17,7 @@
 #define SPW_WORKER_H_INCLUDED
 
 #include "spw_proto.h"
+#include "spw_socket.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,6 +31,8 @@ typedef struct {
     int reconnect_min_ms;   // 0: 100
     int reconnect_max_ms;   // 0: 5000
     int slots;              // tasks it takes at once, 1 to SPW_MAX_SLOTS; 0: 1
+    const spw_curve_keys_t *curve;  // NULL: plaintext; else the worker's keys and the
+                                    // edge's public key (copied)
 } spw_worker_opts_t;
 
 //  A task: its key (to pass back in the reply) and its body frames

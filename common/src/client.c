@@ -34,8 +34,13 @@ struct spw_client_t {
     uint64_t next_id;
 };
 
-//  Opens the client's context and DEALER and connects it (asynchronously).
 spw_client_t *spw_client_new(const char *endpoint)
+{
+    return spw_client_new_secure(endpoint, NULL);
+}
+
+//  Opens the client's context and DEALER and connects it (asynchronously).
+spw_client_t *spw_client_new_secure(const char *endpoint, const spw_curve_keys_t *keys)
 {
     if (!endpoint) {
         errno = EINVAL;
@@ -48,7 +53,8 @@ spw_client_t *spw_client_new(const char *endpoint)
     self->ctx = zmq_ctx_new();
     if (!self->ctx)
         goto failed;
-    self->socket = spw_socket_new(self->ctx, ZMQ_DEALER, NULL);
+    spw_socket_opts_t opts = { .curve = keys };
+    self->socket = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
     if (!self->socket)
         goto failed;
     char err[SPW_ERROR_MAX];

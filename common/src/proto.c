@@ -21,6 +21,7 @@ static const char *status_names[SPW_STATUS_COUNT] = {
     [SPW_STATUS_TASK_ERROR] = "task-error",
     [SPW_STATUS_BUSY] = "busy",
     [SPW_STATUS_TOO_LARGE] = "too-large",
+    [SPW_STATUS_FORBIDDEN] = "forbidden",
 };
 
 const char *spw_status_name(spw_status_t status)

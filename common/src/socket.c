@@ -16,6 +16,27 @@
 #include <stdio.h>
 #include <string.h>
 
+//  A server admits what the authenticator (zauth, in the same context)
+//  admits; a client verifies the server's key and shows its own.
+static int set_curve(void *socket, const spw_socket_opts_t *opts)
+{
+    const spw_curve_keys_t *keys = opts->curve;
+    if (opts->curve_server) {
+        int one = 1;
+        if (zmq_setsockopt(socket, ZMQ_CURVE_SERVER, &one, sizeof one) != 0
+            || zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, keys->secret_key, 32) != 0
+            || zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, SPW_CURVE_DOMAIN,
+                              strlen(SPW_CURVE_DOMAIN)) != 0)
+            return -1;
+        return 0;
+    }
+    if (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, keys->server_key, 32) != 0
+        || zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, keys->public_key, 32) != 0
+        || zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, keys->secret_key, 32) != 0)
+        return -1;
+    return 0;
+}
+
 void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts)
 {
     void *socket = zmq_socket(ctx, type);
@@ -38,6 +59,12 @@ void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts)
     if (type == ZMQ_ROUTER) {
         int one = 1;
         zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    }
+    if (opts && opts->curve && set_curve(socket, opts) != 0) {
+        int saved = errno;
+        zmq_close(socket);
+        errno = saved;
+        return NULL;
     }
     return socket;
 }

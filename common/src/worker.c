@@ -45,7 +45,8 @@ struct spw_worker_t {
     void *socket;            // NULL while waiting to reconnect
     char *endpoint;
     char service[SPW_MAX_SERVICE_LEN + 1];
-    spw_worker_opts_t opts;  // defaults applied
+    spw_worker_opts_t opts;  // defaults applied; opts.curve points at keys
+    spw_curve_keys_t keys;
     int64_t heard_at;        // last message from the edge (or link start)
     int64_t heartbeat_at;    // next heartbeat due
     int64_t reconnect_at;    // when the next link opens, while socket is NULL
@@ -90,7 +91,8 @@ static int send_signal(spw_worker_t *self, int (*put)(spw_msg_t *))
 static int link_open(spw_worker_t *self)
 {
     char err[SPW_ERROR_MAX];
-    self->socket = spw_socket_new(self->ctx, ZMQ_DEALER, NULL);
+    spw_socket_opts_t socket_opts = { .curve = self->opts.curve };
+    self->socket = spw_socket_new(self->ctx, ZMQ_DEALER, &socket_opts);
     if (!self->socket)
         return -1;
     if (spw_socket_connect(self->socket, self->endpoint, err, sizeof err) != 0) {
@@ -140,6 +142,10 @@ spw_worker_t *spw_worker_new(const char *endpoint, const char *service,
         return NULL;
     if (opts)
         self->opts = *opts;
+    if (self->opts.curve) {
+        self->keys = *self->opts.curve;
+        self->opts.curve = &self->keys;
+    }
     if (self->opts.heartbeat_ms <= 0)
         self->opts.heartbeat_ms = WORKER_HEARTBEAT_MS;
     if (self->opts.liveness <= 0)

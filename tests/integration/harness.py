@@ -29,7 +29,8 @@ CLI_BIN = os.path.join(BUILD, "cli", "spillway")
 HEADER = b"SPW2"
 REQUEST, REPLY = b"\x01", b"\x02"
 STATUS = {0: "ok", 1: "no-service", 2: "timeout", 3: "overloaded", 4: "failed",
-          5: "bad-request", 6: "task-error", 7: "busy", 8: "too-large"}
+          5: "bad-request", 6: "task-error", 7: "busy", 8: "too-large",
+          9: "forbidden"}
 
 
 class TestFailure(Exception):
