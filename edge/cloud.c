@@ -49,6 +49,12 @@
 //  that moved on (a hot spot) leaves the edge prefetching for borrowers
 //  within a few tasks' time rather than a liveness later.
 #define SPW_CLOUD_LOCAL_ACTIVE_MS 50
+//  The circuit breaker (docs/scheduling.md): so many busy answers in a row
+//  cut a lender off (one, on the probe after a cut), for a time that
+//  doubles from the least to the most while it keeps failing.
+#define SPW_CLOUD_BUSY_RUN_MAX 8
+#define SPW_CLOUD_CUT_MIN_MS   1000
+#define SPW_CLOUD_CUT_MAX_MS   30000
 
 int spw_cloud_start(spw_edge_t *self, char *err, size_t errlen)
 {
@@ -203,7 +209,7 @@ static int send_delegate(spw_edge_t *self, spw_peer_t *peer, spw_task_t *task, i
     task->service->delegated++;
     spw_queue_push(&peer->inflight, task);
     if (!peer->inflight.head->next)
-        peer->heard = now;  // its silence counts from now
+        peer->heard = peer->answered = now;  // its silence counts from now
     peer->used = now;
     self->stats.delegated_out++;
     return 0;
@@ -281,6 +287,47 @@ void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, co
     free(peer);
 }
 
+//  Cuts a lender off: its credit goes back unused and none is taken from it
+//  until the cut ends; then its next task is a probe. Tasks it holds stay
+//  (stalled ones the caller re-routes).
+static void cut_off(spw_edge_t *self, spw_peer_t *peer, const char *why, int64_t now)
+{
+    peer->cut_ms = peer->cut_ms ? peer->cut_ms * 2 : SPW_CLOUD_CUT_MIN_MS;
+    if (peer->cut_ms > SPW_CLOUD_CUT_MAX_MS)
+        peer->cut_ms = SPW_CLOUD_CUT_MAX_MS;
+    peer->cut_until = now + peer->cut_ms;
+    peer->busy_run = 0;
+    self->stats.lenders_cut++;
+    self->avoid_changed = self->state_dirty = true;  // the hub matches us with others
+    spw_log(SPW_LOG_WARNING, "lender_cut_off", "peer=%s reason=\"%s\" for_ms=%lld", peer->name,
+            why, (long long) peer->cut_ms);
+    spw_credit_move_t moves[64];
+    size_t n = spw_credit_give_up(self->credit, peer, moves, sizeof moves / sizeof moves[0]);
+    for (size_t i = 0; i < n; i++) {
+        spw_service_t *service = moves[i].service;
+        spw_msg_t out;
+        spw_msg_init(&out);
+        spw_proto_put_return(&out, service->name, moves[i].count);
+        send_peer(peer, &out);
+    }
+}
+
+//  True while a lender is cut off.
+static bool is_cut(const spw_peer_t *peer, int64_t now)
+{
+    return now < peer->cut_until;
+}
+
+size_t spw_cloud_cut_lenders(const spw_edge_t *self, const char **names, size_t max,
+                             int64_t now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->peer_count && n < max; i++)
+        if (is_cut(self->peers[i], now))
+            names[n++] = self->peers[i]->name;
+    return n;
+}
+
 //  A message from a lender: CREDIT, REVOKE, DONE or HEARTBEAT.
 void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64_t now)
 {
@@ -305,6 +352,8 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
             return;
         }
         peer->lease_ms = in.lease_ms;
+        if (is_cut(peer, now))
+            return;  // unused: it lapses at the lender
         spw_credit_grant(self->credit, peer, service, in.count, in.lease_ms, now);
         spw_cloud_delegate(self, service, now);
         return;
@@ -320,16 +369,25 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
         return;
     }
     service = task->service;
-    if (in.count && peer->lease_ms)
+    peer->answered = now;
+    if (in.count && peer->lease_ms && !is_cut(peer, now))
         spw_credit_grant(self->credit, peer, service, in.count, peer->lease_ms, now);
     if (in.status == SPW_STATUS_BUSY || in.status == SPW_STATUS_NO_SERVICE) {
-        //  Not a failure of the task: the credit was stale. Try elsewhere.
+        //  Not a failure of the task: the credit was stale. Try elsewhere;
+        //  a lender that is busy for every task is cut off a while, so that
+        //  two edges do not pass a task to and fro.
         self->stats.busy++;
         spw_edge_requeue(self, task,
                          in.status == SPW_STATUS_BUSY ? "lender busy" : "lender lacks service",
                          false, now);
+        if (++peer->busy_run >= (peer->cut_ms ? 1 : SPW_CLOUD_BUSY_RUN_MAX) && !is_cut(peer, now))
+            cut_off(self, peer, "it answers only busy", now);
         return;
     }
+    //  An answer: the lender works; once it has after a cut, it has healed.
+    peer->busy_run = 0;
+    if (!is_cut(peer, now))
+        peer->cut_ms = 0;
     spw_edge_finish(self, task, in.status, msg, in.body_first, in.body_count,
                     in.body_count ? NULL : "the serving edge gave no reason");
     spw_cloud_delegate(self, service, now);
@@ -717,8 +775,11 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         refuse(self, msg, in.id, SPW_STATUS_BUSY, "no credit and no idle worker");
         return;
     }
-    spw_task_t *task = spw_edge_new_task(self, msg, SPW_CLIENT_PEER, in.id, service,
-                                         now + in.timeout_ms, in.body_first, in.body_count, now);
+    //  Another edge's task keeps what is left of its deadline, within ours.
+    int64_t left = in.timeout_ms < self->config.max_timeout_ms ? in.timeout_ms
+                                                                : self->config.max_timeout_ms;
+    spw_task_t *task = spw_edge_new_task(self, msg, SPW_CLIENT_PEER, in.id, service, now + left,
+                                         in.body_first, in.body_count, now);
     if (!task) {
         spw_credit_release(self->credit, borrower, service);
         self->stats.busy++;
@@ -814,6 +875,15 @@ static void tick_borrowing(spw_edge_t *self, int64_t now)
         if (peer->inflight.size && now - peer->heard > self->liveness_ms) {
             spw_cloud_peer_gone(self, peer->name, strlen(peer->name), "silent", now);
             continue;
+        }
+        //  Alive but answering none of our tasks: they go elsewhere, long
+        //  before their deadlines, and it is cut off.
+        int64_t stall_ms = self->config.lender_stall_ms;
+        if (peer->inflight.size && stall_ms && now - peer->answered > stall_ms) {
+            cut_off(self, peer, "it holds our tasks and answers none", now);
+            spw_task_t *task;
+            while ((task = peer->inflight.head))
+                spw_edge_requeue(self, task, "its lender answers nothing", true, now);
         }
         bool matched = matched_lender(self, peer);
         bool credited = spw_credit_link_holds(self->credit, peer, now);

@@ -45,6 +45,11 @@ void spw_cloud_peer_gone(spw_edge_t *self, const char *name, size_t name_len, co
 //  True while a match, a loan or held credit refers to the service: it
 //  must not be forgotten, or its matches and credit would be lost.
 bool spw_cloud_uses_service(spw_edge_t *self, spw_service_t *service);
+
+//  The names of the lenders cut off now (at most max), for the hub to match
+//  us with others meanwhile. Returns how many.
+size_t spw_cloud_cut_lenders(const spw_edge_t *self, const char **names, size_t max,
+                             int64_t now);
 //  Forgets what the links hold of a service about to be freed.
 void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service);
 //  The links' heartbeat: leases, returns, liveness, idle links.

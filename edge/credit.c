@@ -497,6 +497,19 @@ void spw_credit_revoked(spw_credit_t *self, void *link, void *service, uint32_t 
     holding->credits = count == 0 || count >= holding->credits ? 0 : holding->credits - count;
 }
 
+size_t spw_credit_give_up(spw_credit_t *self, void *link, spw_credit_move_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->holding_count && n < max; i++) {
+        spw_holding_t *holding = &self->holdings[i];
+        if (holding->link != link || !holding->credits)
+            continue;
+        out[n++] = (spw_credit_move_t) { link, holding->service, holding->credits };
+        holding->credits = 0;
+    }
+    return n;
+}
+
 bool spw_credit_link_holds(const spw_credit_t *self, void *link, int64_t now)
 {
     for (size_t i = 0; i < self->holding_count; i++)

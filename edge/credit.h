@@ -145,6 +145,11 @@ void spw_credit_settle(spw_credit_t *self, void *link, void *service);
 //  The lender revoked up to count (0: all) unused credits of service.
 void spw_credit_revoked(spw_credit_t *self, void *link, void *service, uint32_t count);
 
+//  Gives up every unused credit held from a link (its lender is cut off):
+//  fills out with what to RETURN, one move per service, and zeroes them;
+//  shares and tasks in flight stay. Returns the moves written, at most max.
+size_t spw_credit_give_up(spw_credit_t *self, void *link, spw_credit_move_t *out, size_t max);
+
 //  True if a link has valid credits for any service.
 bool spw_credit_link_holds(const spw_credit_t *self, void *link, int64_t now);
 

@@ -419,7 +419,11 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
     service->local_at = now;
     bool queue_full = !service->idle
                    && service->queue.size - service->lent_queued >= service->queue.limit;
-    int64_t deadline = now + (timeout_ms ? timeout_ms : self->config.task_timeout_ms);
+    //  A client may ask for less time than the edge allows, never more: a
+    //  deadline of 49 days would pin the task table.
+    int64_t wanted = timeout_ms ? timeout_ms : self->config.task_timeout_ms;
+    int64_t deadline = now + (wanted < self->config.max_timeout_ms ? wanted
+                                                                    : self->config.max_timeout_ms);
     spw_task_t *task = queue_full ? NULL
                                   : spw_edge_new_task(self, msg, kind, request_id, service,
                                                       deadline, body_first, body_count, now);
@@ -1066,7 +1070,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
     text_add(&text,
              "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
-             "bad_requests=%llu too_large=%llu forbidden=%llu requeued=%llu late_replies=%llu unroutable=%llu "
+             "bad_requests=%llu too_large=%llu forbidden=%llu lenders_cut=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
              "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
              SPW_EDGE_STATS_SCHEMA, self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
@@ -1078,6 +1082,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.bad_requests,
              (unsigned long long) self->stats.too_large,
              (unsigned long long) self->stats.forbidden,
+             (unsigned long long) self->stats.lenders_cut,
              (unsigned long long) self->stats.requeued,
              (unsigned long long) self->stats.late_replies,
              (unsigned long long) self->stats.unroutable,

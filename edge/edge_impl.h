@@ -35,6 +35,12 @@ typedef struct spw_peer_t {
     int64_t used;          // last task sent to it
     uint32_t lease_ms;     // of its latest CREDIT, for the credit DONE renews
     uint64_t epoch;        // its process, from the hub's MATCH (0: not known)
+    //  The circuit breaker: a lender that answers only busy, or holds our
+    //  tasks and answers none, is cut off a while (its credit unused).
+    int64_t answered;      // last DONE from it, or when it got a task holding none
+    uint32_t busy_run;     // busy answers in a row
+    int64_t cut_until;     // its credit is not used before this
+    int64_t cut_ms;        // the last cut's length (0: it has healed); doubles
 } spw_peer_t;
 
 //  Borrowing: "the hub says lender name, at endpoint, will lend us service".
@@ -80,7 +86,7 @@ struct spw_edge_t {
     int64_t now;    // ms, the loop's time this turn
     struct {
         uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
-            bad_requests, too_large, forbidden, requeued, late_replies, unroutable, workers_lost, delegated_out,
+            bad_requests, too_large, forbidden, lenders_cut, requeued, late_replies, unroutable, workers_lost, delegated_out,
             delegated_in, busy, served_by_others;
     } stats;
 
@@ -97,6 +103,7 @@ struct spw_edge_t {
     int64_t refused_since;
     int64_t matches_until;     // hub lost: matches stand until then (0: no limit)
     bool state_dirty;
+    bool avoid_changed;  // a lender was cut off: the hub must hear it now
     int64_t state_sent;
     int64_t settles_at;  // ms: when a service's new role settles, to tell (0: none)
     spw_service_figures_t *figures;  // max_services, for STATE messages

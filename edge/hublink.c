@@ -316,13 +316,17 @@ static bool send_state(spw_edge_t *self, bool always, int64_t now)
 {
     spw_state_batch_t batch = { self->figures, 0, (size_t) self->config.max_services, false, now };
     spw_pool_each_service(self->pool, add_figures, &batch);
-    if (!always && !batch.grew)
+    if (!always && !batch.grew && !self->avoid_changed)
         return false;  // nothing the hub must hear now: the heartbeat will say it
+    self->avoid_changed = false;
+    const char *cut[SPW_MAX_AVOID];
+    size_t cuts = spw_cloud_cut_lenders(self, cut, SPW_MAX_AVOID, now);
     spw_msg_t out;
     spw_msg_init(&out);
     if (spw_proto_put_state(&out, self->config.name, self->epoch, self->stats.delegated_out,
                             self->stats.delegated_in, batch.figures, batch.count)
-        == 0)
+            == 0
+        && (cuts == 0 || spw_proto_put_avoid(&out, cut, cuts) == 0))
         spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
     spw_msg_reset(&out);
     return true;

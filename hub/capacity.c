@@ -232,6 +232,30 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
     return 0;
 }
 
+int spw_capacity_avoid(spw_capacity_t *self, const char *name, uint64_t epoch,
+                       const char *const *names, const size_t *lens, size_t count)
+{
+    spw_edge_state_t *edge = live_edge(self, name, epoch);
+    if (!edge)
+        return -1;
+    edge->avoid_count = 0;
+    for (size_t i = 0; i < count && i < SPW_CAPACITY_AVOID_MAX; i++) {
+        size_t n = lens[i] < SPW_CAPACITY_NAME_MAX ? lens[i] : SPW_CAPACITY_NAME_MAX;
+        memcpy(edge->avoid[i], names[i], n);
+        edge->avoid[i][n] = 0;
+        edge->avoid_count++;
+    }
+    return 0;
+}
+
+bool spw_capacity_avoids(const spw_edge_state_t *borrower, const spw_edge_state_t *lender)
+{
+    for (size_t i = 0; i < borrower->avoid_count; i++)
+        if (strcmp(borrower->avoid[i], lender->name) == 0)
+            return true;
+    return false;
+}
+
 int spw_capacity_heard(spw_capacity_t *self, const char *name, uint64_t epoch, int64_t now)
 {
     spw_edge_state_t *edge = live_edge(self, name, epoch);

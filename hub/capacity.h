@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #define SPW_CAPACITY_NAME_MAX     64    // edge and service names, bytes
+#define SPW_CAPACITY_AVOID_MAX    8     // lenders one edge may avoid (SPW_MAX_AVOID)
 #define SPW_CAPACITY_ZONE_MAX     64
 #define SPW_CAPACITY_ENDPOINT_MAX 255
 
@@ -55,6 +56,10 @@ typedef struct {
     uint64_t delegated_out, delegated_in;   // as reported by the edge, for status
     size_t service_count;
     spw_service_state_t *services;          // service_count of the table's max_services
+    //  Lenders it cut off (its circuit breaker), which it must not be
+    //  matched with, as its last state said.
+    char avoid[SPW_CAPACITY_AVOID_MAX][SPW_CAPACITY_NAME_MAX + 1];
+    size_t avoid_count;
 } spw_edge_state_t;
 
 typedef enum {
@@ -90,6 +95,15 @@ spw_reg_result_t spw_capacity_register(spw_capacity_t *self, const char *name, u
 int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
                         const spw_service_state_t *services, size_t count,
                         uint64_t delegated_out, uint64_t delegated_in, int64_t now);
+
+//  The lenders the edge's last state says it cut off (count at most
+//  SPW_CAPACITY_AVOID_MAX; longer names are cut). -1 if name/epoch is not a
+//  live registered edge.
+int spw_capacity_avoid(spw_capacity_t *self, const char *name, uint64_t epoch,
+                       const char *const *names, const size_t *lens, size_t count);
+
+//  True if borrower asked not to be matched with lender.
+bool spw_capacity_avoids(const spw_edge_state_t *borrower, const spw_edge_state_t *lender);
 
 //  A heartbeat: sets last_heard. -1 if name/epoch is not a live registered edge.
 int spw_capacity_heard(spw_capacity_t *self, const char *name, uint64_t epoch, int64_t now);

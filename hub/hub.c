@@ -1045,6 +1045,13 @@ static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_
                 (unsigned long long) in->epoch);
         return;
     }
+    //  The lenders it cut off: not to be matched with it until it says so.
+    const char *avoid[SPW_MAX_AVOID];
+    size_t lens[SPW_MAX_AVOID], avoided = 0, at = 0;
+    while (avoided < SPW_MAX_AVOID
+           && spw_proto_next_avoid(in, &at, &avoid[avoided], &lens[avoided]) == 1)
+        avoided++;
+    spw_capacity_avoid(self->capacity, name, in->epoch, avoid, lens, avoided);
     self->stats.states++;
     self->match_dirty = true;
     spw_peer_t *peer = peer_by_name(self, name);

@@ -28,6 +28,7 @@ int main(int argc, char **argv)
     spw_log_open("hub", config.name, (spw_log_level_t) config.log_level,
                  (spw_log_format_t) config.log_format);
     volatile sig_atomic_t *stop = spw_daemon_signals();
+    spw_daemon_raise_fd_limit();
 
     char err[SPW_ERROR_MAX];
     spw_hub_t *hub = spw_hub_new(&config, err, sizeof err);

@@ -245,7 +245,8 @@ static bool take_turn(matching_t *m, lender_t *lender, bool zone_pass)
     uint64_t wanted = 0;
     for (size_t b = 0; b < m->borrower_count; b++) {
         const borrower_t *borrower = &m->borrowers[b];
-        if (borrower->left_milli == 0 || (zone_pass && !same_zone(lender->edge, borrower->edge)))
+        if (borrower->left_milli == 0 || (zone_pass && !same_zone(lender->edge, borrower->edge))
+            || spw_capacity_avoids(borrower->edge, lender->edge))
             continue;
         m->shares[count++] = (share_t) { .borrower = b };
         wanted += borrower->left_milli;

@@ -64,6 +64,7 @@ typedef struct {
     int64_t liveness;
     int64_t max_attempts;
     int64_t task_timeout_ms;
+    int64_t max_timeout_ms;
     int64_t seed_worker_timeout_ms;
     int64_t queue_max;
     int64_t max_tasks;
@@ -73,6 +74,7 @@ typedef struct {
     int64_t prefetch;
     int64_t credit_lease_ms;
     int64_t link_idle_ms;
+    int64_t lender_stall_ms;  // 0: never
     char curve_dir[SPW_PATH_MAX];  // empty: plaintext
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t

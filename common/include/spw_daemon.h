@@ -35,6 +35,11 @@ int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc,
 //  stops this way.
 volatile sig_atomic_t *spw_daemon_signals(void);
 
+//  Raises this process's limit of open files to the most it may have (every
+//  connection is one), and logs it, with a warning when it is low. Returns
+//  the limit now in force.
+long spw_daemon_raise_fd_limit(void);
+
 //  The last stop signal received (SIGINT or SIGTERM), or 0.
 int spw_daemon_last_signal(void);
 

@@ -88,6 +88,8 @@ typedef enum {
 #define SPW_PROTO_LIVENESS_MAX     100
 
 #define SPW_MAX_NAME_LEN     64
+//  The most lenders one STATE may ask the hub not to match it with.
+#define SPW_MAX_AVOID        8
 #define SPW_MAX_ENDPOINT_LEN 255
 #define SPW_MAX_TEXT_LEN     1024
 //  A STATE or MATCH message packs its records into one frame of at most
@@ -143,6 +145,8 @@ typedef struct {
     uint8_t event;            // MEMBER: spw_member_event_t; MATCH: flags
     const uint8_t *records;   // MATCH: matches; STATE: service figures
     size_t records_len;
+    const uint8_t *avoid;     // STATE: lenders it cut off (names, length-prefixed)
+    size_t avoid_len;
     size_t body_first;        // index of the first body frame in the message
     size_t body_count;
 } spw_proto_t;
@@ -253,6 +257,9 @@ int spw_proto_put_member(spw_msg_t *msg, spw_member_event_t event, const char *n
                          const char *endpoint, uint64_t epoch);
 int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64_t out,
                         uint64_t in, const spw_service_figures_t *figures, size_t count);
+//  Appends STATE's avoid frame: the lenders the edge cut off (count at most
+//  SPW_MAX_AVOID), which the hub must not match it with.
+int spw_proto_put_avoid(spw_msg_t *msg, const char *const *names, size_t count);
 int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,
                            const char *service, uint32_t timeout_ms);
 int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status,
@@ -269,6 +276,9 @@ int spw_proto_put_hello(spw_msg_t *msg, const char *origin);
 int spw_proto_next_match(const spw_proto_t *decoded, size_t *offset, spw_match_entry_t *out);
 int spw_proto_next_figures(const spw_proto_t *decoded, size_t *offset,
                            spw_service_figures_t *out);
+//  Walks a decoded STATE's avoid list the same way: 1 with the next name.
+int spw_proto_next_avoid(const spw_proto_t *decoded, size_t *offset, const char **name,
+                         size_t *len);
 
 //  Big-endian integers as the protocol writes them.
 void spw_put_u64(uint8_t *dst, uint64_t value);

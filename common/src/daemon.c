@@ -7,8 +7,11 @@
 
 #include "spillway.h"
 
+#include "spw_log.h"
+
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static volatile sig_atomic_t stop_signals;
 static volatile sig_atomic_t last_signal;
@@ -17,6 +20,29 @@ static void on_signal(int signum)
 {
     last_signal = signum;
     stop_signals++;
+}
+
+//  Below this many files a few hundred peers reach the limit.
+#define SPW_FD_LIMIT_LOW 4096
+
+long spw_daemon_raise_fd_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return -1;
+    if (limit.rlim_cur < limit.rlim_max) {
+        struct rlimit raised = { limit.rlim_max, limit.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            limit = raised;
+    }
+    long files = limit.rlim_cur == RLIM_INFINITY ? -1 : (long) limit.rlim_cur;
+    if (files >= 0 && files < SPW_FD_LIMIT_LOW)
+        spw_log(SPW_LOG_WARNING, "fd_limit_low",
+                "files=%ld hint=\"each connection holds one; raise the hard limit (ulimit -Hn)\"",
+                files);
+    else
+        spw_log(SPW_LOG_DEBUG, "fd_limit", "files=%ld", files);
+    return files;
 }
 
 volatile sig_atomic_t *spw_daemon_signals(void)

@@ -355,6 +355,35 @@ static int read_records(const spw_msg_t *msg, size_t i, spw_proto_t *out)
     return rc;
 }
 
+int spw_proto_next_avoid(const spw_proto_t *decoded, size_t *offset, const char **name,
+                         size_t *len)
+{
+    if (*offset >= decoded->avoid_len)
+        return 0;
+    size_t n = decoded->avoid[*offset];
+    if (n == 0 || *offset + 1 + n > decoded->avoid_len
+        || !spw_service_name_valid((const char *) decoded->avoid + *offset + 1, n))
+        return -1;
+    *name = (const char *) decoded->avoid + *offset + 1;
+    *len = n;
+    *offset += 1 + n;
+    return 1;
+}
+
+//  Takes STATE's avoid frame at i: at most SPW_MAX_AVOID valid names.
+static int read_avoid(const spw_msg_t *msg, size_t i, spw_proto_t *out)
+{
+    out->avoid = frame_data(msg, i);
+    out->avoid_len = frame_size(msg, i);
+    size_t offset = 0, count = 0, len;
+    const char *name;
+    int rc;
+    while ((rc = spw_proto_next_avoid(out, &offset, &name, &len)) == 1)
+        if (++count > SPW_MAX_AVOID)
+            return -1;
+    return rc;
+}
+
 static bool known_command(spw_cmd_t cmd)
 {
     switch (cmd) {
@@ -490,7 +519,10 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad endpoint";
             return -1;
         }
-        if (read_text(msg, f + 3, 0, SPW_MAX_NAME_LEN, &out->text, &out->text_len) != 0) {
+        //  A zone is empty or spelled as a name: it reaches logs, the
+        //  status table and JSON, and a terminal's escapes have no place there.
+        if (read_text(msg, f + 3, 0, SPW_MAX_NAME_LEN, &out->text, &out->text_len) != 0
+            || (out->text_len && !spw_service_name_valid(out->text, out->text_len))) {
             *why = "bad zone";
             return -1;
         }
@@ -584,7 +616,14 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad service figures";
             return -1;
         }
-        return no_body(msg, f + 5, out, why);
+        if (f + 5 == msg->count)
+            return no_body(msg, f + 5, out, why);
+        //  The lenders it cut off, if any.
+        if (read_avoid(msg, f + 5, out) != 0) {
+            *why = "bad avoid list";
+            return -1;
+        }
+        return no_body(msg, f + 6, out, why);
     case SPW_CMD_DELEGATE:
         if (read_name(msg, f, &out->name, &out->name_len) != 0) {
             *why = "bad origin name";
@@ -898,6 +937,23 @@ int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64
         || put_records(msg, write_figures, figures, count))
         return -1;
     return 0;
+}
+
+int spw_proto_put_avoid(spw_msg_t *msg, const char *const *names, size_t count)
+{
+    uint8_t list[SPW_MAX_AVOID * (SPW_MAX_NAME_LEN + 1)];
+    size_t len = 0;
+    if (count > SPW_MAX_AVOID)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        size_t n = strlen(names[i]);
+        if (!spw_service_name_valid(names[i], n))
+            return -1;
+        list[len++] = (uint8_t) n;
+        memcpy(list + len, names[i], n);
+        len += n;
+    }
+    return spw_msg_add_mem(msg, list, len);
 }
 
 int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,

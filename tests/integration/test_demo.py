@@ -62,10 +62,10 @@ def edge_state(block, name):
     return found.group(1) if found else None
 
 
-def test_demo_tells_the_story_and_leaves_nothing_running():
+def test_demo_tells_the_story_and_leaves_nothing_running(*flags):
     started = time.monotonic()
-    result = subprocess.run([DEMO, "--duration", "9"], capture_output=True, timeout=60,
-                            env=demo_env())
+    result = subprocess.run([DEMO, "--duration", "9"] + list(flags), capture_output=True,
+                            timeout=60, env=demo_env())
     took = time.monotonic() - started
     output = result.stdout.decode("utf-8", "replace")
     errors = result.stderr.decode("utf-8", "replace")
@@ -100,6 +100,12 @@ def test_demo_tells_the_story_and_leaves_nothing_running():
           "edge-a has no workers: every task of its clients is served remotely:\n%s" % output)
     check(re.search(r"^lost: 0 ", output, re.M), "no 'lost: 0' line:\n%s" % output)
     check_nothing_left(folder_of(output), output)
+    return output
+
+
+def test_the_secure_demo_tells_the_same_story():
+    output = test_demo_tells_the_story_and_leaves_nothing_running("--secure")
+    check("CURVE on every link" in output, "the demo did not say it runs secured:\n%s" % output)
 
 
 def test_demo_stopped_by_sigterm_leaves_nothing_running():
@@ -138,6 +144,7 @@ def test_demo_rejects_a_bad_duration():
 
 run([
     test_demo_tells_the_story_and_leaves_nothing_running,
+    test_the_secure_demo_tells_the_same_story,
     test_demo_stopped_by_sigterm_leaves_nothing_running,
     test_demo_rejects_a_bad_duration,
 ])

@@ -281,6 +281,21 @@ def test_a_stopping_edge_tells_its_workers():
         worker.close()
 
 
+def test_a_clients_deadline_is_cut_to_max_timeout_ms():
+    with Cluster("deadline") as c:
+        edge = c.start_edge("A", "--max-timeout-ms", "300", "--heartbeat-ms", "100")
+        worker = FakeWorker(c, edge)
+        c.wait_idle_workers(edge, "echo", 1)
+        client = c.client(edge)
+        client.send([b"forever"], service="echo", timeout_ms=0xFFFFFFFF)
+        worker.task()  # and never answered
+        reply = client.recv(ANSWER_S)
+        check(reply is not None and reply[1] == "timeout",
+              "a 49-day deadline was not cut to 300 ms: %r" % (reply,))
+        client.close()
+        worker.close()
+
+
 def u32s(*values):
     return [struct.pack(">I", v) for v in values]
 
@@ -455,6 +470,7 @@ run([
     test_an_empty_service_means_the_default_service,
     test_a_stopping_edge_tells_its_workers,
     test_ready_is_accepted_with_the_edges_settings_and_refusals_say_why,
+    test_a_clients_deadline_is_cut_to_max_timeout_ms,
     test_another_protocol_version_is_named_in_the_log,
     test_stats_say_their_schema_and_which_side_they_count,
     test_one_big_seed_request_does_not_disable_the_seed_workers,

@@ -3,7 +3,9 @@ processes, native and seed clients, workers that say which edge served."""
 
 import json
 import os
+import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -95,6 +97,100 @@ def borrower_and_lender(c, work="true", args=()):
     c.wait_idle_workers(b, "job", 2)
     c.wait_for("the hub to see both", lambda: hub_sees(c, hub, ["A", "B"], {"B": 2}))
     return hub, a, b
+
+
+class FakeLender(threading.Thread):
+    """An edge that registers with the hub as a lender of 'job' with 4 idle
+    workers, offers credit to whoever says HELLO, and then misbehaves:
+    mode 'busy' answers every DELEGATE busy (with credit, so that it is
+    sent more), mode 'silent' takes every task and answers none (while it
+    answers heartbeats). Runs in its own thread with its own sockets."""
+
+    def __init__(self, c, hub, name, mode):
+        super().__init__(daemon=True)
+        self.ctx, self.hub, self.name, self.mode = c.ctx, hub.control, name, mode
+        self.endpoint = c.endpoint(name + "-cloud")
+        self.delegates = 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        h, u32, u64 = b"SPW2", (lambda v: struct.pack(">I", v)), (lambda v: struct.pack(">Q", v))
+        epoch = u64(int.from_bytes(os.urandom(8), "big"))
+        control, cloud = self.ctx.socket(zmq.DEALER), self.ctx.socket(zmq.ROUTER)
+        control.linger = cloud.linger = 0
+        control.connect(self.hub)
+        cloud.bind(self.endpoint)
+        control.send_multipart([h, b"\x20", self.name.encode(), epoch, self.endpoint.encode(), b""])
+        record = b"\x03job" + struct.pack(">IIIIIII", 4, 4, 0, 0, 0, 0, 0) + b"\x01"
+        beat_at = 0
+        poller = zmq.Poller()
+        poller.register(control, zmq.POLLIN)
+        poller.register(cloud, zmq.POLLIN)
+        while not self.stopping.is_set():
+            if time.monotonic() >= beat_at:
+                control.send_multipart([h, b"\x26", self.name.encode(), epoch, u64(0), u64(0),
+                                        record])
+                beat_at = time.monotonic() + int(HB) / 1000.0
+            for sock, _ in poller.poll(50):
+                msg = sock.recv_multipart()
+                if sock is control:
+                    continue  # WELCOME, MATCH, HEARTBEAT: nothing to do
+                peer, cmd = msg[0], msg[2]
+                if cmd == b"\x35":  # HELLO
+                    cloud.send_multipart([peer, h, b"\x32", b"job", u32(4), u32(3000)])
+                elif cmd == b"\x13":  # HEARTBEAT
+                    cloud.send_multipart([peer, h, b"\x13"])
+                elif cmd == b"\x30":  # DELEGATE
+                    self.delegates += 1
+                    if self.mode == "busy":
+                        cloud.send_multipart([peer, h, b"\x31", msg[4], b"\x07", u32(1), b"busy"])
+        control.close()
+        cloud.close()
+
+
+def misbehaving_lender(c, mode, *args):
+    """A hub, edge A with clients and no workers, edge B with 2 workers, and
+    a fake lender F of 4 idle workers that misbehaves as mode says."""
+    hub = start_hub(c)
+    a, b = start_edge(c, hub, "A", *args), start_edge(c, hub, "B")
+    start_workers(c, b, 2, work="sleep 0.01")
+    fake = FakeLender(c, hub, "F", mode)
+    fake.start()
+    c.wait_idle_workers(b, "job", 2)
+    c.wait_for("the hub to see all three", lambda: hub_sees(c, hub, ["A", "B", "F"], {"B": 2}))
+    return a, fake
+
+
+def test_a_lender_answering_only_busy_is_cut_off_and_b_serves():
+    with Cluster("busylender") as c:
+        a, fake = misbehaving_lender(c, "busy")
+        started = time.monotonic()
+        served = run_load(c, a, 100, window=8)
+        took = time.monotonic() - started
+        fake.stopping.set()
+        check(served.get("B") == 100, "served by %r" % served)
+        cut = int(c.stats(a)["edge"]["lenders_cut"])
+        check(cut >= 1, "A never cut F off (it got %d DELEGATEs)" % fake.delegates)
+        # Without the breaker every task bounced off F as long as credit
+        # came back with each busy: thousands a second.
+        check(fake.delegates < 60, "F got %d DELEGATEs in %.1fs" % (fake.delegates, took))
+        fake.join(2)
+
+
+def test_a_lender_that_answers_nothing_is_cut_off_and_its_tasks_served_elsewhere():
+    with Cluster("silentlender") as c:
+        a, fake = misbehaving_lender(c, "silent", "--lender-stall-ms", "600")
+        started = time.monotonic()
+        served = run_load(c, a, 40, window=8, timeout=30)
+        took = time.monotonic() - started
+        fake.stopping.set()
+        # Deadlines are 20 s: the tasks F held came back long before.
+        check(served.get("B") == 40 and took < 10,
+              "served by %r in %.1fs (F took %d)" % (served, took, fake.delegates))
+        check(fake.delegates >= 1, "F was never sent a task: the test tests nothing")
+        check("it holds our tasks and answers none" in c.log_tail(a, 200),
+              "A did not say why it cut F off")
+        fake.join(2)
 
 
 def test_edge_without_workers_is_served_by_others_in_proportion_to_spare():
@@ -394,6 +490,8 @@ def test_overflow_prefers_edges_of_the_origins_zone():
 
 
 run([
+    test_a_lender_answering_only_busy_is_cut_off_and_b_serves,
+    test_a_lender_that_answers_nothing_is_cut_off_and_its_tasks_served_elsewhere,
     test_overflow_prefers_edges_of_the_origins_zone,
     test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted,
     test_client_made_up_service_names_cannot_fill_the_table,

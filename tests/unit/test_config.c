@@ -161,7 +161,7 @@ static void test_full_file_loads_every_key(void **state)
                  "cloud: tcp://[::1]:6557\n"
                  "hub: tcp://hub.example.net:7000\n"
                  "advertise: tcp://edge-b.example.net:6557\n"
-                 "zone: rack 7, row B\n"
+                 "zone: rack-7.row-B\n"
                  "default_service: echo.v2\n"
                  "heartbeat_ms: 250\n"
                  "liveness: 5\n"
@@ -181,7 +181,7 @@ static void test_full_file_loads_every_key(void **state)
     assert_string_equal(config.cloud, "tcp://[::1]:6557");
     assert_string_equal(config.hub, "tcp://hub.example.net:7000");
     assert_string_equal(config.advertise, "tcp://edge-b.example.net:6557");
-    assert_string_equal(config.zone, "rack 7, row B");
+    assert_string_equal(config.zone, "rack-7.row-B");
     assert_string_equal(config.default_service, "echo.v2");
     assert_int_equal(config.heartbeat_ms, 250);
     assert_int_equal(config.liveness, 5);
@@ -521,10 +521,11 @@ static void test_optional_endpoint_still_refuses_a_malformed_address(void **stat
 static void test_string_too_long_for_its_buffer(void **state)
 {
     (void) state;
-    char text[128];
-    snprintf(text, sizeof text, "zone: %.*s\n", SPW_NAME_MAX + 1,
-             "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
-    assert_load_error(text, ":1:7: 'zone' is too long (at most 64 characters)");
+    char text[SPW_PATH_MAX + 32];
+    int n = snprintf(text, sizeof text, "curve_dir: ");
+    memset(text + n, 'd', SPW_PATH_MAX);
+    snprintf(text + n + SPW_PATH_MAX, sizeof text - (size_t) n - SPW_PATH_MAX, "\n");
+    assert_load_error(text, ":1:12: 'curve_dir' is too long (at most 1023 characters)");
 }
 
 static void test_endpoint_too_long_for_its_buffer(void **state)

@@ -350,6 +350,32 @@ static void test_match_shares_one_lender_in_proportion_to_backlog(void **state)
     spw_capacity_destroy(&table);
 }
 
+//  A borrower that cut a lender off (its STATE's avoid list) is matched with
+//  the others only, even when the one it avoids has the most spare.
+static void test_match_skips_a_lender_its_borrower_cut_off(void **state)
+{
+    (void) state;
+    const edge_spec_t edges[] = {
+        { BORROWER("a", 4) }, { LENDER("f", 8) }, { LENDER("b", 2) }, { .name = NULL },
+    };
+    spw_capacity_t *table = build_table(edges);
+    const char *names[] = { "f" };
+    const size_t lens[] = { 1 };
+    assert_int_equal(spw_capacity_avoid(table, "a", 1, names, lens, 1), 0);
+    spw_match_pair_t out[MAX_PAIRS];
+    size_t count = spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, out, MAX_PAIRS);
+    assert_int_equal(count, 1);
+    assert_string_equal(out[0].lender->name, "b");
+    assert_string_equal(out[0].borrower->name, "a");
+    //  Once it says nothing of f, f (the most spare) serves it again.
+    assert_int_equal(spw_capacity_avoid(table, "a", 1, NULL, NULL, 0), 0);
+    count = spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, out, MAX_PAIRS);
+    assert_int_equal(count, 1);
+    assert_string_equal(out[0].lender->name, "f");
+    assert_int_equal(spw_capacity_avoid(table, "nobody", 1, names, lens, 1), -1);
+    spw_capacity_destroy(&table);
+}
+
 // -- invariants over generated tables -------------------------------------
 
 #define GENERATED_TABLES 400
@@ -704,6 +730,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match_follows_the_table_of_cases),
         cmocka_unit_test(test_match_shares_one_lender_in_proportion_to_backlog),
+        cmocka_unit_test(test_match_skips_a_lender_its_borrower_cut_off),
         cmocka_unit_test(test_match_keeps_its_invariants_over_generated_tables),
         cmocka_unit_test(test_match_random_is_reproducible_per_seed_whatever_the_registration_order),
         cmocka_unit_test(test_match_random_reaches_every_live_lender_about_equally),

@@ -64,6 +64,13 @@ static void test_register_accepts_an_empty_zone_but_not_an_empty_advertise(void 
     spw_msg_reset(&msg);
     assert_int_equal(spw_proto_put_register(&msg, "a", 1, "", ""), -1);
     spw_msg_reset(&msg);
+    //  A zone reaches logs and the status table: spelled as a name, or none.
+    assert_int_equal(spw_proto_put_register(&msg, "a", 1, "ipc:///x", "eu-west.2"), 0);
+    decode_ok(&msg, &in);
+    spw_msg_reset(&msg);
+    assert_int_equal(spw_proto_put_register(&msg, "a", 1, "ipc:///x", "rack\n7"), 0);
+    assert_string_equal(decode_error(&msg), "bad zone");
+    spw_msg_reset(&msg);
 }
 
 static void test_register_with_a_bad_name_is_malformed(void **state)
@@ -187,6 +194,48 @@ static void test_match_with_a_truncated_or_zero_record_is_malformed(void **state
         assert_string_equal(decode_error(&msg), "bad match records");
         spw_msg_reset(&msg);
     }
+}
+
+//  STATE may end with the lenders the edge cut off; a bad list is malformed.
+static void test_state_carries_an_avoid_list(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    const char *names[] = { "F", "lender-2" };
+    assert_int_equal(spw_proto_put_state(&msg, "A", 9, 0, 0, NULL, 0), 0);
+    assert_int_equal(spw_proto_put_avoid(&msg, names, 2), 0);
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    size_t offset = 0, len;
+    const char *name;
+    assert_int_equal(spw_proto_next_avoid(&in, &offset, &name, &len), 1);
+    assert_int_equal(len, 1);
+    assert_memory_equal(name, "F", 1);
+    assert_int_equal(spw_proto_next_avoid(&in, &offset, &name, &len), 1);
+    assert_memory_equal(name, "lender-2", 8);
+    assert_int_equal(spw_proto_next_avoid(&in, &offset, &name, &len), 0);
+    spw_msg_reset(&msg);
+    //  Without the frame there is nothing to avoid.
+    assert_int_equal(spw_proto_put_state(&msg, "A", 9, 0, 0, NULL, 0), 0);
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    offset = 0;
+    assert_int_equal(spw_proto_next_avoid(&in, &offset, &name, &len), 0);
+    spw_msg_reset(&msg);
+    //  A name running past the frame, or a bad name, or too many.
+    const uint8_t bad[][4] = { { 5, 'F', 'G' }, { 1, ' ' }, { 0 } };
+    const size_t bad_len[] = { 3, 2, 1 };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(spw_proto_put_state(&msg, "A", 9, 0, 0, NULL, 0), 0);
+        assert_int_equal(spw_msg_add_mem(&msg, bad[i], bad_len[i]), 0);
+        assert_string_equal(decode_error(&msg), "bad avoid list");
+        spw_msg_reset(&msg);
+    }
+    const char *many[SPW_MAX_AVOID + 1];
+    for (size_t i = 0; i <= SPW_MAX_AVOID; i++)
+        many[i] = "X";
+    assert_int_equal(spw_proto_put_avoid(&msg, many, SPW_MAX_AVOID + 1), -1);
+    spw_msg_reset(&msg);
 }
 
 static void test_hub_and_cloud_commands_need_the_spw2_header(void **state)
@@ -386,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_match_with_no_records_and_the_no_offer_flag_is_valid),
         cmocka_unit_test(test_match_with_a_truncated_or_zero_record_is_malformed),
         cmocka_unit_test(test_hub_and_cloud_commands_need_the_spw2_header),
+        cmocka_unit_test(test_state_carries_an_avoid_list),
         cmocka_unit_test(test_credit_revoke_return_and_hello_round_trip),
         cmocka_unit_test(test_member_round_trips_each_event_and_refuses_others),
         cmocka_unit_test(test_state_round_trips_counters_and_every_service),
