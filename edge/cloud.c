@@ -302,14 +302,17 @@ static void cut_off(spw_edge_t *self, spw_peer_t *peer, const char *why, int64_t
     spw_log(SPW_LOG_WARNING, "lender_cut_off", "peer=%s reason=\"%s\" for_ms=%lld", peer->name,
             why, (long long) peer->cut_ms);
     spw_credit_move_t moves[64];
-    size_t n = spw_credit_give_up(self->credit, peer, moves, sizeof moves / sizeof moves[0]);
-    for (size_t i = 0; i < n; i++) {
-        spw_service_t *service = moves[i].service;
-        spw_msg_t out;
-        spw_msg_init(&out);
-        spw_proto_put_return(&out, service->name, moves[i].count);
-        send_peer(peer, &out);
-    }
+    size_t n;
+    do {  // given-up holdings are zeroed, so each round takes the next ones
+        n = spw_credit_give_up(self->credit, peer, moves, sizeof moves / sizeof moves[0]);
+        for (size_t i = 0; i < n; i++) {
+            spw_service_t *service = moves[i].service;
+            spw_msg_t out;
+            spw_msg_init(&out);
+            spw_proto_put_return(&out, service->name, moves[i].count);
+            send_peer(peer, &out);
+        }
+    } while (n == sizeof moves / sizeof moves[0]);
 }
 
 //  True while a lender is cut off.
@@ -349,6 +352,8 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
             return;  // forgotten meanwhile: the credit lapses at the lender
         if (in.cmd == SPW_CMD_REVOKE) {
             spw_credit_revoked(self->credit, peer, service, in.count);
+            peer->revoked_at = now;  // tasks crossing it are answered busy: no fault
+            peer->busy_run = 0;
             return;
         }
         peer->lease_ms = in.lease_ms;
@@ -377,11 +382,13 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
         //  a lender that is busy for every task is cut off a while, so that
         //  two edges do not pass a task to and fro.
         self->stats.busy++;
+        bool expected = now - peer->revoked_at <= self->config.heartbeat_ms;
+        if (!expected && ++peer->busy_run >= (peer->cut_ms ? 1 : SPW_CLOUD_BUSY_RUN_MAX)
+            && !is_cut(peer, now))
+            cut_off(self, peer, "it answers only busy", now);  // before the task goes elsewhere
         spw_edge_requeue(self, task,
                          in.status == SPW_STATUS_BUSY ? "lender busy" : "lender lacks service",
                          false, now);
-        if (++peer->busy_run >= (peer->cut_ms ? 1 : SPW_CLOUD_BUSY_RUN_MAX) && !is_cut(peer, now))
-            cut_off(self, peer, "it answers only busy", now);
         return;
     }
     //  An answer: the lender works; once it has after a cut, it has healed.
@@ -887,7 +894,9 @@ static void tick_borrowing(spw_edge_t *self, int64_t now)
         }
         bool matched = matched_lender(self, peer);
         bool credited = spw_credit_link_holds(self->credit, peer, now);
-        if (!peer->inflight.size && !credited && !matched
+        //  A lender cut off keeps its link until it heals: the breaker
+        //  remembers it, and the hub hears we avoid it.
+        if (!peer->inflight.size && !credited && !matched && !peer->cut_ms
             && now - peer->used > self->config.link_idle_ms) {
             spw_log(SPW_LOG_DEBUG, "peer_unlinked", "peer=%s reason=idle", peer->name);
             close_peer(self, i);

@@ -55,6 +55,9 @@
 #define SPW_EDGE_FRAME_LIMIT_FACTOR 2
 //  How long a stopping edge lets its last replies and goodbyes go out.
 #define SPW_EDGE_GOODBYE_LINGER_MS 100
+//  Replies a client's connection may queue beyond its task limit: the
+//  edge's own answers to requests it did not take (overloaded, bad-request).
+#define SPW_EDGE_REPLY_SLACK 1000
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
 #define SPW_STATS_SERVICE   SPW_INTERNAL_PREFIX "stats"
@@ -207,6 +210,9 @@ void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, sp
 {
     if (task->state == SPW_TASK_DELEGATED && status == SPW_STATUS_OK)
         self->stats.served_by_others++;
+    if (task->client_kind != SPW_CLIENT_PEER)
+        spw_clients_remove(self->clients, zmq_msg_data(&task->client),
+                           zmq_msg_size(&task->client));
     detach(self, task);
     self->state_dirty = true;
     //  A borrower's task frees its credit, renewed on the DONE of a task its
@@ -424,14 +430,26 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
     int64_t wanted = timeout_ms ? timeout_ms : self->config.task_timeout_ms;
     int64_t deadline = now + (wanted < self->config.max_timeout_ms ? wanted
                                                                     : self->config.max_timeout_ms);
-    spw_task_t *task = queue_full ? NULL
-                                  : spw_edge_new_task(self, msg, kind, request_id, service,
-                                                      deadline, body_first, body_count, now);
+    //  One client holds at most max_client_tasks: its replies, and what it
+    //  costs the edge, stay bounded whatever it does.
+    bool client_full = !queue_full
+                    && !spw_clients_add(self->clients, zmq_msg_data(client), zmq_msg_size(client),
+                                        (uint32_t) self->config.max_client_tasks);
+    spw_task_t *task = queue_full || client_full
+                         ? NULL
+                         : spw_edge_new_task(self, msg, kind, request_id, service, deadline,
+                                             body_first, body_count, now);
     if (!task) {
         self->stats.overloaded++;
+        if (!queue_full && !client_full)
+            spw_clients_remove(self->clients, zmq_msg_data(client), zmq_msg_size(client));
         if (queue_full)
             snprintf(reason, sizeof reason, "queue of service '%s' is full (%zu tasks)",
                      service->name, service->queue.limit);
+        else if (client_full)
+            snprintf(reason, sizeof reason,
+                     "this client holds its limit of %lld tasks (max_client_tasks)",
+                     (long long) self->config.max_client_tasks);
         else
             snprintf(reason, sizeof reason, "edge holds its limit of %zu tasks",
                      spw_tasks_limit(self->tasks));
@@ -541,7 +559,9 @@ static void refuse_request(spw_edge_t *self, spw_msg_t *msg, spw_status_t status
     }
     else if (request_shaped(msg, SPW_PROTO_HEADER_V1))
         refuse_old_client(self, msg);
-    spw_edge_drop(self, &self->frontend_drops, msg, why, now);
+    //  A forbidden message was counted and logged, with its key, already.
+    if (status != SPW_STATUS_FORBIDDEN)
+        spw_edge_drop(self, &self->frontend_drops, msg, why, now);
 }
 
 //  With CURVE, a client's key must have the client role; the operator role
@@ -1137,7 +1157,8 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     self->pool = spw_pool_new((size_t) config->max_workers, (size_t) config->max_services,
                               (size_t) config->queue_max);
     self->tasks = spw_tasks_new((size_t) config->max_tasks);
-    if (!self->ctx || !self->pool || !self->tasks) {
+    self->clients = spw_clients_new();
+    if (!self->ctx || !self->pool || !self->tasks || !self->clients) {
         snprintf(err, errlen, "out of memory");
         spw_edge_destroy(&self);
         return NULL;
@@ -1148,8 +1169,11 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     //  max_message_bytes are read, so that a message over the limit is
     //  answered (bad-request, or task-error for a worker's reply).
     int64_t frame_limit = config->max_message_bytes * SPW_EDGE_FRAME_LIMIT_FACTOR;
-    spw_socket_opts_t front = spw_edge_server_opts(self, frame_limit,
-                                                   (int) config->max_tasks + 1000);
+    //  A client's replies queue up to its task limit (and a little more, for
+    //  answers the edge gives at once), not to the task table: one that
+    //  does not read costs at most that many messages.
+    spw_socket_opts_t front = spw_edge_server_opts(
+        self, frame_limit, (int) config->max_client_tasks + SPW_EDGE_REPLY_SLACK);
     spw_socket_opts_t back = spw_edge_server_opts(self, frame_limit, 1000);
     self->frontend = spw_socket_new(self->ctx, ZMQ_ROUTER, &front);
     self->backend = spw_socket_new(self->ctx, ZMQ_ROUTER, &back);
@@ -1323,6 +1347,7 @@ void spw_edge_destroy(spw_edge_t **self_p)
     spw_socket_destroy(&self->frontend);
     spw_socket_destroy(&self->backend);
     spw_tasks_destroy(&self->tasks);
+    spw_clients_destroy(&self->clients);
     spw_pool_destroy(&self->pool);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator

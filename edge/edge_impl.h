@@ -10,6 +10,7 @@
 #define SPW_EDGE_IMPL_H_INCLUDED
 
 #include "edge.h"
+#include "clients.h"
 #include "credit.h"
 #include "pool.h"
 #include "tasks.h"
@@ -41,6 +42,7 @@ typedef struct spw_peer_t {
     uint32_t busy_run;     // busy answers in a row
     int64_t cut_until;     // its credit is not used before this
     int64_t cut_ms;        // the last cut's length (0: it has healed); doubles
+    int64_t revoked_at;    // its latest REVOKE: busy answers just after it are expected
 } spw_peer_t;
 
 //  Borrowing: "the hub says lender name, at endpoint, will lend us service".
@@ -74,6 +76,7 @@ struct spw_edge_t {
     void *backend;
     spw_pool_t *pool;
     spw_tasks_t *tasks;
+    spw_clients_t *clients;  // tasks per client, for max_client_tasks
     int64_t started;
     int64_t next_heartbeat;
     int64_t liveness_ms;

@@ -20,6 +20,17 @@ struct spw_pool_t {
     size_t queue_max;
 };
 
+static size_t identity_hash(const void *key);
+static int identity_compare(const void *a, const void *b);
+
+void spw_identity_index(zhashx_t *table)
+{
+    zhashx_set_key_hasher(table, identity_hash);
+    zhashx_set_key_comparator(table, identity_compare);
+    zhashx_set_key_duplicator(table, NULL);
+    zhashx_set_key_destructor(table, NULL);
+}
+
 static size_t identity_hash(const void *key)
 {
     const spw_identity_t *id = key;
@@ -54,10 +65,7 @@ spw_pool_t *spw_pool_new(size_t max_workers, size_t max_services, size_t queue_m
         spw_pool_destroy(&self);
         return NULL;
     }
-    zhashx_set_key_hasher(self->workers, identity_hash);
-    zhashx_set_key_comparator(self->workers, identity_compare);
-    zhashx_set_key_duplicator(self->workers, NULL);
-    zhashx_set_key_destructor(self->workers, NULL);
+    spw_identity_index(self->workers);
     zhashx_set_destructor(self->services, free_service);
     self->max_workers = max_workers;
     self->max_services = max_services;

@@ -32,6 +32,11 @@ typedef struct {
     uint8_t data[SPW_MAX_IDENTITY_LEN];
 } spw_identity_t;
 
+//  Makes a czmq hash table index its items by spw_identity_t keys that
+//  live in the items (compared by content, neither copied nor freed).
+typedef struct _zhashx_t zhashx_t;
+void spw_identity_index(zhashx_t *table);
+
 struct spw_service_t {
     char name[SPW_MAX_SERVICE_LEN + 1];
     spw_queue_t queue;

@@ -1093,6 +1093,15 @@ static void on_state(void *arg, spw_msg_t *msg, int64_t now)
         drop(drops, msg, -1, "command not allowed on the hub's state socket", now);
         return;
     }
+    //  With CURVE, only an edge's own key publishes its state.
+    const char *name = self->curve ? spw_curve_peer_property(&msg->frame[0], "name") : NULL;
+    if (self->curve
+        && (!spw_curve_peer_is(&msg->frame[0], SPW_ROLE_EDGE) || !name
+            || strlen(name) != in.name_len || memcmp(name, in.name, in.name_len) != 0)) {
+        self->stats.forbidden++;
+        drop(drops, msg, -1, "forbidden: STATE from a key that is not that edge's", now);
+        return;
+    }
     handle_state(self, msg, &in, drops, -1, now);
 }
 

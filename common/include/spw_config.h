@@ -68,6 +68,7 @@ typedef struct {
     int64_t seed_worker_timeout_ms;
     int64_t queue_max;
     int64_t max_tasks;
+    int64_t max_client_tasks;
     int64_t max_workers;
     int64_t max_services;
     int64_t max_message_bytes;

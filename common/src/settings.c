@@ -53,6 +53,8 @@ const spw_key_t spw_edge_keys[] = {
       .help = "waiting tasks per service; more get 'overloaded'" },
     { .name = "max_tasks", INT(max_tasks, 1, 1000000, .default_value = "10000"),
       .help = "tasks this edge holds at once (waiting and running)" },
+    { .name = "max_client_tasks", INT(max_client_tasks, 1, 1000000, .default_value = "1000"),
+      .help = "tasks one client connection may hold at once; more get 'overloaded'" },
     { .name = "max_workers", INT(max_workers, 1, 100000, .default_value = "1024"),
       .help = "workers this edge accepts" },
     { .name = "max_services", INT(max_services, 1, 512, .default_value = "64"),

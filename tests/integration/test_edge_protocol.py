@@ -296,6 +296,34 @@ def test_a_clients_deadline_is_cut_to_max_timeout_ms():
         worker.close()
 
 
+def test_a_client_holds_at_most_max_client_tasks():
+    with Cluster("perclient") as c:
+        edge = c.start_edge("A", "--max-client-tasks", "3")
+        worker = FakeWorker(c, edge, slots=10)
+        c.wait_idle_workers(edge, "echo", 1)
+        greedy, other = c.client(edge), c.client(edge)
+        for i in range(5):
+            greedy.send([b"g%d" % i], service="echo", timeout_ms=DEADLINE_MS)
+        keys = [worker.task()[0] for _ in range(3)]
+        refused = [greedy.recv(ANSWER_S) for _ in range(2)]
+        check(all(r and r[1] == "overloaded" and b"max_client_tasks" in r[2][0] for r in refused),
+              "past its limit a client got %r" % refused)
+        # Another client is not held back by the greedy one.
+        served = other.send([b"other"], service="echo", timeout_ms=DEADLINE_MS)
+        key, body = worker.task()
+        worker.send(RESULT, key, b"\x00", *body)
+        check(other.recv(ANSWER_S)[:2] == (served, "ok"), "the other client was not served")
+        # An answer frees a place for the greedy one.
+        worker.send(RESULT, keys[0], b"\x00", b"done")
+        check(greedy.recv(ANSWER_S)[1] == "ok", "the greedy client's task was not answered")
+        again = greedy.send([b"again"], service="echo", timeout_ms=DEADLINE_MS)
+        key, _ = worker.task()
+        worker.send(RESULT, key, b"\x00", b"again")
+        check(greedy.recv(ANSWER_S)[:2] == (again, "ok"), "the freed place was not given")
+        for x in (greedy, other, worker):
+            x.close()
+
+
 def u32s(*values):
     return [struct.pack(">I", v) for v in values]
 
@@ -471,6 +499,7 @@ run([
     test_a_stopping_edge_tells_its_workers,
     test_ready_is_accepted_with_the_edges_settings_and_refusals_say_why,
     test_a_clients_deadline_is_cut_to_max_timeout_ms,
+    test_a_client_holds_at_most_max_client_tasks,
     test_another_protocol_version_is_named_in_the_log,
     test_stats_say_their_schema_and_which_side_they_count,
     test_one_big_seed_request_does_not_disable_the_seed_workers,

@@ -4,9 +4,13 @@ right keys. Allowed keys are served on every link; unknown keys, wrong roles
 and names, plaintext peers, a rogue hub and a rogue edge are refused, while
 the brokers go on serving the legit ones."""
 
+import json
 import os
 import subprocess
 import sys
+
+import zmq
+import zmq.auth
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import BUILD, CLI_BIN, Cluster, check, run  # noqa: E402
@@ -113,6 +117,24 @@ def test_allowed_keys_are_served_on_every_link_and_others_refused():
                      "--server-cert", os.path.join(keys, "hub.key"))
         check(denied.returncode == 1 and "forbidden" in denied.stderr,
               "a client's status: %d %r" % (denied.returncode, denied.stderr))
+        # The hub's state socket takes an edge's state from that edge's key only.
+        hub_forbidden = lambda: json.loads(cli(  # noqa: E731
+            "status", "--hub", hub.control, "--json", "--cert", os.path.join(keys, "op.key"),
+            "--server-cert", os.path.join(keys, "hub.key")).stdout)["counters"]["forbidden"]
+        before = hub_forbidden()
+        pub = c.ctx.socket(zmq.PUB)
+        pub.linger = 0
+        pub.curve_publickey, pub.curve_secretkey = zmq.auth.load_certificate(
+            os.path.join(keys, "worker.key_secret"))
+        pub.curve_serverkey = zmq.auth.load_certificate(os.path.join(keys, "hub.key"))[0]
+        pub.connect(c.endpoint("hub-state"))
+        forged = [b"SPW2", b"\x26", b"B", b"\0" * 8, b"\0" * 8, b"\0" * 8, b""]
+
+        def refused():
+            pub.send_multipart(forged)
+            return hub_forbidden() > before
+        c.wait_for("the hub to refuse a worker's key publishing B's state", refused)
+        pub.close()
         # And the legit keep being served.
         again = submit(a, keys, "client", data="again")
         check(again.returncode == 0 and again.stdout.strip() == "again", "then %r" % again.stderr)
