@@ -1004,6 +1004,8 @@ static void forget_unused_services(spw_edge_t *self, int64_t now)
 
 static void tick(spw_edge_t *self, int64_t now)
 {
+    if (self->curve)
+        self->stats.handshakes_refused += spw_curve_tick(self->curve);
     int64_t interval_ms = self->config.heartbeat_ms;
     spw_pool_each_service(self->pool, measure_rate, &interval_ms);
     forget_unused_services(self, now);
@@ -1090,7 +1092,8 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
     text_add(&text,
              "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
-             "bad_requests=%llu too_large=%llu forbidden=%llu lenders_cut=%llu requeued=%llu late_replies=%llu unroutable=%llu "
+             "bad_requests=%llu too_large=%llu forbidden=%llu handshakes_refused=%llu "
+             "lenders_cut=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
              "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
              SPW_EDGE_STATS_SCHEMA, self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
@@ -1102,6 +1105,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.bad_requests,
              (unsigned long long) self->stats.too_large,
              (unsigned long long) self->stats.forbidden,
+             (unsigned long long) self->stats.handshakes_refused,
              (unsigned long long) self->stats.lenders_cut,
              (unsigned long long) self->stats.requeued,
              (unsigned long long) self->stats.late_replies,

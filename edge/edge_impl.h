@@ -89,7 +89,7 @@ struct spw_edge_t {
     int64_t now;    // ms, the loop's time this turn
     struct {
         uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
-            bad_requests, too_large, forbidden, lenders_cut, requeued, late_replies, unroutable, workers_lost, delegated_out,
+            bad_requests, too_large, forbidden, handshakes_refused, lenders_cut, requeued, late_replies, unroutable, workers_lost, delegated_out,
             delegated_in, busy, served_by_others;
     } stats;
 

@@ -145,7 +145,8 @@ struct spw_hub_t {
     spw_drops_t state_drops;
     struct {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
-            unknown_peers, unroutable, status_requests, messages_in, messages_out, forbidden;
+            unknown_peers, unroutable, status_requests, messages_in, messages_out, forbidden,
+            handshakes_refused;
     } stats;
     //  Messages per delegated task, sampled over SPW_HUB_RATE_WINDOW_MS.
     uint64_t sampled_messages, sampled_delegated;
@@ -771,7 +772,8 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             "],\"counters\":{\"registered\":%llu,\"refused\":%llu,\"left\":%llu,\"died\":%llu,"
             "\"matches\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,\"states\":%llu,"
             "\"states_unknown\":%llu,\"unknown_peers\":%llu,\"unroutable\":%llu,"
-            "\"dropped_control\":%llu,\"dropped_state\":%llu,\"forbidden\":%llu},"
+            "\"dropped_control\":%llu,\"dropped_state\":%llu,\"forbidden\":%llu,"
+            "\"handshakes_refused\":%llu},"
             "\"messages_per_s\":%.2f,\"delegated_per_s\":%.2f,\"messages_per_delegated\":%s}",
             (unsigned long long) self->stats.registered, (unsigned long long) self->stats.refused,
             (unsigned long long) self->stats.left, (unsigned long long) self->stats.died,
@@ -783,7 +785,8 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             (unsigned long long) self->stats.unroutable,
             (unsigned long long) self->control_drops.count,
             (unsigned long long) self->state_drops.count,
-            (unsigned long long) self->stats.forbidden, self->messages_per_s,
+            (unsigned long long) self->stats.forbidden,
+            (unsigned long long) self->stats.handshakes_refused, self->messages_per_s,
             self->delegated_per_s, ratio);
 }
 
@@ -1132,6 +1135,8 @@ static void sample_messages(spw_hub_t *self, int64_t now)
 //  Declares silent edges dead, rematches, heartbeats the live edges.
 static void tick(spw_hub_t *self, int64_t now)
 {
+    if (self->curve)
+        self->stats.handshakes_refused += spw_curve_tick(self->curve);
     spw_edge_state_t *dead[SPW_HUB_EXPIRE_BATCH];
     size_t count;
     sample_messages(self, now);

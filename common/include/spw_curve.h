@@ -86,6 +86,12 @@ const char *spw_curve_peer_property(zmq_msg_t *frame, const char *property);
 //  when star is true (a worker's services; never a role).
 bool spw_curve_list_has(const char *list, const char *item, size_t len, bool star);
 
+//  Reads what the authenticator said since the last call and logs, once
+//  per key (of the last SPW_CURVE_REMEMBERED), each key it refused at the
+//  handshake: such a peer never sends a message we could see. Call it now
+//  and then (every heartbeat). Returns how many handshakes it refused.
+uint64_t spw_curve_tick(spw_curve_t *self);
+
 //  True if the peer of frame holds role.
 bool spw_curve_peer_is(zmq_msg_t *frame, const char *role);
 

@@ -7,6 +7,7 @@
 //  hub or another edge, and the reading of roles off a message.
 
 #include "spw_curve.h"
+#include "spw_log.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -22,11 +23,20 @@ typedef struct {
     char *name;   // may be NULL
 } spw_peer_cert_t;
 
+//  Where czmq's log goes (zauth says there whom it refused), and how many
+//  refused keys are remembered so that each is logged once.
+#define SPW_CURVE_LOG_ENDPOINT "inproc://spillway-zsys-log"
+#define SPW_CURVE_REMEMBERED   64
+#define SPW_CURVE_KEY_TEXT     40
+
 struct spw_curve_t {
     uint8_t public_key[32];
     uint8_t secret_key[32];
     zactor_t *auth;
     void *ctx;
+    void *log;  // SUB to czmq's log
+    char refused[SPW_CURVE_REMEMBERED][SPW_CURVE_KEY_TEXT + 1];
+    size_t refused_next;
     spw_peer_cert_t *peers;
     size_t count;
 };
@@ -152,6 +162,19 @@ spw_curve_t *spw_curve_new(const char *dir, const char *name, char *err, size_t 
     }
     zstr_sendx(self->auth, "CURVE", path, NULL);
     zsock_wait(self->auth);
+    //  zauth names a refused key only in its verbose log: read that log
+    //  (a PUB czmq binds) instead of letting it print.
+    zsys_set_logstream(NULL);
+    zsys_set_logsender(SPW_CURVE_LOG_ENDPOINT);
+    self->log = zmq_socket(self->ctx, ZMQ_SUB);
+    if (!self->log || zmq_setsockopt(self->log, ZMQ_SUBSCRIBE, "", 0) != 0
+        || zmq_connect(self->log, SPW_CURVE_LOG_ENDPOINT) != 0) {
+        snprintf(err, errlen, "cannot read the authenticator's log");
+        spw_curve_destroy(&self);
+        return NULL;
+    }
+    zstr_send(self->auth, "VERBOSE");
+    zsock_wait(self->auth);
     return self;
 }
 
@@ -161,6 +184,8 @@ void spw_curve_destroy(spw_curve_t **self_p)
         return;
     spw_curve_t *self = *self_p;
     zactor_destroy(&self->auth);
+    if (self->log)
+        zmq_close(self->log);
     if (self->ctx)
         zsys_shutdown();
     for (size_t i = 0; i < self->count; i++) {
@@ -240,6 +265,33 @@ bool spw_curve_list_has(const char *list, const char *item, size_t len, bool sta
         p = end;
     }
     return false;
+}
+
+uint64_t spw_curve_tick(spw_curve_t *self)
+{
+    static const char denied[] = "denied (CURVE) client_key=";
+    uint64_t refused = 0;
+    char line[512];
+    int size;
+    while (self->log && (size = zmq_recv(self->log, line, sizeof line - 1, ZMQ_DONTWAIT)) >= 0) {
+        line[size < (int) sizeof line - 1 ? size : (int) sizeof line - 1] = 0;
+        const char *at = strstr(line, denied);
+        if (!at)
+            continue;
+        refused++;
+        char key[SPW_CURVE_KEY_TEXT + 1];
+        snprintf(key, sizeof key, "%s", at + strlen(denied));
+        bool seen = false;
+        for (size_t i = 0; i < SPW_CURVE_REMEMBERED && !seen; i++)
+            seen = strcmp(self->refused[i], key) == 0;
+        if (seen)
+            continue;
+        snprintf(self->refused[self->refused_next], sizeof self->refused[0], "%s", key);
+        self->refused_next = (self->refused_next + 1) % SPW_CURVE_REMEMBERED;
+        spw_log(SPW_LOG_WARNING, "handshake_refused", "key=%s reason=\"not in the allow-list\"",
+                key);
+    }
+    return refused;
 }
 
 bool spw_curve_peer_is(zmq_msg_t *frame, const char *role)

@@ -98,6 +98,11 @@ def test_allowed_keys_are_served_on_every_link_and_others_refused():
                        "--server-cert", os.path.join(keys, "A.key"), "x")
         check(stranger.returncode == 4, "an unknown key got %d %r" % (stranger.returncode,
                                                                       stranger.stderr))
+        # The edge never hears from it, but says whom it refused, once.
+        stranger_key = zmq.auth.load_certificate(os.path.join(stranger_keys, "client.key"))[0]
+        c.wait_for("the edge to log the refused key",
+                   lambda: ("event=handshake_refused key=%s" % stranger_key.decode())
+                   in c.log_tail(a, 200))
         plain = submit(a, keys, None, timeout="500")
         check(plain.returncode == 4, "a plaintext client got %d" % plain.returncode)
         # A known key in the wrong role: told so at once.
@@ -105,6 +110,11 @@ def test_allowed_keys_are_served_on_every_link_and_others_refused():
         check(wrong.returncode == 11 and "forbidden" in wrong.stderr,
               "a worker's key as a client got %d %r" % (wrong.returncode, wrong.stderr))
         check("is no client" in c.log_tail(a), "the refused key was not logged")
+        stats = cli("submit", "--edge", a.frontend, "--service", "spillway.stats", "--cert",
+                    os.path.join(keys, "client.key"), "--server-cert", os.path.join(keys, "A.key"),
+                    "x").stdout
+        check(" handshakes_refused=0 " not in stats and "handshakes_refused=" in stats
+              and " forbidden=0 " not in stats, "the refusals are not counted: %s" % stats[:300])
         # A worker's key for a service it does not list is refused.
         start_worker(c, a, keys, service="other", label="worker-other")
         c.wait_for("the edge to refuse the worker",
