@@ -56,18 +56,24 @@ static spw_identity_t key_of(const void *identity, size_t len)
 
 bool spw_clients_add(spw_clients_t *self, const void *identity, size_t len, uint32_t limit)
 {
+    return spw_clients_add_n(self, identity, len, 1, limit);
+}
+
+bool spw_clients_add_n(spw_clients_t *self, const void *identity, size_t len, uint32_t n,
+                       uint32_t limit)
+{
     spw_identity_t key = key_of(identity, len);
     spw_client_entry_t *entry = zhashx_lookup(self->table, &key);
     if (entry) {
-        if (entry->tasks >= limit)
+        if (n > limit - entry->tasks)  // tasks <= limit always
             return false;
-        entry->tasks++;
+        entry->tasks += n;
         return true;
     }
-    if (limit == 0 || !(entry = malloc(sizeof *entry)))
+    if (n == 0 || n > limit || !(entry = malloc(sizeof *entry)))
         return false;
     entry->identity = key;
-    entry->tasks = 1;
+    entry->tasks = n;
     if (zhashx_insert(self->table, &entry->identity, entry) != 0) {
         free(entry);
         return false;
@@ -77,9 +83,17 @@ bool spw_clients_add(spw_clients_t *self, const void *identity, size_t len, uint
 
 void spw_clients_remove(spw_clients_t *self, const void *identity, size_t len)
 {
+    spw_clients_remove_n(self, identity, len, 1);
+}
+
+void spw_clients_remove_n(spw_clients_t *self, const void *identity, size_t len, uint32_t n)
+{
     spw_identity_t key = key_of(identity, len);
     spw_client_entry_t *entry = zhashx_lookup(self->table, &key);
-    if (entry && --entry->tasks == 0)
+    if (!entry)
+        return;
+    entry->tasks = n < entry->tasks ? entry->tasks - n : 0;
+    if (entry->tasks == 0)
         zhashx_delete(self->table, &key);
 }
 

@@ -29,6 +29,12 @@ bool spw_clients_add(spw_clients_t *self, const void *identity, size_t len, uint
 //  One of its tasks ended.
 void spw_clients_remove(spw_clients_t *self, const void *identity, size_t len);
 
+//  The same for n at once (an edge counts its workers' slots per key this
+//  way): add_n counts n more unless the count would pass limit.
+bool spw_clients_add_n(spw_clients_t *self, const void *identity, size_t len, uint32_t n,
+                       uint32_t limit);
+void spw_clients_remove_n(spw_clients_t *self, const void *identity, size_t len, uint32_t n);
+
 //  Tasks the client holds now.
 uint32_t spw_clients_tasks(const spw_clients_t *self, const void *identity, size_t len);
 

@@ -327,6 +327,22 @@ static void requeue_list(spw_edge_t *self, spw_task_t *list, const char *why, in
 }
 
 //  Forgets a worker; its tasks, if any, go back to the queue.
+//  With CURVE the slots of one key's workers are counted, to bound them.
+static void uncount_key(spw_edge_t *self, spw_pool_worker_t *worker)
+{
+    if (worker->key_slots)
+        spw_clients_remove_n(self->key_slots, worker->key, strlen(worker->key),
+                             worker->key_slots);
+    worker->key_slots = 0;
+}
+
+//  Forgets a worker, and its slots under its key.
+static void remove_worker(spw_edge_t *self, spw_pool_worker_t *worker)
+{
+    uncount_key(self, worker);
+    spw_pool_remove(self->pool, worker);
+}
+
 static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char *why,
                         int64_t now)
 {
@@ -339,7 +355,7 @@ static void lose_worker(spw_edge_t *self, spw_pool_worker_t *worker, const char 
     self->stats.workers_lost++;
     self->state_dirty = true;
     spw_task_t *held = take_all(worker);
-    spw_pool_remove(self->pool, worker);
+    remove_worker(self, worker);
     requeue_list(self, held, why, now);
     spw_cloud_lend(self, service, now);  // fewer workers: maybe less to lend
 }
@@ -882,6 +898,18 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             refuse_ready(self, msg, "the edge has max_services services", now);
             return;
         }
+        //  With CURVE one key's workers offer at most max_key_slots slots; a
+        //  READY again counts the worker afresh.
+        const char *key = self->curve ? spw_curve_peer_key(&msg->frame[1]) : NULL;
+        if (worker)
+            uncount_key(self, worker);
+        if (key && !spw_clients_add_n(self->key_slots, key, strlen(key), in.count,
+                                      (uint32_t) self->config.max_key_slots)) {
+            if (worker)
+                lose_worker(self, worker, "its key offers max_key_slots slots", now);
+            refuse_ready(self, msg, "the workers of this key offer max_key_slots slots here", now);
+            return;
+        }
         //  Tasks it held and did not answer go back to the queue once it is
         //  ready (they may come back to it).
         spw_task_t *held = worker ? take_all(worker) : NULL;
@@ -895,9 +923,15 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
             worker = spw_pool_add(self->pool, zmq_msg_data(&msg->frame[0]),
                                   zmq_msg_size(&msg->frame[0]), SPW_WORKER_NATIVE, service);
         if (!worker) {
+            if (key)
+                spw_clients_remove_n(self->key_slots, key, strlen(key), in.count);
             requeue_list(self, held, "worker said READY again", now);
             refuse_ready(self, msg, "the edge has max_workers workers", now);
             return;
+        }
+        if (key) {
+            snprintf(worker->key, sizeof worker->key, "%s", key);
+            worker->key_slots = in.count;
         }
         char name[80];
         spw_log(SPW_LOG_INFO, "worker_ready", "service=%s worker=%s workers=%zu",
@@ -1162,7 +1196,8 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
                               (size_t) config->queue_max);
     self->tasks = spw_tasks_new((size_t) config->max_tasks);
     self->clients = spw_clients_new();
-    if (!self->ctx || !self->pool || !self->tasks || !self->clients) {
+    self->key_slots = spw_clients_new();
+    if (!self->ctx || !self->pool || !self->tasks || !self->clients || !self->key_slots) {
         snprintf(err, errlen, "out of memory");
         spw_edge_destroy(&self);
         return NULL;
@@ -1352,6 +1387,7 @@ void spw_edge_destroy(spw_edge_t **self_p)
     spw_socket_destroy(&self->backend);
     spw_tasks_destroy(&self->tasks);
     spw_clients_destroy(&self->clients);
+    spw_clients_destroy(&self->key_slots);
     spw_pool_destroy(&self->pool);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator

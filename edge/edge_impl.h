@@ -77,6 +77,7 @@ struct spw_edge_t {
     spw_pool_t *pool;
     spw_tasks_t *tasks;
     spw_clients_t *clients;  // tasks per client, for max_client_tasks
+    spw_clients_t *key_slots;  // with CURVE: workers' slots per key, for max_key_slots
     int64_t started;
     int64_t next_heartbeat;
     int64_t liveness_ms;

@@ -76,6 +76,8 @@ struct spw_pool_worker_t {
     uint32_t running;      // how many
     bool idle;             // it has a free slot: in one of its service's buckets
     int64_t expires;       // ms: dead if silent (native) or not done (seed) by then
+    char key[48];          // with CURVE: its key (Z85), whose slots count it
+    uint32_t key_slots;    // the slots counted under key (0: none)
     spw_pool_worker_t *idle_prev, *idle_next;
     spw_pool_worker_t *all_prev, *all_next;
 };

@@ -70,6 +70,7 @@ typedef struct {
     int64_t max_tasks;
     int64_t max_client_tasks;
     int64_t max_workers;
+    int64_t max_key_slots;
     int64_t max_services;
     int64_t max_message_bytes;
     int64_t prefetch;

@@ -57,6 +57,8 @@ const spw_key_t spw_edge_keys[] = {
       .help = "tasks one client connection may hold at once; more get 'overloaded'" },
     { .name = "max_workers", INT(max_workers, 1, 100000, .default_value = "1024"),
       .help = "workers this edge accepts" },
+    { .name = "max_key_slots", INT(max_key_slots, 1, 1000000, .default_value = "4096"),
+      .help = "with CURVE, the slots the workers of one key may offer here in all" },
     { .name = "max_services", INT(max_services, 1, 512, .default_value = "64"),
       .help = "distinct services this edge tracks" },
     { .name = "max_message_bytes",

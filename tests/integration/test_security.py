@@ -180,6 +180,27 @@ def test_a_rogue_hub_and_a_rogue_edge_are_refused():
         check("name=C" not in c.log_tail(hub, 200), "the hub saw the rogue edge register")
 
 
+def test_one_keys_workers_offer_at_most_max_key_slots():
+    with Cluster("keyslots") as c:
+        keys = cluster_keys(c)
+        hub = start_hub(c, keys)
+        a = start_edge(c, keys, "A", hub, "--max-key-slots", "3")
+        a.name = "A"
+        first = c.start_worker(a, "worker-1", "--service", "echo", "--echo", "--slots", "2",
+                               "--cert", os.path.join(keys, "worker.key"),
+                               "--server-cert", os.path.join(keys, "A.key"))
+        c.wait_for("the first worker's 2 slots", lambda: "event=worker_ready" in c.log_tail(a))
+        second = c.start_worker(a, "worker-2", "--service", "echo", "--echo", "--slots", "2",
+                                "--cert", os.path.join(keys, "worker.key"),
+                                "--server-cert", os.path.join(keys, "A.key"))
+        c.wait_for("the second to be refused: 4 slots of one key",
+                   lambda: "offer max_key_slots slots here" in c.log_tail(second))
+        served = submit(a, keys, "client")
+        check(served.returncode == 0, "the first worker stopped serving: %r" % served.stderr)
+        c.stop(second)
+        c.stop(first)
+
+
 def test_keygen_checks_its_arguments():
     with Cluster("keygen") as c:
         keys = os.path.join(c.dir, "keys")
@@ -205,5 +226,6 @@ def test_keygen_checks_its_arguments():
 run([
     test_allowed_keys_are_served_on_every_link_and_others_refused,
     test_a_rogue_hub_and_a_rogue_edge_are_refused,
+    test_one_keys_workers_offer_at_most_max_key_slots,
     test_keygen_checks_its_arguments,
 ])

@@ -59,11 +59,32 @@ static void test_clients_hold_many_clients(void **state)
     spw_clients_destroy(&clients);
 }
 
+//  Counts of several at once (an edge's worker slots per key) stop at the
+//  limit without passing it, and come off as they went on.
+static void test_clients_count_several_at_once(void **state)
+{
+    (void) state;
+    spw_clients_t *keys = spw_clients_new();
+    assert_non_null(keys);
+    const char key[] = "ua%Lj<fI4?WmZ{(u]wMXbWlhNxAxe-yJPEaqx5H&";
+    assert_true(spw_clients_add_n(keys, key, strlen(key), 2, 3));
+    assert_false(spw_clients_add_n(keys, key, strlen(key), 2, 3));
+    assert_true(spw_clients_add_n(keys, key, strlen(key), 1, 3));
+    assert_int_equal(spw_clients_tasks(keys, key, strlen(key)), 3);
+    assert_false(spw_clients_add_n(keys, "other", 5, 4, 3));
+    spw_clients_remove_n(keys, key, strlen(key), 2);
+    assert_int_equal(spw_clients_tasks(keys, key, strlen(key)), 1);
+    spw_clients_remove_n(keys, key, strlen(key), 5);  // never below nothing
+    assert_int_equal(spw_clients_size(keys), 0);
+    spw_clients_destroy(&keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clients_count_each_client_up_to_its_limit),
         cmocka_unit_test(test_clients_hold_many_clients),
+        cmocka_unit_test(test_clients_count_several_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
