@@ -79,22 +79,23 @@ spw_socket_opts_t spw_edge_server_opts(const spw_edge_t *self, int64_t max_messa
                                  .curve_server = true };
 }
 
+//  Counts and logs, with its key, a message refused for what its key is not.
+static void forbid(spw_edge_t *self, spw_drops_t *drops, spw_msg_t *msg, const char *role,
+                   const char *name, size_t name_len, int64_t now)
+{
+    self->stats.forbidden++;
+    char why[200];
+    spw_edge_drop(self, drops, msg,
+                  spw_curve_refusal(&msg->frame[1], role, name, name_len, why, sizeof why), now);
+}
+
 bool spw_edge_allowed(spw_edge_t *self, spw_drops_t *drops, spw_msg_t *msg, const char *role,
                       const char *name, size_t name_len, int64_t now)
 {
-    if (!self->curve)
+    //  Frame 1: the identity frame is the ROUTER's, and says nothing.
+    if (!self->curve || spw_curve_peer_acts_as(&msg->frame[1], role, name, name_len))
         return true;
-    zmq_msg_t *frame = &msg->frame[1];  // the identity frame is the ROUTER's: it says nothing
-    const char *has = spw_curve_peer_property(frame, "name");
-    bool named = !name || (has && strlen(has) == name_len && memcmp(has, name, name_len) == 0);
-    if (spw_curve_peer_is(frame, role) && named)
-        return true;
-    self->stats.forbidden++;
-    char why[160];
-    const char *key = spw_curve_peer_key(frame);
-    snprintf(why, sizeof why, "forbidden: key %s is no %s%s%.*s", key ? key : "?", role,
-             name ? " named " : "", name ? (int) name_len : 0, name ? name : "");
-    spw_edge_drop(self, drops, msg, why, now);
+    forbid(self, drops, msg, role, name, name_len, now);
     return false;
 }
 
@@ -786,7 +787,7 @@ static bool may_offer(spw_edge_t *self, spw_msg_t *msg, const char *service, siz
     const char *services = spw_curve_peer_property(&msg->frame[1], "services");
     if (spw_curve_list_has(services, service, len, true))
         return spw_edge_allowed(self, &self->backend_drops, msg, SPW_ROLE_WORKER, NULL, 0, now);
-    spw_edge_allowed(self, &self->backend_drops, msg, "worker of this service", NULL, 0, now);
+    forbid(self, &self->backend_drops, msg, "worker of this service", NULL, 0, now);
     return false;
 }
 

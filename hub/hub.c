@@ -910,20 +910,14 @@ static bool allowed(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int6
         return true;
     zmq_msg_t *identity = &msg->frame[0];
     zmq_msg_t *peer = &msg->frame[1];  // the identity frame is the ROUTER's: it says nothing
-    const char *role = in->cmd == SPW_CMD_REGISTER ? SPW_ROLE_EDGE : SPW_ROLE_OPERATOR;
-    const char *name = spw_curve_peer_property(peer, "name");
-    bool named = in->cmd != SPW_CMD_REGISTER
-              || (name && strlen(name) == in->name_len
-                  && memcmp(name, in->name, in->name_len) == 0);
-    if (spw_curve_peer_is(peer, role) && named)
+    bool registers = in->cmd == SPW_CMD_REGISTER;
+    const char *role = registers ? SPW_ROLE_EDGE : SPW_ROLE_OPERATOR;
+    const char *name = registers ? in->name : NULL;
+    if (spw_curve_peer_acts_as(peer, role, name, in->name_len))
         return true;
     self->stats.forbidden++;
     char reason[200];
-    const char *key = spw_curve_peer_key(peer);
-    snprintf(reason, sizeof reason, "forbidden: key %s is no %s%s%.*s", key ? key : "?", role,
-             in->cmd == SPW_CMD_REGISTER ? " named " : "",
-             in->cmd == SPW_CMD_REGISTER ? (int) in->name_len : 0,
-             in->cmd == SPW_CMD_REGISTER ? in->name : "");
+    spw_curve_refusal(peer, role, name, in->name_len, reason, sizeof reason);
     drop(&self->control_drops, msg, 0, reason, now);
     spw_msg_t out;
     spw_msg_init(&out);
@@ -1097,12 +1091,14 @@ static void on_state(void *arg, spw_msg_t *msg, int64_t now)
         return;
     }
     //  With CURVE, only an edge's own key publishes its state.
-    const char *name = self->curve ? spw_curve_peer_property(&msg->frame[0], "name") : NULL;
-    if (self->curve
-        && (!spw_curve_peer_is(&msg->frame[0], SPW_ROLE_EDGE) || !name
-            || strlen(name) != in.name_len || memcmp(name, in.name, in.name_len) != 0)) {
+    if (self->curve && !spw_curve_peer_acts_as(&msg->frame[0], SPW_ROLE_EDGE, in.name,
+                                               in.name_len)) {
         self->stats.forbidden++;
-        drop(drops, msg, -1, "forbidden: STATE from a key that is not that edge's", now);
+        char reason[200];
+        drop(drops, msg, -1,
+             spw_curve_refusal(&msg->frame[0], SPW_ROLE_EDGE, in.name, in.name_len, reason,
+                               sizeof reason),
+             now);
         return;
     }
     handle_state(self, msg, &in, drops, -1, now);

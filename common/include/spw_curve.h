@@ -95,6 +95,16 @@ uint64_t spw_curve_tick(spw_curve_t *self);
 //  True if the peer of frame holds role.
 bool spw_curve_peer_is(zmq_msg_t *frame, const char *role);
 
+//  True if the peer of frame holds role and, with name, is named name
+//  (name_len bytes) by its certificate: what every broker checks.
+bool spw_curve_peer_acts_as(zmq_msg_t *frame, const char *role, const char *name,
+                            size_t name_len);
+
+//  Writes why the peer of frame may not act as role (named name, if not
+//  NULL) into buf, for logs and refusals: "forbidden: key K is no ROLE ...".
+const char *spw_curve_refusal(zmq_msg_t *frame, const char *role, const char *name,
+                              size_t name_len, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

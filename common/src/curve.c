@@ -298,3 +298,20 @@ bool spw_curve_peer_is(zmq_msg_t *frame, const char *role)
 {
     return spw_curve_list_has(spw_curve_peer_property(frame, "role"), role, strlen(role), false);
 }
+
+bool spw_curve_peer_acts_as(zmq_msg_t *frame, const char *role, const char *name,
+                            size_t name_len)
+{
+    const char *has = spw_curve_peer_property(frame, "name");
+    bool named = !name || (has && strlen(has) == name_len && memcmp(has, name, name_len) == 0);
+    return named && spw_curve_peer_is(frame, role);
+}
+
+const char *spw_curve_refusal(zmq_msg_t *frame, const char *role, const char *name,
+                              size_t name_len, char *buf, size_t size)
+{
+    const char *key = spw_curve_peer_key(frame);
+    snprintf(buf, size, "forbidden: key %s is no %s%s%.*s", key ? key : "?", role,
+             name ? " named " : "", name ? (int) name_len : 0, name ? name : "");
+    return buf;
+}
