@@ -1041,6 +1041,8 @@ static void tick(spw_edge_t *self, int64_t now)
 {
     if (self->curve)
         self->stats.handshakes_refused += spw_curve_tick(self->curve);
+    for (size_t l = 0; l < self->listener_count; l++)
+        spw_connections_sweep(self->listeners[l]);
     int64_t interval_ms = self->config.heartbeat_ms;
     spw_pool_each_service(self->pool, measure_rate, &interval_ms);
     forget_unused_services(self, now);
@@ -1119,6 +1121,22 @@ static void add_service_stats(spw_service_t *service, void *arg)
              credit ? spw_credit_held(credit, service, pass->edge->now) : 0);
 }
 
+static size_t open_connections(const spw_edge_t *self)
+{
+    size_t open = 0;
+    for (size_t l = 0; l < self->listener_count; l++)
+        open += spw_connections_open(self->listeners[l]);
+    return open;
+}
+
+static uint64_t refused_connections(const spw_edge_t *self)
+{
+    uint64_t refused = 0;
+    for (size_t l = 0; l < self->listener_count; l++)
+        refused += spw_connections_refused(self->listeners[l]);
+    return refused;
+}
+
 static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
                          uint64_t request_id, int64_t now)
 {
@@ -1128,6 +1146,7 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
              "bad_requests=%llu too_large=%llu forbidden=%llu handshakes_refused=%llu "
+             "connections=%zu connections_refused=%llu "
              "lenders_cut=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
              "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
@@ -1140,7 +1159,8 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.bad_requests,
              (unsigned long long) self->stats.too_large,
              (unsigned long long) self->stats.forbidden,
-             (unsigned long long) self->stats.handshakes_refused,
+             (unsigned long long) self->stats.handshakes_refused, open_connections(self),
+             (unsigned long long) refused_connections(self),
              (unsigned long long) self->stats.lenders_cut,
              (unsigned long long) self->stats.requeued,
              (unsigned long long) self->stats.late_replies,
@@ -1231,6 +1251,15 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
         spw_edge_destroy(&self);
         return NULL;
     }
+    void *const bound[] = { self->frontend, self->backend, self->cloud };
+    static const char *const bound_names[] = { "frontend", "backend", "cloud" };
+    self->listener_count = self->cloud ? 3 : 2;
+    if (spw_connections_watch(self->ctx, bound, bound_names, self->listener_count,
+                              (size_t) config->max_connections, self->listeners, err, errlen)
+        != 0) {
+        spw_edge_destroy(&self);
+        return NULL;
+    }
     self->started = spw_clock_ms();
     self->next_heartbeat = self->started + config->heartbeat_ms;
     return self;
@@ -1265,7 +1294,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
     int rc = 0;
     while (!*stop && !self->fatal) {
         //  The poll set changes as links to peers come and go.
-        zmq_pollitem_t items[4 + SPW_EDGE_MAX_PEERS];
+        zmq_pollitem_t items[4 + 3 + SPW_EDGE_MAX_PEERS];
         spw_peer_t *polled[SPW_EDGE_MAX_PEERS];
         size_t n = 0;
         items[n++] = (zmq_pollitem_t) { self->backend, 0, ZMQ_POLLIN, 0 };
@@ -1276,6 +1305,10 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         size_t cloud_at = self->cloud ? n++ : SIZE_MAX;
         if (self->cloud)
             items[cloud_at] = (zmq_pollitem_t) { self->cloud, 0, ZMQ_POLLIN, 0 };
+        size_t listeners_at = n;
+        for (size_t l = 0; l < self->listener_count; l++)
+            items[n++] = (zmq_pollitem_t) { spw_connections_socket(self->listeners[l]), 0,
+                                            ZMQ_POLLIN, 0 };
         size_t peers_at = n;
         for (size_t p = 0; p < self->peer_count; p++) {
             polled[p] = self->peers[p];
@@ -1304,6 +1337,9 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         }
         now = spw_clock_ms();
         self->now = now;
+        for (size_t l = 0; l < self->listener_count; l++)
+            if (items[listeners_at + l].revents & ZMQ_POLLIN)
+                spw_connections_on_events(self->listeners[l], now);
         if ((items[0].revents & ZMQ_POLLIN)
             && spw_msg_drain_all(self->backend, SPW_EDGE_BATCH, on_worker, self, &self->backend_drops, 0, now) != 0)
             rc = -1;
@@ -1382,6 +1418,8 @@ void spw_edge_destroy(spw_edge_t **self_p)
     if (!self_p || !*self_p)
         return;
     spw_edge_t *self = *self_p;
+    for (size_t l = 0; l < self->listener_count; l++)
+        spw_connections_destroy(&self->listeners[l]);
     spw_cloud_stop(self);
     spw_hublink_stop(self);
     spw_socket_destroy(&self->frontend);

@@ -15,6 +15,7 @@
 #include "pool.h"
 #include "tasks.h"
 
+#include "spw_connections.h"
 #include "spw_curve.h"
 #include "spw_proto.h"
 #include "spw_socket.h"
@@ -78,6 +79,10 @@ struct spw_edge_t {
     spw_tasks_t *tasks;
     spw_clients_t *clients;  // tasks per client, for max_client_tasks
     spw_clients_t *key_slots;  // with CURVE: workers' slots per key, for max_key_slots
+    //  The bound sockets' connections (frontend, backend, cloud), each
+    //  kept under max_connections.
+    spw_connections_t *listeners[3];
+    size_t listener_count;
     int64_t started;
     int64_t next_heartbeat;
     int64_t liveness_ms;

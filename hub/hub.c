@@ -38,6 +38,7 @@
 #include "match.h"
 
 #include "spw_clock.h"
+#include "spw_connections.h"
 #include "spw_curve.h"
 #include "spw_log.h"
 #include "spw_proto.h"
@@ -128,6 +129,7 @@ struct spw_hub_t {
     spw_curve_t *curve;  // NULL: plaintext (no curve_dir)
     void *control;
     void *state;
+    spw_connections_t *listeners[2];  // control's and state's, under max_connections
     spw_capacity_t *capacity;
     spw_peer_t *peers;           // max_edges slots
     size_t peer_limit;
@@ -773,7 +775,7 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             "\"matches\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,\"states\":%llu,"
             "\"states_unknown\":%llu,\"unknown_peers\":%llu,\"unroutable\":%llu,"
             "\"dropped_control\":%llu,\"dropped_state\":%llu,\"forbidden\":%llu,"
-            "\"handshakes_refused\":%llu},"
+            "\"handshakes_refused\":%llu,\"connections\":%zu,\"connections_refused\":%llu},"
             "\"messages_per_s\":%.2f,\"delegated_per_s\":%.2f,\"messages_per_delegated\":%s}",
             (unsigned long long) self->stats.registered, (unsigned long long) self->stats.refused,
             (unsigned long long) self->stats.left, (unsigned long long) self->stats.died,
@@ -786,7 +788,11 @@ static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
             (unsigned long long) self->control_drops.count,
             (unsigned long long) self->state_drops.count,
             (unsigned long long) self->stats.forbidden,
-            (unsigned long long) self->stats.handshakes_refused, self->messages_per_s,
+            (unsigned long long) self->stats.handshakes_refused,
+            spw_connections_open(self->listeners[0]) + spw_connections_open(self->listeners[1]),
+            (unsigned long long) (spw_connections_refused(self->listeners[0])
+                                  + spw_connections_refused(self->listeners[1])),
+            self->messages_per_s,
             self->delegated_per_s, ratio);
 }
 
@@ -1133,6 +1139,8 @@ static void tick(spw_hub_t *self, int64_t now)
 {
     if (self->curve)
         self->stats.handshakes_refused += spw_curve_tick(self->curve);
+    for (size_t l = 0; l < 2; l++)
+        spw_connections_sweep(self->listeners[l]);
     spw_edge_state_t *dead[SPW_HUB_EXPIRE_BATCH];
     size_t count;
     sample_messages(self, now);
@@ -1223,6 +1231,14 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         spw_hub_destroy(&self);
         return NULL;
     }
+    void *const bound[] = { self->control, self->state };
+    static const char *const bound_names[] = { "control", "state" };
+    if (spw_connections_watch(self->ctx, bound, bound_names, 2,
+                              (size_t) config->max_connections, self->listeners, err, errlen)
+        != 0) {
+        spw_hub_destroy(&self);
+        return NULL;
+    }
     self->started = spw_clock_ms();
     self->next_tick = self->started + config->heartbeat_ms;
     return self;
@@ -1240,12 +1256,14 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
     zmq_pollitem_t items[] = {
         { self->control, 0, ZMQ_POLLIN, 0 },
         { self->state, 0, ZMQ_POLLIN, 0 },
+        { spw_connections_socket(self->listeners[0]), 0, ZMQ_POLLIN, 0 },
+        { spw_connections_socket(self->listeners[1]), 0, ZMQ_POLLIN, 0 },
     };
     int rc = 0;
     while (!*stop) {
         int64_t now = spw_clock_ms();
         long timeout = self->next_tick > now ? (long) (self->next_tick - now) : 0;
-        if (zmq_poll(items, 2, timeout) < 0) {
+        if (zmq_poll(items, 4, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             spw_log(SPW_LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror(errno));
@@ -1253,6 +1271,9 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             break;
         }
         now = spw_clock_ms();
+        for (size_t l = 0; l < 2; l++)
+            if (items[2 + l].revents & ZMQ_POLLIN)
+                spw_connections_on_events(self->listeners[l], now);
         //  State first: fresh figures before the control messages.
         if ((items[1].revents & ZMQ_POLLIN)
             && spw_msg_drain(self->state, SPW_HUB_BATCH, on_state, self, &self->state_drops, -1, now) != 0)
@@ -1282,6 +1303,8 @@ void spw_hub_destroy(spw_hub_t **self_p)
     if (!self_p || !*self_p)
         return;
     spw_hub_t *self = *self_p;
+    for (size_t l = 0; l < 2; l++)
+        spw_connections_destroy(&self->listeners[l]);
     spw_socket_destroy(&self->control);
     spw_socket_destroy(&self->state);
     spw_capacity_destroy(&self->capacity);

@@ -70,6 +70,7 @@ typedef struct {
     int64_t max_tasks;
     int64_t max_client_tasks;
     int64_t max_workers;
+    int64_t max_connections;  // per bound socket
     int64_t max_key_slots;
     int64_t max_services;
     int64_t max_message_bytes;
@@ -94,6 +95,7 @@ typedef struct {
     int64_t liveness;
     int policy;  // index into the policy key's choices ("most-spare", ...)
     int64_t max_edges;
+    int64_t max_connections;  // per bound socket
     int64_t max_services;
     char curve_dir[SPW_PATH_MAX];  // empty: plaintext
     int log_level;   // spw_log_level_t

@@ -133,13 +133,16 @@ class Cluster:
     def client(self, edge):
         return Client(self.ctx, edge.frontend)
 
-    def stats(self, edge, timeout=5.0):
-        """The edge's stats as {'edge': {...}, 'services': {name: {...}}}."""
-        client = self.client(edge)
+    def stats(self, edge, timeout=5.0, client=None):
+        """The edge's stats as {'edge': {...}, 'services': {name: {...}}},
+        asked on a connection of its own or on client's."""
+        own = client is None
+        client = self.client(edge) if own else client
         try:
             status, frames = client.call([b""], service="spillway.stats", timeout=timeout)
         finally:
-            client.close()
+            if own:
+                client.close()
         check(status == "ok", "stats answered %s" % status)
         result = {"edge": {}, "services": {}}
         for line in frames[0].decode().splitlines():
