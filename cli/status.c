@@ -24,6 +24,10 @@
 #define STATUS_TIMEOUT_MS     3000
 #define STATUS_TIMEOUT_MAX_MS 600000
 #define TOP_INTERVAL_MS       1000
+//  Edges top shows, busiest first, unless told.
+#define TOP_LIMIT 20
+//  The edges a status answer holds at most (SPW_STATUS_LIMIT_MAX, hub/status.h).
+#define STATUS_LIMIT_MAX 1000
 //  ANSI: cursor home, clear the screen.
 #define TOP_CLEAR "\033[H\033[2J"
 
@@ -33,48 +37,62 @@ static volatile sig_atomic_t *stop_requested;
 void cli_status_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway status --hub ENDPOINT [--json] [--timeout MS]\n"
+            "usage: spillway status --hub ENDPOINT [--json] [--edge NAME] [--sort KEY]\n"
+            "                       [--limit N] [--offset N] [--timeout MS]\n"
             "                       [--cert FILE --server-cert FILE]\n"
             "\n"
             "Prints the hub's policy and the messages it sends and receives a second,\n"
-            "also per task the edges delegate; then the edges as the hub sees them,\n"
-            "one row each: NAME STATE AGE ZONE SERVICES WORKERS IDLE QUEUED OUT/s IN/s\n"
-            "(tasks delegated to and from other edges per second).\n"
+            "also per task the edges delegate; a summary of the cluster (edges by\n"
+            "state, totals, the busiest and idlest edges, totals per service); then\n"
+            "a page of the edges as the hub sees them, one row each:\n"
+            "NAME STATE AGE ZONE SERVICES WORKERS IDLE QUEUED OUT/s IN/s (tasks\n"
+            "delegated to and from other edges per second).\n"
             "\n"
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
             "  --json          print the hub's JSON status instead of the table\n"
+            "  --edge NAME     show that edge only\n"
+            "  --sort KEY      name (default), or the most first: queued, idle,\n"
+            "                  workers, out, in\n"
+            "  --limit N       edges shown, 1 to %d (default 100)\n"
+            "  --offset N      edges skipped first, in that order (default 0)\n"
             "  --timeout MS    how long to wait for the hub, 1 to %d (default %d)\n"
             CLI_CURVE_HELP
             "\n"
             "exit codes: 0 printed, 1 the hub did not answer, 2 bad arguments\n",
-            STATUS_TIMEOUT_MAX_MS, STATUS_TIMEOUT_MS);
+            STATUS_LIMIT_MAX, STATUS_TIMEOUT_MAX_MS, STATUS_TIMEOUT_MS);
 }
 
 void cli_top_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway top --hub ENDPOINT [--timeout MS] [--cert FILE --server-cert FILE]\n"
+            "usage: spillway top --hub ENDPOINT [--edge NAME] [--sort KEY] [--limit N]\n"
+            "                    [--offset N] [--timeout MS] [--cert FILE --server-cert FILE]\n"
             "\n"
             "Shows `spillway status` on a cleared screen, refreshed every second,\n"
-            "until interrupted (Ctrl-C).\n"
+            "until interrupted (Ctrl-C): the summary, then the %d edges with the\n"
+            "most queued unless --sort and --limit say otherwise.\n"
             "\n"
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
+            "  --edge, --sort, --limit, --offset  as for `spillway status`\n"
             "  --timeout MS    how long to wait for each answer, 1 to %d (default %d)\n"
             CLI_CURVE_HELP
             "\n"
             "exit codes: 0 interrupted, 1 could not start, 2 bad arguments\n",
-            STATUS_TIMEOUT_MAX_MS, STATUS_TIMEOUT_MS);
+            TOP_LIMIT, STATUS_TIMEOUT_MAX_MS, STATUS_TIMEOUT_MS);
 }
 
 //  Asks the hub for service and prints the answer's body to stdout.
 //  Returns 0, or -1 after printing why on stderr (silently if a stop signal
 //  cut the wait short).
 static int ask_and_print(const char *command, spw_client_t *client, const char *hub,
-                         const char *service, int64_t timeout_ms, bool newline)
+                         const char *service, const char *query, int64_t timeout_ms,
+                         bool newline)
 {
     spw_reply_t reply;
     spw_reply_init(&reply);
-    spw_status_t status = spw_client_call(client, service, NULL, NULL, 0, (uint32_t) timeout_ms,
+    const void *body[] = { query };
+    size_t size[] = { strlen(query) };
+    spw_status_t status = spw_client_call(client, service, body, size, 1, (uint32_t) timeout_ms,
                                           &reply);
     int rc = 0;
     if (status == SPW_STATUS_OK && reply.body_count == 1) {
@@ -110,7 +128,53 @@ static int ask_and_print(const char *command, spw_client_t *client, const char *
 }
 
 //  --json comes last: top parses the flags before it only.
-enum { FLAG_HUB, FLAG_TIMEOUT, FLAG_CERT, FLAG_SERVER_CERT, FLAG_JSON, FLAG_COUNT_ };
+enum {
+    FLAG_HUB,
+    FLAG_TIMEOUT,
+    FLAG_CERT,
+    FLAG_SERVER_CERT,
+    FLAG_EDGE,
+    FLAG_SORT,
+    FLAG_LIMIT,
+    FLAG_OFFSET,
+    FLAG_JSON,
+    FLAG_COUNT_
+};
+
+#define QUERY_MAX 160
+
+//  Writes the status query of --edge, --sort, --limit and --offset
+//  (docs/protocol.md) into query, sort and limit defaulting to the given;
+//  -1 after printing the error.
+static int make_query(const char *command, const cli_flag_t *flags, const char *sort,
+                      int64_t limit, char *query)
+{
+    static const char *const sorts[] = { "name", "queued", "idle", "workers", "out", "in" };
+    int64_t offset = 0;
+    if (flags[FLAG_SORT].value) {
+        sort = NULL;
+        for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++)
+            if (strcmp(flags[FLAG_SORT].value, sorts[i]) == 0)
+                sort = sorts[i];
+        if (!sort) {
+            cli_usage_error(command, "--sort: '%s' is not one of name, queued, idle, workers, "
+                                     "out, in", flags[FLAG_SORT].value);
+            return -1;
+        }
+    }
+    if ((flags[FLAG_LIMIT].value
+         && cli_int(command, "--limit", flags[FLAG_LIMIT].value, 1, STATUS_LIMIT_MAX, &limit) != 0)
+        || (flags[FLAG_OFFSET].value
+            && cli_int(command, "--offset", flags[FLAG_OFFSET].value, 0, 100000000, &offset)
+                   != 0)
+        || (flags[FLAG_EDGE].value && cli_service(command, "--edge", flags[FLAG_EDGE].value) != 0))
+        return -1;
+    int n = snprintf(query, QUERY_MAX, "sort=%s limit=%lld offset=%lld", sort, (long long) limit,
+                     (long long) offset);
+    if (flags[FLAG_EDGE].value)
+        snprintf(query + n, QUERY_MAX - (size_t) n, " edge=%s", flags[FLAG_EDGE].value);
+    return 0;
+}
 
 //  Parses the flags both commands share; returns -1 with *exit_code set
 //  when the command must end (help or an error).
@@ -180,12 +244,19 @@ int cli_status(int argc, char **argv)
         [FLAG_TIMEOUT] = { .name = "--timeout", .has_value = true },
         [FLAG_CERT] = { .name = "--cert", .has_value = true },
         [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
+        [FLAG_EDGE] = { .name = "--edge", .has_value = true },
+        [FLAG_SORT] = { .name = "--sort", .has_value = true },
+        [FLAG_LIMIT] = { .name = "--limit", .has_value = true },
+        [FLAG_OFFSET] = { .name = "--offset", .has_value = true },
         [FLAG_JSON] = { .name = "--json" },
     };
     int64_t timeout_ms;
     int exit_code;
     if (parse(command, argc, argv, true, flags, &timeout_ms, &exit_code, cli_status_help) != 0)
         return exit_code;
+    char query[QUERY_MAX];
+    if (make_query(command, flags, "name", 100, query) != 0)
+        return CLI_EXIT_USAGE;
     const char *hub = flags[FLAG_HUB].value;
     spw_client_t *client = open_client(command, flags, &exit_code);
     if (!client)
@@ -193,7 +264,7 @@ int cli_status(int argc, char **argv)
     catch_stop_signals();
     bool json = flags[FLAG_JSON].seen;
     int rc = ask_and_print(command, client, hub, json ? STATUS_SERVICE : STATUS_TEXT_SERVICE,
-                           timeout_ms, json);
+                           query, timeout_ms, json);
     spw_client_destroy(&client);
     if (rc != 0 && *stop_requested)
         return CLI_EXIT_OK;
@@ -217,11 +288,18 @@ int cli_top(int argc, char **argv)
         [FLAG_TIMEOUT] = { .name = "--timeout", .has_value = true },
         [FLAG_CERT] = { .name = "--cert", .has_value = true },
         [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
+        [FLAG_EDGE] = { .name = "--edge", .has_value = true },
+        [FLAG_SORT] = { .name = "--sort", .has_value = true },
+        [FLAG_LIMIT] = { .name = "--limit", .has_value = true },
+        [FLAG_OFFSET] = { .name = "--offset", .has_value = true },
     };
     int64_t timeout_ms;
     int exit_code;
     if (parse(command, argc, argv, false, flags, &timeout_ms, &exit_code, cli_top_help) != 0)
         return exit_code;
+    char query[QUERY_MAX];
+    if (make_query(command, flags, "queued", TOP_LIMIT, query) != 0)
+        return CLI_EXIT_USAGE;
     const char *hub = flags[FLAG_HUB].value;
     spw_client_t *client = open_client(command, flags, &exit_code);
     if (!client)
@@ -231,7 +309,7 @@ int cli_top(int argc, char **argv)
         int64_t started = spw_clock_ms();
         fputs(TOP_CLEAR, stdout);
         //  A silent hub is reported on stderr and asked again next time.
-        ask_and_print(command, client, hub, STATUS_TEXT_SERVICE, timeout_ms, true);
+        ask_and_print(command, client, hub, STATUS_TEXT_SERVICE, query, timeout_ms, true);
         int64_t spent = spw_clock_ms() - started;
         if (spent < TOP_INTERVAL_MS)
             pause_ms(TOP_INTERVAL_MS - spent);

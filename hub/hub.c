@@ -1,5 +1,5 @@
 //  hub.c: the hub's loop, which moves messages between its two sockets and
-//  its pure modules (capacity table, matchmaking).
+//  its pure modules (capacity table, matchmaking, status rendering).
 //
 //  One thread, one zmq_poll over a control ROUTER (edges' DEALERs register,
 //  heartbeat and say goodbye; native clients ask for the status) and a
@@ -15,7 +15,9 @@
 //  share moved by more than a quarter, or no live edge offers a service it
 //  waits on. It sends nothing per task; the edges lend by credit directly.
 //  It counts every message it sends and receives (status requests aside)
-//  against the tasks the edges delegate, for the status.
+//  against the tasks the edges delegate, for the status. Status requests
+//  are answered at most SPW_HUB_STATUS_PER_S a second (status.c bounds
+//  each answer's size), so that operators cannot take the loop from edges.
 //
 //  Beside the capacity table the loop keeps a small side table of peers,
 //  one per edge name: the edge's routing identity on the control socket
@@ -36,6 +38,7 @@
 #include "hub.h"
 #include "capacity.h"
 #include "match.h"
+#include "status.h"
 
 #include "spw_clock.h"
 #include "spw_connections.h"
@@ -78,14 +81,11 @@
 #define SPW_HUB_MATCH_HOLD_BEATS 2
 //  Pairs decided for one service at most (lenders x borrowers when short).
 #define SPW_HUB_MAX_PAIRS 4096
-//  The version of the status JSON (docs/protocol.md): it changes when a
-//  field changes meaning or goes; new fields may come without it.
-#define SPW_HUB_STATUS_SCHEMA 1
 //  The services the hub answers on its control socket.
 #define SPW_HUB_STATUS_SERVICE      "spillway.status"
 #define SPW_HUB_STATUS_TEXT_SERVICE "spillway.status.text"
-//  The widest the SERVICES column of the text table grows before it overflows.
-#define SPW_HUB_SERVICES_COLUMN_MAX 40
+//  Status requests answered a second at most (and in a burst).
+#define SPW_HUB_STATUS_PER_S 50
 
 //  What the hub last told an edge of one service: a partner and its share,
 //  or (partner "", role 0) the mark "no live edge offers it".
@@ -112,13 +112,6 @@ typedef struct {
     size_t told_count;
     bool told_full;                       // logged that told could not hold all
 } spw_peer_t;
-
-//  A growing text buffer for status answers; failed once out of memory.
-typedef struct {
-    char *data;
-    size_t len, size;
-    bool failed;
-} spw_buf_t;
 
 struct spw_hub_t {
     spw_hub_config_t config;
@@ -147,9 +140,11 @@ struct spw_hub_t {
     spw_drops_t state_drops;
     struct {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
-            unknown_peers, unroutable, status_requests, messages_in, messages_out, forbidden,
-            handshakes_refused;
+            unknown_peers, unroutable, status_requests, status_refused, messages_in,
+            messages_out, forbidden, handshakes_refused;
     } stats;
+    double status_tokens;      // status requests that may be answered now
+    int64_t status_filled_at;  // when status_tokens was last refilled
     //  Messages per delegated task, sampled over SPW_HUB_RATE_WINDOW_MS.
     uint64_t sampled_messages, sampled_delegated;
     int64_t sampled_at;
@@ -643,235 +638,30 @@ static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
 
 // -- Status -----------------------------------------------------------------
 
-static void buf_add(spw_buf_t *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void buf_add(spw_buf_t *buf, const char *fmt, ...)
-{
-    if (buf->failed)
-        return;
-    while (true) {
-        va_list args;
-        va_start(args, fmt);
-        int n = vsnprintf(buf->data + buf->len, buf->size - buf->len, fmt, args);
-        va_end(args);
-        if (n < 0) {
-            buf->failed = true;
-            return;
-        }
-        if (buf->len + (size_t) n < buf->size) {
-            buf->len += (size_t) n;
-            return;
-        }
-        size_t size = (buf->size ? buf->size * 2 : 4096) + (size_t) n;
-        char *data = realloc(buf->data, size);
-        if (!data) {
-            buf->failed = true;
-            return;
-        }
-        buf->data = data;
-        buf->size = size;
-    }
-}
-
-//  Appends text as a JSON string, quotes included.
-static void buf_add_json_string(spw_buf_t *buf, const char *text)
-{
-    buf_add(buf, "\"");
-    for (const unsigned char *c = (const unsigned char *) text; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            buf_add(buf, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            buf_add(buf, "\\u%04x", *c);
-        else
-            buf_add(buf, "%c", *c);
-    }
-    buf_add(buf, "\"");
-}
-
-typedef struct {
-    uint64_t workers, idle, queued, running;
-} spw_totals_t;
-
-static spw_totals_t edge_totals(const spw_edge_state_t *edge)
-{
-    spw_totals_t totals = { 0, 0, 0, 0 };
-    for (size_t i = 0; i < edge->service_count; i++) {
-        totals.workers += edge->services[i].workers;
-        totals.idle += edge->services[i].idle;
-        totals.queued += edge->services[i].queued;
-        totals.running += edge->services[i].running;
-    }
-    return totals;
-}
-
 //  The delegated rates of an edge: 0 for a dead one, it delegates nothing.
-static void edge_rates(spw_hub_t *self, const spw_edge_state_t *edge, double *out, double *in)
+static void edge_rates(void *arg, const spw_edge_state_t *edge, double *out, double *in)
 {
+    spw_hub_t *self = arg;
     spw_peer_t *peer = peer_by_name(self, edge->name);
     bool current = edge->alive && peer && peer->epoch == edge->epoch;
     *out = current ? peer->out_per_s : 0;
     *in = current ? peer->in_per_s : 0;
 }
 
-//  Hub messages per delegated task over the last window, as text ("null"
-//  for JSON, "-" for the table, when nothing was delegated).
-static void messages_per_task(const spw_hub_t *self, char *out, size_t size, const char *none)
+//  True if a status request may be answered now: at most
+//  SPW_HUB_STATUS_PER_S a second (a bucket of as many), so that status,
+//  whoever asks, cannot take the loop from the edges.
+static bool status_allowed(spw_hub_t *self, int64_t now)
 {
-    if (self->delegated_per_s > 0)
-        snprintf(out, size, "%.4f", self->messages_per_s / self->delegated_per_s);
-    else
-        snprintf(out, size, "%s", none);
-}
-
-//  A settled role as the status names it.
-static const char *role_name(uint8_t role)
-{
-    return role == SPW_ROLE_LENDER ? "lender" : role == SPW_ROLE_BORROWER ? "borrower" : "none";
-}
-
-static void render_json(spw_hub_t *self, spw_buf_t *buf, int64_t now)
-{
-    char ratio[32];
-    messages_per_task(self, ratio, sizeof ratio, "null");
-    buf_add(buf, "{\"schema\":%d,\"hub\":", SPW_HUB_STATUS_SCHEMA);
-    buf_add_json_string(buf, self->config.name);
-    buf_add(buf, ",\"policy\":\"%s\",\"uptime_ms\":%lld,\"edges\":[", spw_policy_name(self->policy),
-            (long long) (now - self->started));
-    size_t count = spw_capacity_count(self->capacity);
-    for (size_t i = 0; i < count; i++) {
-        spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        spw_totals_t totals = edge_totals(edge);
-        double out, in;
-        edge_rates(self, edge, &out, &in);
-        buf_add(buf, "%s{\"name\":", i ? "," : "");
-        buf_add_json_string(buf, edge->name);
-        buf_add(buf, ",\"state\":\"%s\",\"age_ms\":%lld,\"zone\":", edge->alive ? "alive" : "dead",
-                (long long) (now - edge->last_heard));
-        buf_add_json_string(buf, edge->zone);
-        buf_add(buf, ",\"endpoint\":");
-        buf_add_json_string(buf, edge->endpoint);
-        buf_add(buf,
-                ",\"epoch\":\"%016llx\",\"workers\":%llu,\"idle\":%llu,\"queued\":%llu,"
-                "\"running\":%llu,\"delegated_out\":%llu,\"delegated_in\":%llu,"
-                "\"delegated_out_per_s\":%.2f,\"delegated_in_per_s\":%.2f,\"services\":[",
-                (unsigned long long) edge->epoch, (unsigned long long) totals.workers,
-                (unsigned long long) totals.idle, (unsigned long long) totals.queued,
-                (unsigned long long) totals.running, (unsigned long long) edge->delegated_out,
-                (unsigned long long) edge->delegated_in, out, in);
-        for (size_t s = 0; s < edge->service_count; s++) {
-            const spw_service_state_t *service = &edge->services[s];
-            buf_add(buf, "%s{\"name\":", s ? "," : "");
-            buf_add_json_string(buf, service->name);
-            buf_add(buf,
-                    ",\"workers\":%u,\"idle\":%u,\"queued\":%u,\"running\":%u,\"rate\":%.3f,"
-                    "\"lent\":%u,\"borrowed\":%u,\"role\":\"%s\"}",
-                    service->workers, service->idle, service->queued, service->running,
-                    service->rate, service->lent, service->borrowed, role_name(service->role));
-        }
-        buf_add(buf, "]}");
-    }
-    buf_add(buf,
-            "],\"counters\":{\"registered\":%llu,\"refused\":%llu,\"left\":%llu,\"died\":%llu,"
-            "\"matches\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,\"states\":%llu,"
-            "\"states_unknown\":%llu,\"unknown_peers\":%llu,\"unroutable\":%llu,"
-            "\"dropped_control\":%llu,\"dropped_state\":%llu,\"forbidden\":%llu,"
-            "\"handshakes_refused\":%llu,\"connections\":%zu,\"connections_refused\":%llu},"
-            "\"messages_per_s\":%.2f,\"delegated_per_s\":%.2f,\"messages_per_delegated\":%s}",
-            (unsigned long long) self->stats.registered, (unsigned long long) self->stats.refused,
-            (unsigned long long) self->stats.left, (unsigned long long) self->stats.died,
-            (unsigned long long) self->stats.matches,
-            (unsigned long long) self->stats.messages_in,
-            (unsigned long long) self->stats.messages_out, (unsigned long long) self->stats.states,
-            (unsigned long long) self->stats.states_unknown,
-            (unsigned long long) self->stats.unknown_peers,
-            (unsigned long long) self->stats.unroutable,
-            (unsigned long long) self->control_drops.count,
-            (unsigned long long) self->state_drops.count,
-            (unsigned long long) self->stats.forbidden,
-            (unsigned long long) self->stats.handshakes_refused,
-            spw_connections_open(self->listeners[0]) + spw_connections_open(self->listeners[1]),
-            (unsigned long long) (spw_connections_refused(self->listeners[0])
-                                  + spw_connections_refused(self->listeners[1])),
-            self->messages_per_s,
-            self->delegated_per_s, ratio);
-}
-
-//  "0.3s", "42s", "17m", "5h": an age that fits a narrow column.
-static void format_age(char *dst, size_t size, int64_t ms)
-{
-    if (ms < 0)
-        ms = 0;
-    if (ms < 10000)
-        snprintf(dst, size, "%.1fs", (double) ms / 1000.0);
-    else if (ms < 120000)
-        snprintf(dst, size, "%llds", (long long) (ms / 1000));
-    else if (ms < 7200000)
-        snprintf(dst, size, "%lldm", (long long) (ms / 60000));
-    else
-        snprintf(dst, size, "%lldh", (long long) (ms / 3600000));
-}
-
-static size_t services_width(const spw_edge_state_t *edge)
-{
-    size_t width = 0;
-    for (size_t s = 0; s < edge->service_count; s++)
-        width += strlen(edge->services[s].name) + (s ? 1 : 0);
-    return width ? width : 1;
-}
-
-static void render_text(spw_hub_t *self, spw_buf_t *buf, int64_t now)
-{
-    size_t count = spw_capacity_count(self->capacity), alive = 0;
-    int name_w = 4, zone_w = 4, services_w = 8;
-    for (size_t i = 0; i < count; i++) {
-        spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        alive += edge->alive;
-        int n = (int) strlen(edge->name), z = (int) strlen(edge->zone);
-        int s = (int) services_width(edge);
-        name_w = n > name_w ? n : name_w;
-        zone_w = z > zone_w ? z : zone_w;
-        services_w = s > services_w ? s : services_w;
-    }
-    if (services_w > SPW_HUB_SERVICES_COLUMN_MAX)
-        services_w = SPW_HUB_SERVICES_COLUMN_MAX;
-    char ratio[32];
-    messages_per_task(self, ratio, sizeof ratio, "-");
-    buf_add(buf, "hub %s  policy %s  edges %zu  alive %zu  hub msgs/s %.1f  per delegated task %s\n",
-            self->config.name, spw_policy_name(self->policy), count, alive, self->messages_per_s,
-            ratio);
-    buf_add(buf, "%-*s  %-5s  %5s  %-*s  %-*s  %7s  %6s  %6s  %8s  %8s\n", name_w, "NAME",
-            "STATE", "AGE", zone_w, "ZONE", services_w, "SERVICES", "WORKERS", "IDLE", "QUEUED",
-            "OUT/s", "IN/s");
-    for (size_t i = 0; i < count; i++) {
-        spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        spw_totals_t totals = edge_totals(edge);
-        double out, in;
-        edge_rates(self, edge, &out, &in);
-        char age[16];
-        format_age(age, sizeof age, now - edge->last_heard);
-        buf_add(buf, "%-*s  %-5s  %5s  %-*s  ", name_w, edge->name,
-                edge->alive ? "alive" : "dead", age, zone_w, *edge->zone ? edge->zone : "-");
-        size_t written = 0;
-        for (size_t s = 0; s < edge->service_count; s++) {
-            buf_add(buf, "%s%s", s ? "," : "", edge->services[s].name);
-            written += strlen(edge->services[s].name) + (s ? 1 : 0);
-        }
-        if (!edge->service_count) {
-            buf_add(buf, "-");
-            written = 1;
-        }
-        int pad = written < (size_t) services_w ? (int) ((size_t) services_w - written) : 0;
-        if (!edge->alive) {
-            //  A dead edge's last figures are history, not capacity.
-            buf_add(buf, "%*s  %7s  %6s  %6s  %8s  %8s\n", pad, "", "-", "-", "-", "-", "-");
-            continue;
-        }
-        buf_add(buf, "%*s  %7llu  %6llu  %6llu  %8.1f  %8.1f\n", pad, "",
-                (unsigned long long) totals.workers, (unsigned long long) totals.idle,
-                (unsigned long long) totals.queued, out, in);
-    }
-    if (!count)
-        buf_add(buf, "(no edges)\n");
+    double refill = (double) (now - self->status_filled_at) * SPW_HUB_STATUS_PER_S / 1000.0;
+    self->status_filled_at = now;
+    self->status_tokens += refill > 0 ? refill : 0;
+    if (self->status_tokens > SPW_HUB_STATUS_PER_S)
+        self->status_tokens = SPW_HUB_STATUS_PER_S;
+    if (self->status_tokens < 1)
+        return false;
+    self->status_tokens -= 1;
+    return true;
 }
 
 static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
@@ -880,8 +670,8 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
              && memcmp(in->service, SPW_HUB_STATUS_SERVICE, in->service_len) == 0;
     bool text = in->service_len == strlen(SPW_HUB_STATUS_TEXT_SERVICE)
              && memcmp(in->service, SPW_HUB_STATUS_TEXT_SERVICE, in->service_len) == 0;
+    char reason[200];
     if (!json && !text) {
-        char reason[160];
         int n = snprintf(reason, sizeof reason,
                          "the hub offers only '%s' and '%s', not '%.*s'",
                          SPW_HUB_STATUS_SERVICE, SPW_HUB_STATUS_TEXT_SERVICE,
@@ -890,17 +680,69 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
                    (size_t) n < sizeof reason ? (size_t) n : sizeof reason - 1);
         return;
     }
+    if (!status_allowed(self, now)) {
+        self->stats.status_refused++;
+        int n = snprintf(reason, sizeof reason, "the hub answers %d status requests a second",
+                         SPW_HUB_STATUS_PER_S);
+        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OVERLOADED, reason, (size_t) n);
+        return;
+    }
+    //  The query is the body's one frame of text, or nothing.
+    spw_status_query_t query;
+    zmq_msg_t *body = in->body_count ? &msg->frame[in->body_first] : NULL;
+    if (in->body_count > 1
+        || spw_status_query_parse(body ? zmq_msg_data(body) : "", body ? zmq_msg_size(body) : 0,
+                                  &query, reason, sizeof reason)
+               != 0) {
+        if (in->body_count > 1)
+            snprintf(reason, sizeof reason, "a status query is one frame of text");
+        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_BAD_REQUEST, reason, strlen(reason));
+        return;
+    }
     self->stats.status_requests++;
-    spw_buf_t buf = { NULL, 0, 0, false };
-    if (json)
-        render_json(self, &buf, now);
-    else
-        render_text(self, &buf, now);
-    if (buf.failed)
+    const spw_status_counter_t counters[] = {
+        { "registered", self->stats.registered },
+        { "refused", self->stats.refused },
+        { "left", self->stats.left },
+        { "died", self->stats.died },
+        { "matches", self->stats.matches },
+        { "messages_in", self->stats.messages_in },
+        { "messages_out", self->stats.messages_out },
+        { "states", self->stats.states },
+        { "states_unknown", self->stats.states_unknown },
+        { "unknown_peers", self->stats.unknown_peers },
+        { "unroutable", self->stats.unroutable },
+        { "dropped_control", self->control_drops.count },
+        { "dropped_state", self->state_drops.count },
+        { "forbidden", self->stats.forbidden },
+        { "handshakes_refused", self->stats.handshakes_refused },
+        { "connections", spw_connections_open(self->listeners[0])
+                             + spw_connections_open(self->listeners[1]) },
+        { "connections_refused", spw_connections_refused(self->listeners[0])
+                                     + spw_connections_refused(self->listeners[1]) },
+        { "status_requests", self->stats.status_requests },
+        { "status_refused", self->stats.status_refused },
+    };
+    spw_status_view_t view = {
+        .hub = self->config.name,
+        .policy = spw_policy_name(self->policy),
+        .uptime_ms = now - self->started,
+        .capacity = self->capacity,
+        .rates = edge_rates,
+        .rates_arg = self,
+        .counters = counters,
+        .counter_count = sizeof counters / sizeof counters[0],
+        .messages_per_s = self->messages_per_s,
+        .delegated_per_s = self->delegated_per_s,
+    };
+    size_t len = 0;
+    char *answer = json ? spw_status_json(&view, &query, now, &len)
+                        : spw_status_text(&view, &query, now, &len);
+    if (!answer)
         send_reply(self, &msg->frame[0], in->id, SPW_STATUS_FAILED, "out of memory", 13);
     else
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OK, buf.data, buf.len);
-    free(buf.data);
+        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OK, answer, len);
+    free(answer);
 }
 
 static void on_control_state(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in,
@@ -1241,6 +1083,8 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     }
     self->started = spw_clock_ms();
     self->next_tick = self->started + config->heartbeat_ms;
+    self->status_tokens = SPW_HUB_STATUS_PER_S;
+    self->status_filled_at = self->started;
     return self;
 }
 

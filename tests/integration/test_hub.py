@@ -353,7 +353,7 @@ def test_match_pairs_borrower_and_lender_once_and_again_only_on_change():
               "B should lend its 3 slots to A: %r" % to_b)
         status = status_json(hub)
         roles = {e["name"]: e["services"][0]["role"] for e in status["edges"]}
-        check(status["schema"] == 1 and roles == {"A": "borrower", "B": "lender"},
+        check(status["schema"] == 2 and roles == {"A": "borrower", "B": "lender"},
               "status: schema %r, roles %r" % (status.get("schema"), roles))
         # The same figures, beat after beat, are not news: no message.
         check(no_match_for(a, "echo", 0.5) and no_match_for(b, "echo", 0.1),
@@ -472,6 +472,71 @@ def test_top_refreshes_until_sigterm():
                 top.wait()
 
 
+def test_status_is_paged_and_rate_limited_and_edges_are_heard_through_a_flood():
+    with Cluster("hub-status-bounds") as c:
+        hub = start_hub(c, "--heartbeat-ms", "200", "--liveness", "10")
+        edges = [FakeEdge(c, hub, "E%03d" % i) for i in range(150)]
+        for edge in edges:
+            edge.send(REGISTER, edge.name.encode(), struct.pack(">Q", edge.epoch),
+                      edge.endpoint.encode(), b"")
+        for edge in edges:
+            reply = edge.expect(lambda m: m[1] in (WELCOME, REFUSED), "WELCOME", beat=False)
+            check(reply[1] == WELCOME, "%s not welcomed" % edge.name)
+        edges[0].companions = edges[1:]
+        edges[0].beat()
+        status = status_json(hub)
+        check(status["summary"]["edges"] == 150 and status["matched"] == 150
+              and len(status["edges"]) == 100 and status["next_offset"] == 100,
+              "first page: %r" % {k: status[k] for k in ("summary", "matched", "next_offset")})
+        rest = json.loads(subprocess.run(
+            [CLI_BIN, "status", "--hub", hub.control, "--json", "--offset", "100"],
+            capture_output=True, text=True, timeout=30).stdout)
+        check([e["name"] for e in rest["edges"]] == ["E%03d" % i for i in range(100, 150)]
+              and rest["next_offset"] is None, "second page: %r" % rest["next_offset"])
+        one = subprocess.run([CLI_BIN, "status", "--hub", hub.control, "--edge", "E007"],
+                             capture_output=True, text=True, timeout=30)
+        rows = [line for line in one.stdout.splitlines() if line.startswith("E")]
+        check(one.returncode == 0 and len(rows) == 1 and rows[0].startswith("E007 "),
+              "--edge E007: %r" % one.stdout)
+        bad = subprocess.run([CLI_BIN, "status", "--hub", hub.control, "--sort", "loud"],
+                             capture_output=True, text=True, timeout=30)
+        check(bad.returncode == 2 and "--sort" in bad.stderr, "--sort loud: %r" % bad.stderr)
+        # A flood of status requests: at most the rate is answered, the rest
+        # refused at once, and the edges' heartbeats are heard all along.
+        flood = c.ctx.socket(zmq.DEALER)
+        flood.linger = 0
+        flood.connect(hub.control)
+        started = time.monotonic()
+        answers = {"ok": 0, "overloaded": 0}
+        deadline = started + 3
+        sent = 0
+        while time.monotonic() < deadline:
+            for _ in range(50):
+                flood.send_multipart([HEADER, b"\x01", struct.pack(">Q", sent), b"spillway.status",
+                                      b"\0\0\x03\xe8", b"limit=1000"])
+                sent += 1
+            edges[0].beat()
+            while flood.poll(0):
+                reply = flood.recv_multipart()
+                status_name = {0: "ok", 3: "overloaded"}.get(reply[3][0], "other")
+                answers[status_name] = answers.get(status_name, 0) + 1
+            time.sleep(0.02)
+        while flood.poll(500):
+            reply = flood.recv_multipart()
+            status_name = {0: "ok", 3: "overloaded"}.get(reply[3][0], "other")
+            answers[status_name] = answers.get(status_name, 0) + 1
+        elapsed = time.monotonic() - started
+        check(answers["overloaded"] > 0 and answers["ok"] <= 50 + 50 * elapsed + 5
+              and answers["ok"] + answers["overloaded"] == sent,
+              "%d sent in %.1fs: %r" % (sent, elapsed, answers))
+        edges[0].beat()
+        after = c.wait_for("the hub to answer status again", lambda: status_json(hub))
+        check(after["summary"]["alive"] == 150 and after["counters"]["died"] == 0
+              and after["counters"]["status_refused"] == answers["overloaded"],
+              "after the flood: %r" % {"summary": after["summary"], "counters": after["counters"]})
+        flood.close()
+
+
 if __name__ == "__main__":
     run([
         test_hub_starts_from_flags_alone_and_answers_status,
@@ -483,4 +548,5 @@ if __name__ == "__main__":
         test_match_pairs_borrower_and_lender_once_and_again_only_on_change,
         test_garbage_on_both_sockets_does_not_kill_it,
         test_top_refreshes_until_sigterm,
+        test_status_is_paged_and_rate_limited_and_edges_are_heard_through_a_flood,
     ])
