@@ -72,7 +72,7 @@ static volatile sig_atomic_t *stop_signals;
 void cli_bench_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway bench --edge ENDPOINT [--service NAME] [--clients N]\n"
+            "usage: spillway bench --edge EP[,EP...] [--service NAME] [--clients N]\n"
             "                      [--window W] [--rate R] [--duration S] [--size BYTES]\n"
             "                      [--timeout MS] [--expect-upper | --no-check] [--quiet]\n"
             "                      [--cert FILE --server-cert FILE]\n"
@@ -84,7 +84,9 @@ void cli_bench_help(FILE *out)
             "the service's queue at the edge, '?' if its stats did not answer; p50/p99:\n"
             "latency of the last second's replies), then a summary line 'total: ...'.\n"
             "\n"
-            "  --edge ENDPOINT  the edge's frontend, e.g. tcp://localhost:5555\n"
+            "  --edge EP,...    the edge's frontend, e.g. tcp://localhost:5555; with\n"
+            "                   several (up to 16), a task whose edge dies or stops\n"
+            "                   answering is sent to the next one\n"
             "  --service NAME   the service to load (default: 'default')\n"
             "  --clients N      clients, each its own connection, 1 to %d (default %d)\n"
             "  --window W       tasks outstanding per client, 1 to %d (default %d)\n"
@@ -123,8 +125,9 @@ typedef struct {
     int64_t timeout_ms;
     check_t check;
     bool quiet;
-    spw_curve_keys_t keys;
-    const spw_curve_keys_t *curve;  // NULL: plaintext, else &keys
+    size_t edges;  // in the --edge list
+    spw_curve_keys_t keys[SPW_CLIENT_MAX_EDGES];
+    const spw_curve_keys_t *curve;  // NULL: plaintext, else keys
 } bench_options_t;
 
 //  One task outstanding: its request id, when it was sent, and its body.
@@ -141,6 +144,7 @@ typedef struct {
     slot_t *slots;
     size_t outstanding;
     bool blocked;  // its last send found the queue full: wait for POLLOUT
+    size_t first_item, item_count;  // its sockets in bench_t.items
 } bench_client_t;
 
 //  A bounded set of latencies: exact up to its capacity, a uniform sample
@@ -489,7 +493,7 @@ static int bench_open(bench_t *self)
     const bench_options_t *o = &self->options;
     self->rng = 0x9E3779B97F4A7C15ULL;
     self->clients = calloc(o->clients, sizeof *self->clients);
-    self->items = calloc(o->clients, sizeof *self->items);
+    self->items = calloc(o->clients * 2 * SPW_CLIENT_MAX_EDGES, sizeof *self->items);
     self->slot_store = calloc(o->clients * o->window, sizeof *self->slot_store);
     self->bodies = malloc(o->clients * o->window * o->size + 1);
     self->second.capacity = BENCH_SECOND_SAMPLES;
@@ -512,7 +516,10 @@ static int bench_open(bench_t *self)
                       zmq_strerror(errno));
             return -1;
         }
-        self->items[c].socket = spw_client_socket(client->client);
+        client->first_item = c ? self->clients[c - 1].first_item + self->clients[c - 1].item_count
+                               : 0;
+        client->item_count = spw_client_pollitems(client->client, &self->items[client->first_item],
+                                                  2 * SPW_CLIENT_MAX_EDGES, ZMQ_POLLIN);
     }
     self->stats_client = spw_client_new_secure(o->edge, o->curve);
     if (!self->stats_client) {
@@ -636,12 +643,14 @@ static int bench_run(bench_t *self)
         long timeout_ms = (long) ((wake_us - spw_clock_us() + 999) / 1000);
         if (timeout_ms < 0)
             timeout_ms = 0;
+        size_t items = 0;
         for (size_t c = 0; c < o->clients; c++) {
-            self->items[c].events =
-                (short) (ZMQ_POLLIN | (self->clients[c].blocked && sending ? ZMQ_POLLOUT : 0));
-            self->items[c].revents = 0;
+            bench_client_t *client = &self->clients[c];
+            short events = (short) (ZMQ_POLLIN | (client->blocked && sending ? ZMQ_POLLOUT : 0));
+            items += spw_client_pollitems(client->client, &self->items[client->first_item],
+                                          client->item_count, events);
         }
-        int ready = zmq_poll(self->items, (int) o->clients, timeout_ms);
+        int ready = zmq_poll(self->items, (int) items, timeout_ms);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -650,10 +659,13 @@ static int bench_run(bench_t *self)
             break;
         }
         for (size_t c = 0; ready > 0 && c < o->clients; c++) {
-            if (self->items[c].revents & ZMQ_POLLOUT)
-                self->clients[c].blocked = false;
-            if ((self->items[c].revents & ZMQ_POLLIN)
-                && drain_client(self, &self->clients[c], &reply) != 0) {
+            bench_client_t *client = &self->clients[c];
+            short revents = 0;
+            for (size_t i = 0; i < client->item_count; i++)
+                revents |= self->items[client->first_item + i].revents;
+            if (revents & ZMQ_POLLOUT)
+                client->blocked = false;
+            if ((revents & ZMQ_POLLIN) && drain_client(self, client, &reply) != 0) {
                 cli_error(COMMAND, "cannot receive: %s", zmq_strerror(errno));
                 code = CLI_EXIT_ERROR;
                 break;
@@ -736,7 +748,7 @@ int cli_bench(int argc, char **argv)
     o->timeout_ms = BENCH_TIMEOUT_MS;
     if (!o->edge)
         return cli_usage_error(COMMAND, "missing --edge");
-    if (cli_endpoint(COMMAND, "--edge", o->edge) != 0
+    if (cli_endpoints(COMMAND, "--edge", o->edge, &o->edges) != 0
         || cli_service(COMMAND, "--service", o->service) != 0
         || int_flag(&flags[FLAG_CLIENTS], 1, BENCH_CLIENTS_MAX, &clients) != 0
         || int_flag(&flags[FLAG_WINDOW], 1, BENCH_WINDOW_MAX, &window) != 0
@@ -759,7 +771,7 @@ int cli_bench(int argc, char **argv)
                                              : CHECK_EXACT;
     o->quiet = flags[FLAG_QUIET].seen;
     int keys_code = cli_curve_keys(COMMAND, flags[FLAG_CERT].value,
-                                   flags[FLAG_SERVER_CERT].value, &o->keys, &o->curve);
+                                   flags[FLAG_SERVER_CERT].value, o->edges, o->keys, &o->curve);
     if (keys_code != CLI_EXIT_OK)
         return keys_code;
 

@@ -56,6 +56,8 @@ int cli_int(const char *command, const char *flag, const char *text, int64_t min
 //  Checks a flag's value as an endpoint or a service name; prints the error
 //  and returns -1 if it is not one.
 int cli_endpoint(const char *command, const char *flag, const char *text);
+//  The same for a comma-separated list of edges (EP1,EP2), counted in *count.
+int cli_endpoints(const char *command, const char *flag, const char *text, size_t *count);
 int cli_service(const char *command, const char *flag, const char *text);
 
 //  The subcommands: each takes argv[0] = its name.
@@ -80,14 +82,17 @@ void cli_keygen_help(FILE *out);
 //  FILE (the edge's or hub's public one) into keys and points *use at them;
 //  with neither flag, *use is NULL (plaintext). Prints the error and returns
 //  its exit code, or CLI_EXIT_OK.
+//  server_cert is a comma-separated list of servers certificates, one per
+//  server the command connects to (servers of them, keys[0..servers)).
 int cli_curve_keys(const char *command, const char *cert, const char *server_cert,
-                   spw_curve_keys_t *keys, const spw_curve_keys_t **use);
+                   size_t servers, spw_curve_keys_t *keys, const spw_curve_keys_t **use);
 
 //  The help lines of those two flags.
 #define CLI_CURVE_HELP \
     "  --cert FILE        this peer's CURVE certificate (FILE_secret is read too)\n" \
     "  --server-cert FILE the server's public certificate, which it must prove\n" \
-    "                     (docs/security.md); both or neither\n"
+    "                     (docs/security.md); both or neither; with several edges,\n" \
+    "                     one per edge: FILE1,FILE2\n"
 
 
 #endif

@@ -130,7 +130,7 @@ int cli_keygen(int argc, char **argv)
 }
 
 int cli_curve_keys(const char *command, const char *cert, const char *server_cert,
-                   spw_curve_keys_t *keys, const spw_curve_keys_t **use)
+                   size_t servers, spw_curve_keys_t *keys, const spw_curve_keys_t **use)
 {
     *use = NULL;
     if (!cert && !server_cert)
@@ -138,12 +138,28 @@ int cli_curve_keys(const char *command, const char *cert, const char *server_cer
     if (!cert != !server_cert)
         return cli_usage_error(command, "--cert and --server-cert go together");
     char err[SPW_ERROR_MAX * 4];
-    memset(keys, 0, sizeof *keys);
-    uint8_t unused[32];
-    if (spw_curve_load(cert, true, keys->public_key, keys->secret_key, err, sizeof err) != 0
-        || spw_curve_load(server_cert, false, keys->server_key, unused, err, sizeof err) != 0) {
-        cli_error(command, "%s", err);
-        return CLI_EXIT_ERROR;
+    const char *at = server_cert;
+    for (size_t i = 0; i < servers; i++) {
+        const char *comma = strchr(at, ',');
+        size_t len = comma ? (size_t) (comma - at) : strlen(at);
+        char path[SPW_PATH_MAX];
+        if (len == 0 || len >= sizeof path)
+            return cli_usage_error(command, "--server-cert: a certificate path is empty or "
+                                            "too long");
+        memcpy(path, at, len);
+        path[len] = '\0';
+        if ((!comma) != (i + 1 == servers))
+            return cli_usage_error(command, "--server-cert: one certificate per edge (%zu)",
+                                   servers);
+        memset(&keys[i], 0, sizeof keys[i]);
+        uint8_t unused[32];
+        if (spw_curve_load(cert, true, keys[i].public_key, keys[i].secret_key, err,
+                           sizeof err) != 0
+            || spw_curve_load(path, false, keys[i].server_key, unused, err, sizeof err) != 0) {
+            cli_error(command, "%s", err);
+            return CLI_EXIT_ERROR;
+        }
+        at = comma ? comma + 1 : at + len;
     }
     *use = keys;
     return CLI_EXIT_OK;

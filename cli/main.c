@@ -163,6 +163,34 @@ int cli_endpoint(const char *command, const char *flag, const char *text)
     return -1;
 }
 
+//  Checks a comma-separated list of endpoints (at most SPW_CLIENT_MAX_EDGES)
+//  and counts them.
+int cli_endpoints(const char *command, const char *flag, const char *text, size_t *count)
+{
+    *count = 0;
+    const char *at = text;
+    while (true) {
+        const char *comma = strchr(at, ',');
+        size_t len = comma ? (size_t) (comma - at) : strlen(at);
+        char one[SPW_ENDPOINT_MAX];
+        if (len >= sizeof one) {
+            cli_usage_error(command, "%s: an endpoint of %zu bytes is too long", flag, len);
+            return -1;
+        }
+        memcpy(one, at, len);
+        one[len] = '\0';
+        if (cli_endpoint(command, flag, one) != 0)
+            return -1;
+        if (++*count > SPW_CLIENT_MAX_EDGES) {
+            cli_usage_error(command, "%s: at most %d edges", flag, SPW_CLIENT_MAX_EDGES);
+            return -1;
+        }
+        if (!comma)
+            return 0;
+        at = comma + 1;
+    }
+}
+
 //  Checks a service flag with the codec's rule.
 int cli_service(const char *command, const char *flag, const char *text)
 {

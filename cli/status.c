@@ -218,7 +218,7 @@ static spw_client_t *open_client(const char *command, const cli_flag_t *flags, i
     spw_curve_keys_t keys;
     const spw_curve_keys_t *curve;
     *exit_code = cli_curve_keys(command, flags[FLAG_CERT].value, flags[FLAG_SERVER_CERT].value,
-                                &keys, &curve);
+                                1, &keys, &curve);
     if (*exit_code != CLI_EXIT_OK)
         return NULL;
     spw_client_t *client = spw_client_new_secure(hub, curve);

@@ -50,13 +50,15 @@ static const int status_exit_code[SPW_STATUS_COUNT] = {
 void cli_submit_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway submit --edge ENDPOINT [--service NAME] [--timeout MS]\n"
+            "usage: spillway submit --edge EP[,EP...] [--service NAME] [--timeout MS]\n"
             "                       [--count N] [--cert FILE --server-cert FILE] DATA\n"
             "\n"
             "Sends DATA (or standard input, if DATA is '-') as one task to the edge's\n"
             "frontend and prints the reply to standard output.\n"
             "\n"
-            "  --edge ENDPOINT  the edge's frontend, e.g. tcp://localhost:5555\n"
+            "  --edge EP,...    the edge's frontend, e.g. tcp://localhost:5555; with\n"
+            "                   several (up to 16), a task whose edge dies or stops\n"
+            "                   answering is sent to the next one\n"
             "  --service NAME   the service to ask for (default: 'default')\n"
             "  --timeout MS     the task's deadline, 1 to %d (default %d);\n"
             "                   the command waits %d ms longer for the edge's answer\n"
@@ -391,7 +393,8 @@ int cli_submit(int argc, char **argv)
     int64_t timeout_ms = SUBMIT_TIMEOUT_MS, count = 1;
     if (!edge)
         return cli_usage_error(COMMAND, "missing --edge");
-    if (cli_endpoint(COMMAND, "--edge", edge) != 0
+    size_t edges = 0;
+    if (cli_endpoints(COMMAND, "--edge", edge, &edges) != 0
         || cli_service(COMMAND, "--service", service) != 0
         || (flags[FLAG_TIMEOUT].value
             && cli_int(COMMAND, "--timeout", flags[FLAG_TIMEOUT].value, 1,
@@ -402,10 +405,10 @@ int cli_submit(int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (positional_count == 0)
         return cli_usage_error(COMMAND, "missing DATA (or '-' for standard input)");
-    spw_curve_keys_t keys;
+    spw_curve_keys_t keys[SPW_CLIENT_MAX_EDGES];
     const spw_curve_keys_t *curve;
     int keys_code = cli_curve_keys(COMMAND, flags[FLAG_CERT].value,
-                                   flags[FLAG_SERVER_CERT].value, &keys, &curve);
+                                   flags[FLAG_SERVER_CERT].value, edges, keys, &curve);
     if (keys_code != CLI_EXIT_OK)
         return keys_code;
 

@@ -642,7 +642,7 @@ int cli_worker(int argc, char **argv)
     spw_curve_keys_t keys;
     const spw_curve_keys_t *curve;
     int keys_code = cli_curve_keys(COMMAND, flags[FLAG_CERT].value,
-                                   flags[FLAG_SERVER_CERT].value, &keys, &curve);
+                                   flags[FLAG_SERVER_CERT].value, 1, &keys, &curve);
     if (keys_code != CLI_EXIT_OK)
         return keys_code;
 

@@ -1,11 +1,16 @@
 //  spw_client.h: the native client API.
 //
-//  A client is one DEALER socket connected to an edge's frontend. It can
-//  call synchronously (send one request, wait for its reply with a timeout)
-//  or asynchronously (send many requests, then receive replies as they come,
-//  matched by request id). Request ids are chosen by the client, increasing
-//  from 1; replies to requests the caller has given up on are dropped by
-//  the synchronous call. Not thread-safe: one client per thread.
+//  A client knows one or more edges and sends each request to the first of
+//  them that is up. It can call synchronously (send one request, wait for
+//  its reply with a timeout) or asynchronously (send many requests, then
+//  receive replies as they come, matched by request id). Request ids are
+//  chosen by the client, increasing from 1. A request whose edge dies or
+//  stops answering is sent again, with the same id and what is left of its
+//  deadline, to another edge (or to the same one when it comes back): a
+//  task may so run twice, and the client delivers exactly one reply per
+//  request id (docs/protocol.md, failover). A request with a deadline that
+//  no edge answers gets `timeout` from the client itself shortly after it.
+//  Not thread-safe: one client per thread.
 
 #ifndef SPW_CLIENT_H_INCLUDED
 #define SPW_CLIENT_H_INCLUDED
@@ -31,11 +36,17 @@ typedef struct {
     spw_msg_t msg;
 } spw_reply_t;
 
-//  Connects a client to an edge's frontend endpoint. NULL on failure.
-spw_client_t *spw_client_new(const char *endpoint);
-//  The same over CURVE: keys are the client's and the edge's (or hub's)
-//  public key, which the connection verifies; NULL is spw_client_new.
-spw_client_t *spw_client_new_secure(const char *endpoint, const spw_curve_keys_t *keys);
+//  Edges a client may know.
+#define SPW_CLIENT_MAX_EDGES 16
+
+//  Connects a client to edges' frontends: endpoints is one endpoint or a
+//  comma-separated list, in order of preference. NULL on failure (errno
+//  EINVAL for an empty or too long list).
+spw_client_t *spw_client_new(const char *endpoints);
+//  The same over CURVE: keys[i] are the client's keys and the i-th edge's
+//  (or the hub's) public key, which the connection verifies; one per
+//  endpoint. NULL is spw_client_new.
+spw_client_t *spw_client_new_secure(const char *endpoints, const spw_curve_keys_t *keys);
 
 //  Closes the client and nulls the caller's pointer; safe on NULL.
 void spw_client_destroy(spw_client_t **self_p);
@@ -61,12 +72,20 @@ int spw_client_send(spw_client_t *self, const char *service, spw_msg_t *body,
 
 //  Waits up to timeout_ms (-1: forever) for the next reply; reply must have
 //  been initialised and is reset before it is filled. Returns 0, or -1 on
-//  timeout (errno EAGAIN) or interruption (EINTR, ETERM). Malformed replies
-//  are skipped.
+//  timeout (errno EAGAIN) or interruption (EINTR, ETERM). Malformed replies,
+//  and second replies to one request, are skipped.
 int spw_client_recv(spw_client_t *self, spw_reply_t *reply, int timeout_ms);
 
-//  The client's socket, for callers that poll several things.
+//  The first edge's socket.
 void *spw_client_socket(spw_client_t *self);
+
+//  Fills items (at most max) with what a caller that polls several things
+//  must poll for this client: every edge's socket for events, and each
+//  one's connection events for ZMQ_POLLIN. Returns how many. When any is
+//  ready, spw_client_recv (timeout 0) takes replies and fails requests
+//  over.
+size_t spw_client_pollitems(spw_client_t *self, zmq_pollitem_t *items, size_t max,
+                            short events);
 
 //  Initialises and releases a reply.
 void spw_reply_init(spw_reply_t *reply);

@@ -35,6 +35,8 @@ typedef struct {
     bool immediate;             // queue messages only to completed connections
     const spw_curve_keys_t *curve;  // NULL: plaintext
     bool curve_server;          // with curve: serve (bind) rather than connect
+    int heartbeat_ms;           // ZMTP heartbeats: a PING this often (0: none)
+    int heartbeat_timeout_ms;   // ... and the link is dropped after this silence
 } spw_socket_opts_t;
 
 //  Creates a socket of the given ZeroMQ type with the options set. NULL on

@@ -56,6 +56,11 @@ void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts)
         int one = 1;
         zmq_setsockopt(socket, ZMQ_IMMEDIATE, &one, sizeof one);
     }
+    if (opts && opts->heartbeat_ms > 0) {
+        zmq_setsockopt(socket, ZMQ_HEARTBEAT_IVL, &opts->heartbeat_ms, sizeof opts->heartbeat_ms);
+        zmq_setsockopt(socket, ZMQ_HEARTBEAT_TIMEOUT, &opts->heartbeat_timeout_ms,
+                       sizeof opts->heartbeat_timeout_ms);
+    }
     if (type == ZMQ_ROUTER) {
         int one = 1;
         zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);

@@ -36,7 +36,7 @@ static spw_capacity_t *fleet(size_t count, size_t services)
     spw_service_state_t *figures = calloc(services, sizeof *figures);
     assert_non_null(figures);
     for (size_t i = 0; i < count; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "e%04zu", i);
         assert_int_equal(spw_capacity_register(table, name, i + 1, "tcp://10.0.0.1:5557", "z1", 0,
                                                1000, NULL),
