@@ -68,6 +68,7 @@ int cli_bench(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_keygen(int argc, char **argv);
+int cli_drain(int argc, char **argv);
 
 //  Their help texts.
 void cli_submit_help(FILE *out);
@@ -77,6 +78,7 @@ void cli_bench_help(FILE *out);
 void cli_status_help(FILE *out);
 void cli_top_help(FILE *out);
 void cli_keygen_help(FILE *out);
+void cli_drain_help(FILE *out);
 
 //  Loads the keys of --cert FILE (this peer's certificate) and --server-cert
 //  FILE (the edge's or hub's public one) into keys and points *use at them;

@@ -31,6 +31,8 @@ static const cli_command_t commands[] = {
       cli_bench_help },
     { "status", "print the edges as the hub sees them", cli_status, cli_status_help },
     { "top", "show the hub's status, refreshed every second", cli_top, cli_top_help },
+    { "drain", "put an edge in lame-duck mode: it finishes what it holds and exits", cli_drain,
+      cli_drain_help },
     { "keygen", "write a CURVE certificate for a cluster's keys folder", cli_keygen,
       cli_keygen_help },
     { "check-config", "check an edge or hub config file", cli_check_config,

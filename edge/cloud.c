@@ -502,6 +502,23 @@ static void borrower_gone(spw_edge_t *self, spw_borrower_t *borrower, const char
     borrower->heard = now;
 }
 
+static void balance_each(spw_service_t *service, void *arg);
+
+void spw_cloud_drain(spw_edge_t *self, int64_t now)
+{
+    if (!self->credit)
+        return;
+    for (size_t i = 0; i < SPW_EDGE_MAX_BORROWERS; i++) {
+        spw_borrower_t *borrower = &self->borrowers[i];
+        if (!borrower->used)
+            continue;
+        spw_gone_pass_t pass = { self, borrower, "lender draining" };
+        spw_pool_each_service(self->pool, drop_waiting, &pass);
+    }
+    spw_cloud_pass_t pass = { self, now };
+    spw_pool_each_service(self->pool, balance_each, &pass);  // stopping: revokes all
+}
+
 void spw_cloud_member(spw_edge_t *self, spw_member_event_t event, const char *name,
                       size_t name_len, uint64_t epoch, int64_t now)
 {
@@ -760,6 +777,11 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     }
     if (in.cmd != SPW_CMD_DELEGATE) {
         spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a borrower", now);
+        return;
+    }
+    if (self->stopping) {
+        self->stats.busy++;
+        refuse(self, msg, in.id, SPW_STATUS_BUSY, "lender draining");
         return;
     }
     spw_service_t *service = spw_pool_service(self->pool, in.service, in.service_len, false);

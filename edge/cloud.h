@@ -54,6 +54,10 @@ size_t spw_cloud_cut_lenders(const spw_edge_t *self, const char **names, size_t 
 void spw_cloud_forget_service(spw_edge_t *self, spw_service_t *service);
 //  The links' heartbeat: leases, returns, liveness, idle links.
 void spw_cloud_tick(spw_edge_t *self, int64_t now);
+
+//  The edge starts draining (self->stopping is set): its borrowers' tasks
+//  still waiting go back busy, and every credit offered is revoked.
+void spw_cloud_drain(spw_edge_t *self, int64_t now);
 //  Takes a delegated task off its lender's in-flight list.
 void spw_cloud_detach(spw_edge_t *self, spw_task_t *task);
 

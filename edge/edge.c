@@ -31,6 +31,7 @@
 #include "life.h"
 
 #include "spw_clock.h"
+#include "spw_daemon.h"
 #include "spw_log.h"
 #include "spw_proto.h"
 #include "spw_socket.h"
@@ -61,6 +62,7 @@
 //  Services whose names start with this are the edge's own, not workers'.
 #define SPW_INTERNAL_PREFIX "spillway."
 #define SPW_STATS_SERVICE   SPW_INTERNAL_PREFIX "stats"
+#define SPW_DRAIN_SERVICE   SPW_INTERNAL_PREFIX "drain"
 
 
 //  Counts a dropped message; the sender is the ROUTER identity in frame 0.
@@ -198,11 +200,13 @@ static int enqueue(spw_task_t *task, bool back)
     return 0;
 }
 
-//  Reports whether a peer's task is one the edge is giving back rather
-//  than answering: on shutdown the origin should re-route it, not fail it.
+//  What a task the edge will not finish is answered when it stops: busy,
+//  "send it elsewhere", to another edge (which re-routes it) and to a
+//  native client (which fails over, or sends it again when this edge is
+//  back); failed to a seed client, which has nowhere else to go.
 static spw_status_t shutdown_status(const spw_task_t *task)
 {
-    return task->client_kind == SPW_CLIENT_PEER ? SPW_STATUS_BUSY : SPW_STATUS_FAILED;
+    return task->client_kind == SPW_CLIENT_SEED ? SPW_STATUS_FAILED : SPW_STATUS_BUSY;
 }
 
 //  Answers a task's client and forgets the task: the one place a task ends.
@@ -411,6 +415,25 @@ static void worker_ready(spw_edge_t *self, spw_pool_worker_t *worker, uint32_t s
 static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
                          uint64_t request_id, int64_t now);
 
+//  Lame duck: native clients are sent elsewhere (seed ones are still
+//  served), nothing more is lent and what was offered is revoked,
+//  borrowers' tasks still waiting go back busy, the hub hears it at once;
+//  its own queue is served by its workers and by lenders, and the loop
+//  stops when the edge holds no task or drain_timeout_ms has passed.
+static void drain(spw_edge_t *self, const char *why, int64_t now)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    self->stopping = true;
+    self->drain_until = now + self->config.drain_timeout_ms;
+    spw_log(SPW_LOG_INFO, "draining", "tasks=%zu drain_timeout_ms=%lld reason=\"%s\"",
+            spw_tasks_size(self->tasks), (long long) self->config.drain_timeout_ms, why);
+    spw_cloud_drain(self, now);
+    self->state_dirty = true;
+    self->avoid_changed = true;  // the hub hears it with the next state, now
+}
+
 //  Accepts a client's request as a task, or answers it at once with why not.
 static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t kind,
                            uint64_t request_id, const char *service_name, size_t service_len,
@@ -428,6 +451,26 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
         return;
     }
     char reason[160];
+    if (service_len == strlen(SPW_DRAIN_SERVICE)
+        && memcmp(service_name, SPW_DRAIN_SERVICE, service_len) == 0) {
+        int n = snprintf(reason, sizeof reason, "draining: %zu tasks held, at most %lld ms",
+                         spw_tasks_size(self->tasks), (long long) self->config.drain_timeout_ms);
+        spw_msg_t answer;
+        spw_msg_init(&answer);
+        spw_msg_add_mem(&answer, reason, (size_t) n < sizeof reason ? (size_t) n : sizeof reason - 1);
+        send_reply(self, client, kind, request_id, SPW_STATUS_OK, 0, &answer, 0, answer.count,
+                   NULL);
+        spw_msg_reset(&answer);
+        drain(self, "asked to (spillway drain)", now);
+        return;
+    }
+    //  A draining edge sends native clients elsewhere; seed clients cannot go.
+    if (self->draining && kind == SPW_CLIENT_NATIVE) {
+        self->stats.busy++;
+        send_reply(self, client, kind, request_id, SPW_STATUS_BUSY, 0, NULL, 0, 0,
+                   "edge draining: send it to another edge");
+        return;
+    }
     //  With a hub, another edge may offer a service no local worker has:
     //  the task waits for credit (or the hub's word that no edge has it).
     bool has_hub = self->control != NULL;
@@ -586,15 +629,17 @@ static void refuse_request(spw_edge_t *self, spw_msg_t *msg, spw_status_t status
 static bool client_allowed(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 {
     zmq_msg_t *peer = &msg->frame[1];
-    if (spw_curve_peer_is(peer, SPW_ROLE_CLIENT))
-        return true;
     spw_proto_t request;
-    bool stats = spw_curve_peer_is(peer, SPW_ROLE_OPERATOR)
-              && spw_proto_decode(msg, 1, &request, NULL) == 0 && request.cmd == SPW_CMD_REQUEST
-              && request.service_len == strlen(SPW_STATS_SERVICE)
+    bool native = spw_proto_decode(msg, 1, &request, NULL) == 0 && request.cmd == SPW_CMD_REQUEST;
+    bool stats = native && request.service_len == strlen(SPW_STATS_SERVICE)
               && memcmp(request.service, SPW_STATS_SERVICE, request.service_len) == 0;
-    return stats || spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_CLIENT, NULL, 0,
-                                     now);
+    bool drain = native && request.service_len == strlen(SPW_DRAIN_SERVICE)
+              && memcmp(request.service, SPW_DRAIN_SERVICE, request.service_len) == 0;
+    //  Operators ask for stats and drains; clients submit tasks (and stats).
+    if (drain || (stats && spw_curve_peer_is(peer, SPW_ROLE_OPERATOR)))
+        return spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_OPERATOR, NULL, 0,
+                                now);
+    return spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_CLIENT, NULL, 0, now);
 }
 
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or
@@ -1149,7 +1194,8 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              "connections=%zu connections_refused=%llu "
              "lenders_cut=%llu requeued=%llu late_replies=%llu unroutable=%llu "
              "workers_lost=%llu dropped_frontend=%llu dropped_backend=%llu "
-             "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s\n",
+             "delegated_out=%llu delegated_in=%llu busy=%llu served_by_others=%llu hub=%s "
+             "draining=%d\n",
              SPW_EDGE_STATS_SCHEMA, self->config.name, (long long) (now - self->started), spw_pool_size(self->pool),
              spw_tasks_size(self->tasks), (unsigned long long) self->stats.accepted,
              (unsigned long long) self->stats.done, (unsigned long long) self->stats.task_errors,
@@ -1173,7 +1219,8 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
              (unsigned long long) self->stats.served_by_others,
              self->hub_state == SPW_HUB_JOINED        ? "joined"
              : self->hub_state == SPW_HUB_REGISTERING ? "registering"
-                                                      : "off");
+                                                      : "off",
+             self->draining ? 1 : 0);
     spw_stats_pass_t pass = { &text, self };
     spw_pool_each_service(self->pool, add_service_stats, &pass);
     spw_msg_t body;
@@ -1265,9 +1312,15 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
     return self;
 }
 
-static void on_control(void *self, spw_msg_t *msg, int64_t now)
+typedef struct {
+    spw_edge_t *edge;
+    size_t hub;
+} spw_hub_link_t;
+
+static void on_hub(void *arg, spw_msg_t *msg, int64_t now)
 {
-    spw_hublink_on_control(self, msg, now);
+    spw_hub_link_t *link = arg;
+    spw_hublink_on_hub(link->edge, link->hub, msg, now);
 }
 
 static void on_cloud(void *self, spw_msg_t *msg, int64_t now)
@@ -1292,16 +1345,28 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             self->config.frontend, self->config.backend, self->cloud ? self->config.cloud : "-",
             self->control ? self->config.hub : "-", self->config.default_service);
     int rc = 0;
-    while (!*stop && !self->fatal) {
+    sig_atomic_t signals = 0;
+    while (!self->fatal) {
+        //  SIGTERM drains; SIGINT, or a second signal, stops at once.
+        if (*stop != signals) {
+            signals = *stop;
+            if (signals > 1 || spw_daemon_last_signal() != SIGTERM || self->draining)
+                break;
+            drain(self, "SIGTERM", spw_clock_ms());
+        }
+        if (self->draining
+            && (spw_tasks_size(self->tasks) == 0 || spw_clock_ms() >= self->drain_until))
+            break;
         //  The poll set changes as links to peers come and go.
-        zmq_pollitem_t items[4 + 3 + SPW_EDGE_MAX_PEERS];
+        zmq_pollitem_t items[3 + SPW_ENDPOINT_LIST + 3 + SPW_EDGE_MAX_PEERS];
         spw_peer_t *polled[SPW_EDGE_MAX_PEERS];
         size_t n = 0;
         items[n++] = (zmq_pollitem_t) { self->backend, 0, ZMQ_POLLIN, 0 };
         items[n++] = (zmq_pollitem_t) { self->frontend, 0, ZMQ_POLLIN, 0 };
-        size_t control_at = self->control ? n++ : SIZE_MAX;
-        if (self->control)
-            items[control_at] = (zmq_pollitem_t) { self->control, 0, ZMQ_POLLIN, 0 };
+        size_t hubs_at = n;
+        for (size_t h = 0; h < self->hub_count; h++)
+            items[n++] = (zmq_pollitem_t) { self->hubs[h], 0, ZMQ_POLLIN, 0 };
+        size_t hubs_polled = self->hub_count;
         size_t cloud_at = self->cloud ? n++ : SIZE_MAX;
         if (self->cloud)
             items[cloud_at] = (zmq_pollitem_t) { self->cloud, 0, ZMQ_POLLIN, 0 };
@@ -1327,6 +1392,10 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             wake = self->state_sent + SPW_EDGE_STATE_COALESCE_MS;
         if (self->settles_at && wake > self->settles_at)
             wake = self->settles_at;
+        if (self->draining && wake > self->drain_until)
+            wake = self->drain_until;
+        if (wake > spw_hublink_next_watch(self))
+            wake = spw_hublink_next_watch(self);
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll(items, (int) n, timeout) < 0) {
             if (errno == EINTR)
@@ -1343,9 +1412,14 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         if ((items[0].revents & ZMQ_POLLIN)
             && spw_msg_drain_all(self->backend, SPW_EDGE_BATCH, on_worker, self, &self->backend_drops, 0, now) != 0)
             rc = -1;
-        if (control_at != SIZE_MAX && (items[control_at].revents & ZMQ_POLLIN) && self->control
-            && spw_msg_drain(self->control, SPW_EDGE_BATCH, on_control, self, &self->hub_drops, -1, now) != 0)
-            rc = -1;
+        for (size_t h = 0; h < hubs_polled && h < self->hub_count; h++) {
+            spw_hub_link_t link = { self, h };
+            if ((items[hubs_at + h].revents & ZMQ_POLLIN)
+                && spw_msg_drain(self->hubs[h], SPW_EDGE_BATCH, on_hub, &link, &self->hub_drops,
+                                 -1, now)
+                       != 0)
+                rc = -1;
+        }
         for (size_t p = 0; p < peers_polled; p++) {
             if (!(items[peers_at + p].revents & ZMQ_POLLIN))
                 continue;
@@ -1377,6 +1451,7 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
         }
         if (self->control && now >= self->next_hub_beat)
             spw_hublink_tick(self, now);
+        spw_hublink_watch(self, now);
         //  A role in lending counts once it has held a while: the hub hears
         //  of it when it has, not at each turn of a queue near capacity.
         bool settled = self->settles_at && now >= self->settles_at;

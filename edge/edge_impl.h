@@ -91,7 +91,9 @@ struct spw_edge_t {
     spw_drops_t hub_drops;
     spw_drops_t cloud_drops;
     bool fatal;  // stop the loop and exit non-zero (refused by the hub)
-    bool stopping;  // shutting down: nothing more is lent
+    bool stopping;  // draining or shutting down: nothing more is lent
+    bool draining;  // lame duck: no new native tasks; stops when it holds none
+    int64_t drain_until;  // ms: when a drain stops waiting for what it holds
     int64_t now;    // ms, the loop's time this turn
     struct {
         uint64_t accepted, done, task_errors, timeouts, failed, overloaded, no_service,
@@ -99,8 +101,15 @@ struct spw_edge_t {
             delegated_in, busy, served_by_others;
     } stats;
 
-    //  Hub link (hublink.c).
-    void *control;          // DEALER to the hub; NULL when standalone
+    //  Hub link (hublink.c). With several hubs the edge uses one at a time
+    //  (control), probes the others, and moves when its hub goes silent.
+    void *control;          // DEALER to the active hub; NULL when standalone
+    void *hubs[SPW_ENDPOINT_LIST];                     // one DEALER per hub
+    char hub_endpoints[SPW_ENDPOINT_LIST][SPW_ENDPOINT_MAX];
+    int64_t hub_answered[SPW_ENDPOINT_LIST];  // a standby's last answer to a probe
+    int64_t hub_up_since[SPW_ENDPOINT_LIST];  // ... answering without a gap since (0: not)
+    size_t hub_count;
+    size_t hub_active;      // hubs[hub_active] is control
     spw_hub_state_t hub_state;
     uint64_t epoch;
     char advertise[SPW_ENDPOINT_MAX];

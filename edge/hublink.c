@@ -14,6 +14,19 @@
 //  keeps trying to register.
 //  Without a hub the local flow goes on.
 //
+//  An edge may be given several hubs (`hub: EP1,EP2`). They share nothing:
+//  each knows the edges registered with it, and what it knows is soft (the
+//  edges' next states rebuild it). The edge uses one at a time, the first
+//  of its list that answers, and sends each of the others a HEARTBEAT
+//  every beat, which a hub that does not know the edge answers DISCONNECT:
+//  a probe. When its hub has been silent two of the hub's heartbeats, the
+//  edge registers with the first other hub that answers its probes (or the
+//  next in the list); when a hub earlier in its list has answered for two
+//  heartbeats, it goes back to it. So all edges gather on the first hub
+//  that is up, and while some edges cannot reach it the two halves each
+//  lend within themselves: lending is by credit between edges, so two
+//  hubs never make one lender over-commit.
+//
 //  State is published at every heartbeat and, coalesced to 10 ms, when it
 //  grows materially: a service's workers change, or its spare (idle + lent)
 //  or backlog (queued + borrowed) rises by a power of two. Falls wait for
@@ -62,6 +75,12 @@ static void fill_host(char *out, size_t size, const char *endpoint, const char *
         snprintf(out, size, "tcp://%s%s", host, colon);
 }
 
+//  The active hub's endpoint, for the log.
+static const char *hub_name(const spw_edge_t *self)
+{
+    return self->hub_count ? self->hub_endpoints[self->hub_active] : "-";
+}
+
 static void send_register(spw_edge_t *self, int64_t now)
 {
     spw_msg_t out;
@@ -106,10 +125,25 @@ int spw_hublink_start(spw_edge_t *self, char *err, size_t errlen)
         spw_curve_keys(self->curve, key, &keys);
         opts.curve = &keys;
     }
-    self->control = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
-    if (!self->control || spw_socket_connect(self->control, self->config.hub, err, errlen) != 0)
-        return -1;
+    //  Every hub of the list, one DEALER each; the first is used first.
+    const char *at = self->config.hub;
+    while (*at && self->hub_count < SPW_ENDPOINT_LIST) {
+        const char *comma = strchr(at, ',');
+        size_t len = comma ? (size_t) (comma - at) : strlen(at);
+        char *endpoint = self->hub_endpoints[self->hub_count];
+        snprintf(endpoint, SPW_ENDPOINT_MAX, "%.*s", (int) len, at);
+        void *socket = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
+        if (!socket)
+            return snprintf(err, errlen, "cannot create a socket: %s", zmq_strerror(errno)), -1;
+        self->hubs[self->hub_count++] = socket;
+        if (spw_socket_connect(socket, endpoint, err, errlen) != 0)
+            return -1;
+        at = comma ? comma + 1 : at + len;
+    }
+    self->hub_active = 0;
+    self->control = self->hubs[0];
     self->hub_state = SPW_HUB_REGISTERING;
+    self->hub_heard = spw_clock_ms();  // a first silence counts from now
     self->hub_liveness_ms = self->liveness_ms;
     self->hub_heartbeat_ms = self->config.heartbeat_ms;
     send_register(self, spw_clock_ms());
@@ -128,7 +162,10 @@ void spw_hublink_stop(spw_edge_t *self)
         zmq_setsockopt(self->control, ZMQ_LINGER, &linger, sizeof linger);
     }
     self->hub_state = SPW_HUB_OFF;
-    spw_socket_destroy(&self->control);
+    self->control = NULL;
+    for (size_t i = 0; i < self->hub_count; i++)
+        spw_socket_destroy(&self->hubs[i]);
+    self->hub_count = 0;
     free(self->figures);
     self->figures = NULL;
 }
@@ -149,7 +186,7 @@ static void on_welcome(spw_edge_t *self, const spw_proto_t *in, int64_t now)
     self->hub_heartbeat_ms = in->count;  // the hub's clock sets our pace to it
     if (!was_joined)
         spw_log(SPW_LOG_INFO, "hub_joined", "hub=%s advertise=%s zone=%s",
-                self->config.hub, self->advertise,
+                hub_name(self), self->advertise,
                 *self->config.zone ? self->config.zone : "-");
     spw_hublink_publish(self, true, now);
 }
@@ -160,7 +197,7 @@ static void on_refused(spw_edge_t *self, const spw_proto_t *in, int64_t now)
         self->refused_since = now;
     bool final = in->count == 0 || now - self->refused_since > (int64_t) in->count;
     spw_log(final ? SPW_LOG_ERROR : SPW_LOG_WARNING, "hub_refused",
-            "hub=%s reason=\"%.*s\" retry=%s", self->config.hub, (int) in->text_len, in->text,
+            "hub=%s reason=\"%.*s\" retry=%s", hub_name(self), (int) in->text_len, in->text,
             final ? "no" : "yes");
     if (final) {
         fprintf(stderr, "spillway-edge: the hub refused this edge: %.*s\n", (int) in->text_len,
@@ -195,6 +232,82 @@ static void on_match(spw_edge_t *self, const spw_proto_t *in, int64_t now)
     spw_cloud_delegate(self, service, now);
 }
 
+//  Moves to hub next: the one it used hears goodbye (if it is there to hear
+//  it), matches stand for a credit lease, and the edge registers anew.
+static void switch_hub(spw_edge_t *self, size_t next, const char *why, int64_t now)
+{
+    spw_log(SPW_LOG_WARNING, "hub_failover", "from=%s to=%s reason=\"%s\"", hub_name(self),
+            self->hub_endpoints[next], why);
+    if (self->hub_state == SPW_HUB_JOINED) {
+        spw_msg_t out;
+        spw_msg_init(&out);
+        spw_proto_put_disconnect(&out);
+        spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
+        self->matches_until = now + self->config.credit_lease_ms;
+    }
+    self->hub_up_since[self->hub_active] = 0;
+    self->hub_answered[self->hub_active] = 0;
+    self->hub_active = next;
+    self->control = self->hubs[next];
+    self->hub_state = SPW_HUB_REGISTERING;
+    self->hub_heard = now;
+    send_register(self, now);
+}
+
+//  A standby hub's answer to a probe: it is up.
+static void on_standby(spw_edge_t *self, size_t hub, int64_t now)
+{
+    int64_t gap = 2 * self->hub_heartbeat_ms;
+    if (!self->hub_up_since[hub] || now - self->hub_answered[hub] > gap)
+        self->hub_up_since[hub] = now;
+    self->hub_answered[hub] = now;
+}
+
+//  True if a standby hub has answered its probes within two heartbeats.
+static bool standby_up(const spw_edge_t *self, size_t hub, int64_t now)
+{
+    return self->hub_answered[hub] && now - self->hub_answered[hub] <= 2 * self->hub_heartbeat_ms;
+}
+
+void spw_hublink_watch(spw_edge_t *self, int64_t now)
+{
+    if (self->hub_count < 2)
+        return;
+    int64_t beat = self->hub_heartbeat_ms;
+    //  A hub earlier in the list, up two heartbeats: back to it.
+    for (size_t h = 0; h < self->hub_active; h++)
+        if (standby_up(self, h, now) && now - self->hub_up_since[h] >= 2 * beat) {
+            switch_hub(self, h, "a hub earlier in the list answers", now);
+            return;
+        }
+    if (now - self->hub_heard <= 2 * beat)
+        return;
+    //  Silent two heartbeats: the first other hub that answers, or the next.
+    size_t next = (self->hub_active + 1) % self->hub_count;
+    for (size_t h = 0; h < self->hub_count; h++)
+        if (h != self->hub_active && standby_up(self, h, now)) {
+            next = h;
+            break;
+        }
+    switch_hub(self, next, "the hub is silent", now);
+}
+
+int64_t spw_hublink_next_watch(const spw_edge_t *self)
+{
+    return self->hub_count < 2 ? INT64_MAX : self->hub_heard + 2 * self->hub_heartbeat_ms + 1;
+}
+
+void spw_hublink_on_hub(spw_edge_t *self, size_t hub, spw_msg_t *msg, int64_t now)
+{
+    if (hub == self->hub_active) {
+        spw_hublink_on_control(self, msg, now);
+        return;
+    }
+    spw_proto_t in;
+    if (spw_proto_decode(msg, 0, &in, NULL) == 0)
+        on_standby(self, hub, now);
+}
+
 void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 {
     spw_proto_t in;
@@ -216,7 +329,7 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     case SPW_CMD_DISCONNECT:
         //  The hub does not know us (it restarted): register again, now.
         if (self->hub_state == SPW_HUB_JOINED)
-            spw_log(SPW_LOG_INFO, "hub_reregister", "hub=%s", self->config.hub);
+            spw_log(SPW_LOG_INFO, "hub_reregister", "hub=%s", hub_name(self));
         self->hub_state = SPW_HUB_REGISTERING;
         send_register(self, now);
         break;
@@ -326,7 +439,8 @@ static bool send_state(spw_edge_t *self, bool always, int64_t now)
     if (spw_proto_put_state(&out, self->config.name, self->epoch, self->stats.delegated_out,
                             self->stats.delegated_in, batch.figures, batch.count)
             == 0
-        && (cuts == 0 || spw_proto_put_avoid(&out, cut, cuts) == 0))
+        && (cuts == 0 && !self->draining ? true : spw_proto_put_avoid(&out, cut, cuts) == 0)
+        && (!self->draining || spw_proto_put_state_flags(&out, SPW_STATE_DRAINING) == 0))
         spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
     spw_msg_reset(&out);
     return true;
@@ -376,8 +490,16 @@ void spw_hublink_tick(spw_edge_t *self, int64_t now)
     if (!self->control)
         return;
     self->next_hub_beat = now + self->hub_heartbeat_ms;
+    //  Probes: a hub that does not know this edge answers DISCONNECT.
+    for (size_t h = 0; h < self->hub_count; h++)
+        if (h != self->hub_active) {
+            spw_msg_t out;
+            spw_msg_init(&out);
+            spw_proto_put_heartbeat(&out);
+            spw_msg_send(&out, self->hubs[h], ZMQ_DONTWAIT);
+        }
     if (self->hub_state == SPW_HUB_JOINED && now - self->hub_heard > self->hub_liveness_ms) {
-        spw_log(SPW_LOG_WARNING, "hub_lost", "hub=%s silent_ms=%lld", self->config.hub,
+        spw_log(SPW_LOG_WARNING, "hub_lost", "hub=%s silent_ms=%lld", hub_name(self),
                 (long long) (now - self->hub_heard));
         self->hub_state = SPW_HUB_REGISTERING;
         //  Lending already set up runs out its lease, then stops.

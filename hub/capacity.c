@@ -248,6 +248,16 @@ int spw_capacity_avoid(spw_capacity_t *self, const char *name, uint64_t epoch,
     return 0;
 }
 
+int spw_capacity_set_draining(spw_capacity_t *self, const char *name, uint64_t epoch,
+                              bool draining)
+{
+    spw_edge_state_t *edge = live_edge(self, name, epoch);
+    if (!edge)
+        return -1;
+    edge->draining = draining;
+    return 0;
+}
+
 bool spw_capacity_avoids(const spw_edge_state_t *borrower, const spw_edge_state_t *lender)
 {
     for (size_t i = 0; i < borrower->avoid_count; i++)

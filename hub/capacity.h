@@ -60,6 +60,9 @@ typedef struct {
     //  matched with, as its last state said.
     char avoid[SPW_CAPACITY_AVOID_MAX][SPW_CAPACITY_NAME_MAX + 1];
     size_t avoid_count;
+    //  It is draining (its last state said): it lends nothing and leaves
+    //  once what it holds is done.
+    bool draining;
 } spw_edge_state_t;
 
 typedef enum {
@@ -101,6 +104,11 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
 //  live registered edge.
 int spw_capacity_avoid(spw_capacity_t *self, const char *name, uint64_t epoch,
                        const char *const *names, const size_t *lens, size_t count);
+
+//  Whether the edge is draining, as its last state said. -1 if name/epoch is
+//  not a live registered edge.
+int spw_capacity_set_draining(spw_capacity_t *self, const char *name, uint64_t epoch,
+                              bool draining);
 
 //  True if borrower asked not to be matched with lender.
 bool spw_capacity_avoids(const spw_edge_state_t *borrower, const spw_edge_state_t *lender);

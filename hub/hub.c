@@ -897,6 +897,7 @@ static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_
            && spw_proto_next_avoid(in, &at, &avoid[avoided], &lens[avoided]) == 1)
         avoided++;
     spw_capacity_avoid(self->capacity, name, in->epoch, avoid, lens, avoided);
+    spw_capacity_set_draining(self->capacity, name, in->epoch, in->event & SPW_STATE_DRAINING);
     self->stats.states++;
     self->match_dirty = true;
     spw_peer_t *peer = peer_by_name(self, name);

@@ -311,7 +311,8 @@ size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_p
     for (size_t i = 0; i < edges; i++) {
         const spw_edge_state_t *edge = edge_at(table, i);
         const spw_service_state_t *state = edge->alive ? service_of(edge, service) : NULL;
-        uint32_t supply = spw_match_supply(state);
+        //  A draining edge lends nothing; its backlog may still borrow.
+        uint32_t supply = edge->draining ? 0 : spw_match_supply(state);
         uint32_t demand = spw_match_demand(state);
         if (supply > 0) {
             m.lenders[m.lender_count++] = (lender_t) {

@@ -217,7 +217,7 @@ typedef struct {
 } spw_service_total_t;
 
 typedef struct {
-    size_t edges, alive;
+    size_t edges, alive, draining;
     uint64_t workers, idle, queued, running;
     spw_row_t *rows;       // every edge
     spw_row_t **page;      // the edges the query picks, sorted
@@ -358,6 +358,7 @@ static int summarize(const spw_status_view_t *view, const spw_status_query_t *qu
         if (!row->edge->alive)
             continue;
         summary->alive++;
+        summary->draining += row->edge->draining;
         summary->workers += row->workers;
         summary->idle += row->idle;
         summary->queued += row->queued;
@@ -387,6 +388,12 @@ static int summarize(const spw_status_view_t *view, const spw_status_query_t *qu
 
 // -- JSON ---------------------------------------------------------------------
 
+//  An edge's state as the status names it.
+static const char *state_name(const spw_edge_state_t *edge)
+{
+    return !edge->alive ? "dead" : edge->draining ? "draining" : "alive";
+}
+
 static void messages_per_task(const spw_status_view_t *view, char *out, size_t size,
                               const char *none)
 {
@@ -407,7 +414,7 @@ static void json_edge(spw_buf_t *buf, const spw_row_t *row, int64_t now)
     const spw_edge_state_t *edge = row->edge;
     buf_add(buf, "{\"name\":");
     buf_add_json_string(buf, edge->name);
-    buf_add(buf, ",\"state\":\"%s\",\"age_ms\":%lld,\"zone\":", edge->alive ? "alive" : "dead",
+    buf_add(buf, ",\"state\":\"%s\",\"age_ms\":%lld,\"zone\":", state_name(edge),
             (long long) (now - edge->last_heard));
     buf_add_json_string(buf, edge->zone);
     buf_add(buf, ",\"endpoint\":");
@@ -455,9 +462,9 @@ static void render_json(const spw_status_view_t *view, const spw_status_query_t 
     buf_add(&buf, ",\"policy\":\"%s\",\"uptime_ms\":%lld", view->policy,
             (long long) view->uptime_ms);
     buf_add(&buf,
-            ",\"summary\":{\"edges\":%zu,\"alive\":%zu,\"dead\":%zu,\"workers\":%llu,"
+            ",\"summary\":{\"edges\":%zu,\"alive\":%zu,\"dead\":%zu,\"draining\":%zu,\"workers\":%llu,"
             "\"idle\":%llu,\"queued\":%llu,\"running\":%llu,\"services\":%zu}",
-            summary.edges, summary.alive, summary.edges - summary.alive,
+            summary.edges, summary.alive, summary.edges - summary.alive, summary.draining,
             (unsigned long long) summary.workers, (unsigned long long) summary.idle,
             (unsigned long long) summary.queued, (unsigned long long) summary.running,
             summary.service_count);
@@ -578,7 +585,7 @@ static void text_edge(spw_buf_t *buf, const spw_row_t *row, int name_w, int zone
     const spw_edge_state_t *edge = row->edge;
     char age[16];
     format_age(age, sizeof age, now - edge->last_heard);
-    buf_add(buf, "%-*s  %-5s  %5s  %-*s  ", name_w, edge->name, edge->alive ? "alive" : "dead",
+    buf_add(buf, "%-*s  %-8s  %5s  %-*s  ", name_w, edge->name, state_name(edge),
             age, zone_w, *edge->zone ? edge->zone : "-");
     size_t written = 0;
     for (size_t s = 0; s < edge->service_count; s++) {
@@ -608,8 +615,8 @@ static void render_text(const spw_status_view_t *view, const spw_status_query_t 
     messages_per_task(view, ratio, sizeof ratio, "-");
     buf_add(&buf, "hub %s  policy %s  edges %zu  alive %zu  hub msgs/s %.1f  per delegated task %s\n",
             view->hub, view->policy, summary.edges, summary.alive, view->messages_per_s, ratio);
-    buf_add(&buf, "dead %zu  workers %llu  idle %llu  queued %llu  running %llu\n",
-            summary.edges - summary.alive, (unsigned long long) summary.workers,
+    buf_add(&buf, "dead %zu  draining %zu  workers %llu  idle %llu  queued %llu  running %llu\n",
+            summary.edges - summary.alive, summary.draining, (unsigned long long) summary.workers,
             (unsigned long long) summary.idle, (unsigned long long) summary.queued,
             (unsigned long long) summary.running);
     text_top(&buf, "busiest:", summary.busiest, summary.busiest_count, true);
@@ -629,7 +636,7 @@ static void render_text(const spw_status_view_t *view, const spw_status_query_t 
     }
     if (services_w > SPW_STATUS_SERVICES_COLUMN_MAX)
         services_w = SPW_STATUS_SERVICES_COLUMN_MAX;
-    buf_add(&buf, "\n%-*s  %-5s  %5s  %-*s  %-*s  %7s  %6s  %6s  %8s  %8s\n", name_w, "NAME",
+    buf_add(&buf, "\n%-*s  %-8s  %5s  %-*s  %-*s  %7s  %6s  %6s  %8s  %8s\n", name_w, "NAME",
             "STATE", "AGE", zone_w, "ZONE", services_w, "SERVICES", "WORKERS", "IDLE", "QUEUED",
             "OUT/s", "IN/s");
     size_t at = first;

@@ -25,6 +25,8 @@ extern "C" {
 #define SPW_ENDPOINT_MAX 256
 #define SPW_PATH_MAX     1024
 #define SPW_ERROR_MAX    512
+//  Endpoints a list-valued endpoint key holds at most (an edge's hubs).
+#define SPW_ENDPOINT_LIST 4
 
 typedef enum {
     SPW_KEY_STRING,    // char[size], any text up to size - 1 bytes
@@ -43,6 +45,7 @@ typedef struct {
     const char *const *choices; // SPW_KEY_ENUM: NULL-terminated
     bool required;              // must be set by the file or a flag
     bool optional;              // string/endpoint may be empty (feature off)
+    bool list;                  // endpoint: a comma-separated list, at most SPW_ENDPOINT_LIST
     const char *default_value;  // as text, parsed like a file value; NULL: none
     const char *help;           // one line for --help and the docs
 } spw_key_t;
@@ -56,7 +59,7 @@ typedef struct {
     char frontend[SPW_ENDPOINT_MAX];
     char backend[SPW_ENDPOINT_MAX];
     char cloud[SPW_ENDPOINT_MAX];
-    char hub[SPW_ENDPOINT_MAX];
+    char hub[SPW_ENDPOINT_MAX * SPW_ENDPOINT_LIST];  // one or a comma-separated list
     char advertise[SPW_ENDPOINT_MAX];
     char zone[SPW_NAME_MAX + 1];
     char default_service[SPW_NAME_MAX + 1];
@@ -78,6 +81,7 @@ typedef struct {
     int64_t credit_lease_ms;
     int64_t link_idle_ms;
     int64_t lender_stall_ms;  // 0: never
+    int64_t drain_timeout_ms;
     char curve_dir[SPW_PATH_MAX];  // empty: plaintext
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t

@@ -90,6 +90,10 @@ typedef enum {
 #define SPW_MAX_NAME_LEN     64
 //  The most lenders one STATE may ask the hub not to match it with.
 #define SPW_MAX_AVOID        8
+//  STATE's flags: the edge is draining (it takes no new tasks, lends
+//  nothing, and will leave once what it holds is done).
+#define SPW_STATE_DRAINING    0x01
+#define SPW_STATE_KNOWN_FLAGS 0x01
 #define SPW_MAX_ENDPOINT_LEN 255
 #define SPW_MAX_TEXT_LEN     1024
 //  A STATE or MATCH message packs its records into one frame of at most
@@ -142,7 +146,7 @@ typedef struct {
     uint32_t liveness;        // WELCOME, ACCEPTED
     uint32_t max_bytes;       // ACCEPTED: the largest message the edge takes
     uint32_t lease_ms;        // CREDIT: how long the credits it names hold
-    uint8_t event;            // MEMBER: spw_member_event_t; MATCH: flags
+    uint8_t event;            // MEMBER: spw_member_event_t; MATCH, STATE: flags
     const uint8_t *records;   // MATCH: matches; STATE: service figures
     size_t records_len;
     const uint8_t *avoid;     // STATE: lenders it cut off (names, length-prefixed)
@@ -260,6 +264,8 @@ int spw_proto_put_state(spw_msg_t *msg, const char *name, uint64_t epoch, uint64
 //  Appends STATE's avoid frame: the lenders the edge cut off (count at most
 //  SPW_MAX_AVOID), which the hub must not match it with.
 int spw_proto_put_avoid(spw_msg_t *msg, const char *const *names, size_t count);
+//  Appends STATE's flags frame, after the avoid frame (which may be empty).
+int spw_proto_put_state_flags(spw_msg_t *msg, uint8_t flags);
 int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,
                            const char *service, uint32_t timeout_ms);
 int spw_proto_put_done(spw_msg_t *msg, uint64_t task_key, spw_status_t status,

@@ -44,7 +44,9 @@
 //  How often requests are checked against their deadlines.
 #define SPW_CLIENT_SWEEP_MS 100
 
-typedef enum { EDGE_UNKNOWN, EDGE_UP, EDGE_DOWN } edge_state_t;
+//  DRAINING: it answered busy (it is draining or stopping); like DOWN, it
+//  gets nothing until its connection drops and comes back (a new process).
+typedef enum { EDGE_UNKNOWN, EDGE_UP, EDGE_DRAINING, EDGE_DOWN } edge_state_t;
 
 typedef struct {
     void *socket;   // DEALER to the edge's frontend
@@ -257,7 +259,8 @@ static int dispatch(spw_client_t *self, pending_t *pending, size_t first, int64_
 {
     for (size_t k = 0; k < self->edge_count; k++) {
         size_t i = (first + k) % self->edge_count;
-        if (self->edges[i].state != EDGE_DOWN && send_to(self, pending, i, now) == 0)
+        if (self->edges[i].state != EDGE_DOWN && self->edges[i].state != EDGE_DRAINING
+            && send_to(self, pending, i, now) == 0)
             return 0;
     }
     pending->edge = -1;
@@ -322,7 +325,7 @@ static void watch_edges(spw_client_t *self, int64_t now)
             }
             zmq_msg_close(&event);
             if (id == ZMQ_EVENT_CONNECTED)
-                edge->state = EDGE_UP;
+                edge->state = EDGE_UP;  // after a drop: a new process, or the same back
             else if (edge->state != EDGE_DOWN) {
                 edge->state = EDGE_DOWN;
                 resend(self, (int) i, now);
@@ -382,7 +385,8 @@ static int send_request(spw_client_t *self, const char *service, spw_msg_t *body
         //  that would not take it now (a full queue) is the caller's to wait on.
         bool all_down = true;
         for (size_t i = 0; i < self->edge_count; i++)
-            all_down &= self->edges[i].state == EDGE_DOWN;
+            all_down &= self->edges[i].state == EDGE_DOWN
+                     || self->edges[i].state == EDGE_DRAINING;
         if (!all_down) {
             int saved = errno;
             pending_free((void **) &pending);
@@ -482,6 +486,16 @@ static int take_reply(spw_client_t *self, size_t i, spw_reply_t *reply)
         if (spw_proto_decode(&msg, 0, &proto, NULL) != 0 || proto.cmd != SPW_CMD_REPLY
             || !zhashx_lookup(self->pending, id_key(proto.id))) {
             spw_msg_reset(&msg);  // malformed, or a second answer: dropped
+            continue;
+        }
+        //  busy: the edge is draining or stopping; the request goes elsewhere.
+        if (proto.status == SPW_STATUS_BUSY) {
+            pending_t *pending = zhashx_lookup(self->pending, id_key(proto.id));
+            spw_msg_reset(&msg);
+            if (pending->edge == (int) i) {
+                self->edges[i].state = EDGE_DRAINING;
+                resend(self, (int) i, spw_clock_ms());
+            }
             continue;
         }
         pending_t *pending = take_pending(self, proto.id);

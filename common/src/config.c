@@ -98,6 +98,28 @@ static const char *show(char *out, const char *text, size_t len)
     return out;
 }
 
+//  True if text (len bytes, NUL-terminated) is one endpoint, or for a list
+//  key up to SPW_ENDPOINT_LIST of them separated by commas.
+static bool endpoints_valid(const spw_key_t *key, const char *text, size_t len)
+{
+    if (!key->list)
+        return spw_endpoint_valid(text);
+    size_t count = 0;
+    for (size_t at = 0; at <= len;) {
+        const char *comma = memchr(text + at, ',', len - at);
+        size_t end = comma ? (size_t) (comma - text) : len;
+        char one[SPW_ENDPOINT_MAX];
+        if (end - at >= sizeof one || ++count > SPW_ENDPOINT_LIST)
+            return false;
+        memcpy(one, text + at, end - at);
+        one[end - at] = '\0';
+        if (!spw_endpoint_valid(one))
+            return false;
+        at = end + 1;
+    }
+    return true;
+}
+
 //  True for the kinds of key stored as a char array.
 static bool is_text_key(const spw_key_t *key)
 {
@@ -215,10 +237,11 @@ static int apply_text(const spw_key_t *key, char *field, const char *text, size_
             put_error(msg, msglen, "'%s' is too long (at most %zu characters)", key->name, max);
             return -1;
         }
-        if (memchr(text, '\0', len) || !spw_endpoint_valid(text)) {
-            put_error(msg, msglen, "'%s' is not a ZeroMQ endpoint: '%s' (expected "
-                      "tcp://HOST:PORT, ipc://PATH or inproc://NAME)", key->name,
-                      show(shown, text, len));
+        if (memchr(text, '\0', len) || !endpoints_valid(key, text, len)) {
+            put_error(msg, msglen, "'%s' is not a ZeroMQ endpoint%s: '%s' (expected "
+                      "tcp://HOST:PORT, ipc://PATH or inproc://NAME%s)", key->name,
+                      key->list ? " or a list of them" : "", show(shown, text, len),
+                      key->list ? ", or up to 4 of them separated by commas" : "");
             return -1;
         }
         break;

@@ -27,6 +27,8 @@
 
 //  At most one "refused" log line a socket per this period.
 #define SPW_CONNECTIONS_LOG_PERIOD_MS 1000
+//  Below this many connections a socket's cut limit is worth a warning.
+#define SPW_CONNECTIONS_FEW 1024
 //  File numbers tracked when the file limit is unlimited.
 #define SPW_CONNECTIONS_MAX_FILES (1 << 20)
 
@@ -115,8 +117,9 @@ int spw_connections_watch(void *ctx, void *const *sockets, const char *const *na
 {
     long files = spw_connections_fd_limit();
     size_t max = spw_connections_cap(wanted, count, files);
+    //  A warning when the cut leaves few; the default is cut on most machines.
     if (max < wanted)
-        spw_log(SPW_LOG_WARNING, "max_connections_cut",
+        spw_log(max < SPW_CONNECTIONS_FEW ? SPW_LOG_WARNING : SPW_LOG_INFO, "max_connections_cut",
                 "max_connections=%zu wanted=%zu files=%ld hint=\"the open-file limit holds "
                 "twice every socket's connections; raise the hard limit (ulimit -Hn)\"",
                 max, wanted, files);

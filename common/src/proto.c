@@ -623,7 +623,15 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
             *why = "bad avoid list";
             return -1;
         }
-        return no_body(msg, f + 6, out, why);
+        if (f + 6 == msg->count)
+            return no_body(msg, f + 6, out, why);
+        //  Its flags (draining), if any: one byte, unknown bits ignored.
+        if (frame_size(msg, f + 6) != 1) {
+            *why = "bad state flags";
+            return -1;
+        }
+        out->event = frame_data(msg, f + 6)[0] & SPW_STATE_KNOWN_FLAGS;
+        return no_body(msg, f + 7, out, why);
     case SPW_CMD_DELEGATE:
         if (read_name(msg, f, &out->name, &out->name_len) != 0) {
             *why = "bad origin name";
@@ -954,6 +962,11 @@ int spw_proto_put_avoid(spw_msg_t *msg, const char *const *names, size_t count)
         len += n;
     }
     return spw_msg_add_mem(msg, list, len);
+}
+
+int spw_proto_put_state_flags(spw_msg_t *msg, uint8_t flags)
+{
+    return spw_msg_add_mem(msg, &flags, 1);
 }
 
 int spw_proto_put_delegate(spw_msg_t *msg, const char *origin, uint64_t task_key,

@@ -94,14 +94,20 @@ class Cluster:
         except OSError:
             return ""
 
-    def stop(self, proc, check_exit=True, timeout=10):
+    def stop(self, proc, check_exit=True, timeout=10, drain=1.0):
+        """SIGTERM; an edge then drains, so after drain seconds a second
+        SIGTERM stops it at once; SIGKILL after timeout more."""
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout)
+                proc.wait(drain)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         if check_exit:
             check(proc.returncode == 0, "%s exited %s after SIGTERM; log:\n%s"
                   % (proc.label, proc.returncode, self.log_tail(proc)))
@@ -231,3 +237,138 @@ def run(tests):
             print("FAIL %s: %s: %s" % (test.__name__, type(e).__name__, e), flush=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class LinkProxy:
+    """A fault-injecting TCP proxy on 127.0.0.1 in front of one endpoint:
+    pass (the default), delay(ms) each byte, stall (hold every byte, links
+    stay up), cut (drop every connection and refuse new ones), heal.
+    Connect to .endpoint instead of the target's."""
+
+    def __init__(self, target_port):
+        import selectors
+        import socket
+        import threading
+        self.target = ("127.0.0.1", target_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        self.port = self.listener.getsockname()[1]
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.mode, self.delay_s = "pass", 0.0
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+        self.pairs = {}     # socket -> its other end
+        self.pending = {}   # socket -> [(due, bytes)] to write to it
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def delay(self, ms):
+        with self.lock:
+            self.mode, self.delay_s = "delay", ms / 1000.0
+
+    def stall(self):
+        with self.lock:
+            self.mode = "stall"
+
+    def cut(self):
+        with self.lock:
+            self.mode = "cut"
+            for s in list(self.pairs):
+                self._close(s)
+
+    def heal(self):
+        with self.lock:
+            self.mode, self.delay_s = "pass", 0.0
+
+    def close(self):
+        self.running = False
+        self.thread.join(5)
+        with self.lock:
+            for s in list(self.pairs):
+                self._close(s)
+        self.listener.close()
+
+    def _close(self, s):
+        other = self.pairs.pop(s, None)
+        for sock in (s, other):
+            if sock is None:
+                continue
+            self.pairs.pop(sock, None)
+            self.pending.pop(sock, None)
+            try:
+                self.selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            sock.close()
+
+    def _loop(self):
+        import selectors
+        import socket
+        import time as clock
+        while self.running:
+            events = self.selector.select(0.005)
+            with self.lock:
+                for key, _ in events:
+                    s = key.fileobj
+                    if s is self.listener:
+                        try:
+                            client, _ = self.listener.accept()
+                        except OSError:
+                            continue
+                        if self.mode == "cut":
+                            client.close()
+                            continue
+                        upstream = socket.socket()
+                        try:
+                            upstream.connect(self.target)
+                        except OSError:
+                            client.close()
+                            upstream.close()
+                            continue
+                        for sock in (client, upstream):
+                            sock.setblocking(False)
+                            self.selector.register(sock, selectors.EVENT_READ, None)
+                            self.pending[sock] = []
+                        self.pairs[client], self.pairs[upstream] = upstream, client
+                        continue
+                    if s not in self.pairs or self.mode == "stall":
+                        continue
+                    try:
+                        data = s.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        self._close(s)
+                        continue
+                    due = clock.monotonic() + (self.delay_s if self.mode == "delay" else 0)
+                    self.pending[self.pairs[s]].append((due, data))
+                if self.mode == "stall":
+                    continue
+                now = clock.monotonic()
+                for sock, queue in list(self.pending.items()):
+                    while queue and queue[0][0] <= now:
+                        data = queue.pop(0)[1]
+                        try:
+                            sock.setblocking(True)
+                            sock.sendall(data)
+                            sock.setblocking(False)
+                        except OSError:
+                            self._close(sock)
+                            break

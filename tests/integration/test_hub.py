@@ -526,6 +526,8 @@ def test_status_is_paged_and_rate_limited_and_edges_are_heard_through_a_flood():
             status_name = {0: "ok", 3: "overloaded"}.get(reply[3][0], "other")
             answers[status_name] = answers.get(status_name, 0) + 1
         elapsed = time.monotonic() - started
+        print("    status flood: %d requests in %.1fs, %d answered, %d refused overloaded"
+              % (sent, elapsed, answers["ok"], answers["overloaded"]))
         check(answers["overloaded"] > 0 and answers["ok"] <= 50 + 50 * elapsed + 5
               and answers["ok"] + answers["overloaded"] == sent,
               "%d sent in %.1fs: %r" % (sent, elapsed, answers))

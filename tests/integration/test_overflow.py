@@ -489,20 +489,21 @@ def test_overflow_prefers_edges_of_the_origins_zone():
               "more of A's overflow than C, which has more spare: %r" % served)
 
 
-run([
-    test_a_lender_answering_only_busy_is_cut_off_and_b_serves,
-    test_a_lender_that_answers_nothing_is_cut_off_and_its_tasks_served_elsewhere,
-    test_overflow_prefers_edges_of_the_origins_zone,
-    test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted,
-    test_client_made_up_service_names_cannot_fill_the_table,
-    test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once,
-    test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
-    test_overloaded_edge_spills_and_beats_its_own_throughput,
-    test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation,
-    test_hub_restarted_with_tasks_in_flight_runs_none_of_them_twice,
-    test_hub_killed_lending_set_up_runs_out_its_lease_then_stops,
-    test_bursts_apart_are_each_served_by_the_lender,
-    test_new_edge_joins_under_load_and_receives_overflow,
-    test_duplicate_edge_name_is_refused_with_its_reason,
-    test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere,
-])
+if __name__ == "__main__":
+    run([
+        test_a_lender_answering_only_busy_is_cut_off_and_b_serves,
+        test_a_lender_that_answers_nothing_is_cut_off_and_its_tasks_served_elsewhere,
+        test_overflow_prefers_edges_of_the_origins_zone,
+        test_serving_edge_restarted_under_its_name_its_old_tasks_are_rerouted,
+        test_client_made_up_service_names_cannot_fill_the_table,
+        test_serving_edge_killed_mid_task_its_tasks_are_rerouted_and_answered_once,
+        test_edge_without_workers_is_served_by_others_in_proportion_to_spare,
+        test_overloaded_edge_spills_and_beats_its_own_throughput,
+        test_hub_killed_local_goes_on_and_restarted_hub_resumes_delegation,
+        test_hub_restarted_with_tasks_in_flight_runs_none_of_them_twice,
+        test_hub_killed_lending_set_up_runs_out_its_lease_then_stops,
+        test_bursts_apart_are_each_served_by_the_lender,
+        test_new_edge_joins_under_load_and_receives_overflow,
+        test_duplicate_edge_name_is_refused_with_its_reason,
+        test_seed_req_clients_at_an_edge_without_workers_are_served_elsewhere,
+    ])

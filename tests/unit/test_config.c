@@ -514,8 +514,23 @@ static void test_optional_endpoint_still_refuses_a_malformed_address(void **stat
 {
     (void) state;
     assert_load_error("hub: udp://hub:1\n",
-                      ":1:6: 'hub' is not a ZeroMQ endpoint: 'udp://hub:1' "
-                      "(expected tcp://HOST:PORT, ipc://PATH or inproc://NAME)");
+                      ":1:6: 'hub' is not a ZeroMQ endpoint or a list of them: 'udp://hub:1' "
+                      "(expected tcp://HOST:PORT, ipc://PATH or inproc://NAME, or up to 4 of "
+                      "them separated by commas)");
+    //  A list: every endpoint is checked, and there are at most four.
+    assert_load_error("hub: tcp://a:1,udp://b:2\n",
+                      ":1:6: 'hub' is not a ZeroMQ endpoint or a list of them: "
+                      "'tcp://a:1,udp://b:2' (expected tcp://HOST:PORT, ipc://PATH or "
+                      "inproc://NAME, or up to 4 of them separated by commas)");
+    assert_load_error("hub: tcp://a:1,\n",
+                      ":1:6: 'hub' is not a ZeroMQ endpoint or a list of them: 'tcp://a:1,' "
+                      "(expected tcp://HOST:PORT, ipc://PATH or inproc://NAME, or up to 4 of "
+                      "them separated by commas)");
+    assert_load_error("hub: tcp://a:1,tcp://a:2,tcp://a:3,tcp://a:4,tcp://a:5\n",
+                      ":1:6: 'hub' is not a ZeroMQ endpoint or a list of them: "
+                      "'tcp://a:1,tcp://a:2,tcp://a:3,tcp://a:4,tcp://a:5' (expected "
+                      "tcp://HOST:PORT, ipc://PATH or inproc://NAME, or up to 4 of them "
+                      "separated by commas)");
 }
 
 static void test_string_too_long_for_its_buffer(void **state)
@@ -627,8 +642,9 @@ static void test_set_reports_a_bad_endpoint_with_its_origin(void **state)
     start_settings(&config);
     assert_int_equal(spw_config_set(spw_edge_keys, &config, "hub", "tcp://h:0", "--hub",
                                     err, sizeof err), -1);
-    assert_string_equal(err, "--hub: 'hub' is not a ZeroMQ endpoint: 'tcp://h:0' "
-                        "(expected tcp://HOST:PORT, ipc://PATH or inproc://NAME)");
+    assert_string_equal(err, "--hub: 'hub' is not a ZeroMQ endpoint or a list of them: "
+                        "'tcp://h:0' (expected tcp://HOST:PORT, ipc://PATH or inproc://NAME, "
+                        "or up to 4 of them separated by commas)");
 }
 
 static void test_set_leaves_the_setting_unchanged_on_error(void **state)

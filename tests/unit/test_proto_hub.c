@@ -197,6 +197,35 @@ static void test_match_with_a_truncated_or_zero_record_is_malformed(void **state
 }
 
 //  STATE may end with the lenders the edge cut off; a bad list is malformed.
+static void test_state_may_say_the_edge_is_draining(void **state)
+{
+    (void) state;
+    spw_msg_t msg;
+    spw_proto_t in;
+    spw_msg_init(&msg);
+    //  An empty avoid list, then the flags: draining, and a bit not known yet.
+    assert_int_equal(spw_proto_put_state(&msg, "A", 9, 0, 0, NULL, 0), 0);
+    assert_int_equal(spw_proto_put_avoid(&msg, NULL, 0), 0);
+    assert_int_equal(spw_proto_put_state_flags(&msg, SPW_STATE_DRAINING | 0x80), 0);
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    assert_int_equal(in.event, SPW_STATE_DRAINING);
+    size_t offset = 0, len;
+    const char *name;
+    assert_int_equal(spw_proto_next_avoid(&in, &offset, &name, &len), 0);
+    spw_msg_reset(&msg);
+    //  Without flags it is not draining.
+    assert_int_equal(spw_proto_put_state(&msg, "A", 9, 0, 0, NULL, 0), 0);
+    assert_int_equal(spw_proto_decode(&msg, 0, &in, NULL), 0);
+    assert_int_equal(in.event, 0);
+    spw_msg_reset(&msg);
+    //  Flags are one byte.
+    assert_int_equal(spw_proto_put_state(&msg, "A", 9, 0, 0, NULL, 0), 0);
+    assert_int_equal(spw_proto_put_avoid(&msg, NULL, 0), 0);
+    assert_int_equal(spw_msg_add_mem(&msg, "\1\1", 2), 0);
+    assert_string_equal(decode_error(&msg), "bad state flags");
+    spw_msg_reset(&msg);
+}
+
 static void test_state_carries_an_avoid_list(void **state)
 {
     (void) state;
@@ -436,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_match_with_a_truncated_or_zero_record_is_malformed),
         cmocka_unit_test(test_hub_and_cloud_commands_need_the_spw2_header),
         cmocka_unit_test(test_state_carries_an_avoid_list),
+        cmocka_unit_test(test_state_may_say_the_edge_is_draining),
         cmocka_unit_test(test_credit_revoke_return_and_hello_round_trip),
         cmocka_unit_test(test_member_round_trips_each_event_and_refuses_others),
         cmocka_unit_test(test_state_round_trips_counters_and_every_service),
