@@ -211,9 +211,10 @@ def test_overflow_across_a_50ms_link_still_pays():
             proxy.close()
 
 
-run([
-    test_two_hubs_edges_fail_over_when_the_active_dies_and_come_back,
-    test_a_cut_hub_link_leaves_local_work_going_and_lending_resumes_when_it_heals,
-    test_a_stalled_lender_link_sends_the_tasks_back_within_liveness,
-    test_overflow_across_a_50ms_link_still_pays,
-])
+if __name__ == "__main__":
+    run([
+        test_two_hubs_edges_fail_over_when_the_active_dies_and_come_back,
+        test_a_cut_hub_link_leaves_local_work_going_and_lending_resumes_when_it_heals,
+        test_a_stalled_lender_link_sends_the_tasks_back_within_liveness,
+        test_overflow_across_a_50ms_link_still_pays,
+    ])
