@@ -453,6 +453,12 @@ static void accept_request(spw_edge_t *self, spw_msg_t *msg, spw_client_kind_t k
     char reason[160];
     if (service_len == strlen(SPW_DRAIN_SERVICE)
         && memcmp(service_name, SPW_DRAIN_SERVICE, service_len) == 0) {
+        if (!spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_OPERATOR, NULL, 0,
+                              now)) {
+            send_reply(self, client, kind, request_id, SPW_STATUS_FORBIDDEN, 0, NULL, 0, 0,
+                       "this key may not drain the edge");
+            return;
+        }
         int n = snprintf(reason, sizeof reason, "draining: %zu tasks held, at most %lld ms",
                          spw_tasks_size(self->tasks), (long long) self->config.drain_timeout_ms);
         spw_msg_t answer;
@@ -628,18 +634,23 @@ static void refuse_request(spw_edge_t *self, spw_msg_t *msg, spw_status_t status
 //  may ask for the edge's stats only.
 static bool client_allowed(spw_edge_t *self, spw_msg_t *msg, int64_t now)
 {
+    //  Clients pass at once (a drain they ask for is refused where it is
+    //  answered); an operator may ask for the stats or a drain only.
     zmq_msg_t *peer = &msg->frame[1];
+    if (spw_curve_peer_is(peer, SPW_ROLE_CLIENT))
+        return true;
     spw_proto_t request;
-    bool native = spw_proto_decode(msg, 1, &request, NULL) == 0 && request.cmd == SPW_CMD_REQUEST;
-    bool stats = native && request.service_len == strlen(SPW_STATS_SERVICE)
-              && memcmp(request.service, SPW_STATS_SERVICE, request.service_len) == 0;
-    bool drain = native && request.service_len == strlen(SPW_DRAIN_SERVICE)
-              && memcmp(request.service, SPW_DRAIN_SERVICE, request.service_len) == 0;
-    //  Operators ask for stats and drains; clients submit tasks (and stats).
-    if (drain || (stats && spw_curve_peer_is(peer, SPW_ROLE_OPERATOR)))
-        return spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_OPERATOR, NULL, 0,
-                                now);
-    return spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_CLIENT, NULL, 0, now);
+    bool native = spw_curve_peer_is(peer, SPW_ROLE_OPERATOR)
+               && spw_proto_decode(msg, 1, &request, NULL) == 0
+               && request.cmd == SPW_CMD_REQUEST;
+    bool internal = native
+                 && ((request.service_len == strlen(SPW_STATS_SERVICE)
+                      && memcmp(request.service, SPW_STATS_SERVICE, request.service_len) == 0)
+                     || (request.service_len == strlen(SPW_DRAIN_SERVICE)
+                         && memcmp(request.service, SPW_DRAIN_SERVICE, request.service_len)
+                                == 0));
+    return internal || spw_edge_allowed(self, &self->frontend_drops, msg, SPW_ROLE_CLIENT, NULL,
+                                        0, now);
 }
 
 //  One message from the frontend: a seed REQ client's [id]["" ][body...] or

@@ -439,7 +439,8 @@ static bool send_state(spw_edge_t *self, bool always, int64_t now)
     if (spw_proto_put_state(&out, self->config.name, self->epoch, self->stats.delegated_out,
                             self->stats.delegated_in, batch.figures, batch.count)
             == 0
-        && (cuts == 0 && !self->draining ? true : spw_proto_put_avoid(&out, cut, cuts) == 0)
+        //  The avoid frame, if it has names or flags follow it; then the flags.
+        && (!(cuts || self->draining) || spw_proto_put_avoid(&out, cut, cuts) == 0)
         && (!self->draining || spw_proto_put_state_flags(&out, SPW_STATE_DRAINING) == 0))
         spw_msg_send(&out, self->control, ZMQ_DONTWAIT);
     spw_msg_reset(&out);

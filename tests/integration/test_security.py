@@ -201,6 +201,25 @@ def test_one_keys_workers_offer_at_most_max_key_slots():
         c.stop(first)
 
 
+def test_only_an_operator_may_drain_an_edge():
+    with Cluster("drain-key") as c:
+        keys = cluster_keys(c)
+        hub = start_hub(c, keys)
+        a = start_edge(c, keys, "A", hub)
+        a.name = "A"
+        flags = ["--server-cert", os.path.join(keys, "A.key")]
+        refused = cli("drain", "--edge", a.frontend, "--cert", os.path.join(keys, "client.key"),
+                      *flags)
+        check(refused.returncode == 1 and "forbidden" in refused.stderr,
+              "a client's drain: %d %r" % (refused.returncode, refused.stderr))
+        check(a.poll() is None, "a client's key drained the edge")
+        drained = cli("drain", "--edge", a.frontend, "--cert", os.path.join(keys, "op.key"),
+                      *flags)
+        check(drained.returncode == 0 and "draining" in drained.stdout,
+              "an operator's drain: %d %r" % (drained.returncode, drained.stderr))
+        check(a.wait(10) == 0, "the drained edge exited %s" % a.returncode)
+
+
 def test_keygen_checks_its_arguments():
     with Cluster("keygen") as c:
         keys = os.path.join(c.dir, "keys")
@@ -227,5 +246,6 @@ run([
     test_allowed_keys_are_served_on_every_link_and_others_refused,
     test_a_rogue_hub_and_a_rogue_edge_are_refused,
     test_one_keys_workers_offer_at_most_max_key_slots,
+    test_only_an_operator_may_drain_an_edge,
     test_keygen_checks_its_arguments,
 ])
