@@ -1,29 +1,51 @@
 //  capacity.c: the hub's capacity table (see capacity.h).
 //
-//  Edges sit in max_edges slots allocated once, each with its own array of
-//  max_services service records, so no record moves while it is held. An
-//  array of the slots in use (in registration order, compacted on removal)
-//  serves iteration, and a stack of free slots serves registration. Lookup
-//  by name is a linear scan: the table holds tens of edges and is consulted
-//  per control message, not per task, so a hash would cost more than it
-//  saves. A state message rewrites an edge's service records in place, in
-//  the order reported: a pointer to one stays valid but may name another
-//  service after the next update.
+//  Edges sit in max_edges slots allocated once, so no record moves while it
+//  is held; each record's service array is its own, grown to what its
+//  state messages list (never past max_services), so a table sized for
+//  100,000 edges costs memory for the services they report, not for the
+//  limit. An array of the slots in use serves iteration (a removal moves
+//  the last one into the hole), and a stack of free slots serves
+//  registration.
+//
+//  Two hash indexes keep the work per message independent of the number of
+//  edges: names to records, and service names to the live edges that take
+//  part in that service's matching (a role, or a queue) with the count of
+//  live edges that offer it (workers). A record is taken out of the
+//  service index before any change to its services or its life and put
+//  back after, so the index never holds a dead edge or stale figures; each
+//  indexed service remembers its place in its index, so both are O(1). A
+//  state message rewrites an edge's service records in place, in the
+//  order reported: a pointer to one stays valid until the next update of
+//  that edge, which may move or rename it.
 
 #include "capacity.h"
 
+#include "spw_proto.h"
+
+#include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  The live edges of one service that matching looks at, and how many
+//  offer it.
+typedef struct {
+    spw_capacity_entry_t *entries;
+    size_t count, size;
+    size_t offering;
+} service_index_t;
 
 struct spw_capacity_t {
     size_t max_edges, max_services;
     spw_edge_state_t *slots;           // max_edges records
-    spw_service_state_t *service_pool; // max_edges * max_services, max_services per slot
-    bool *slot_used;                   // per slot
+    size_t *order_at;                  // per slot: its place in order
     spw_edge_state_t **order;          // slots in use, count of them
     size_t count;
     spw_edge_state_t **free_slots;     // stack of unused slots
     size_t free_count;
+    zhashx_t *by_name;                 // name -> record in use
+    zhashx_t *by_service;              // service name -> service_index_t
+    size_t unreported;                 // live edges that sent no state yet
 };
 
 //  True if text is a terminated string of at most max bytes (empty allowed).
@@ -37,6 +59,16 @@ static bool name_is_valid(const char *name)
     return fits(name, SPW_CAPACITY_NAME_MAX) && name[0] != '\0';
 }
 
+static void index_destroy(void **item)
+{
+    service_index_t *index = *item;
+    if (index) {
+        free(index->entries);
+        free(index);
+        *item = NULL;
+    }
+}
+
 spw_capacity_t *spw_capacity_new(size_t max_edges, size_t max_services)
 {
     if (max_edges == 0 || max_services == 0 || max_services > SIZE_MAX / max_edges)
@@ -47,20 +79,19 @@ spw_capacity_t *spw_capacity_new(size_t max_edges, size_t max_services)
     self->max_edges = max_edges;
     self->max_services = max_services;
     self->slots = calloc(max_edges, sizeof *self->slots);
-    self->service_pool = calloc(max_edges * max_services, sizeof *self->service_pool);
-    self->slot_used = calloc(max_edges, sizeof *self->slot_used);
+    self->order_at = calloc(max_edges, sizeof *self->order_at);
     self->order = calloc(max_edges, sizeof *self->order);
     self->free_slots = calloc(max_edges, sizeof *self->free_slots);
-    if (!self->slots || !self->service_pool || !self->slot_used || !self->order
-        || !self->free_slots) {
+    self->by_name = zhashx_new();
+    self->by_service = zhashx_new();
+    if (!self->slots || !self->order_at || !self->order || !self->free_slots || !self->by_name
+        || !self->by_service) {
         spw_capacity_destroy(&self);
         return NULL;
     }
-    //  Pushed in reverse so that slot 0 is taken first.
-    for (size_t i = max_edges; i-- > 0;) {
-        self->slots[i].services = self->service_pool + i * max_services;
+    zhashx_set_destructor(self->by_service, index_destroy);
+    for (size_t i = max_edges; i-- > 0;)
         self->free_slots[self->free_count++] = &self->slots[i];
-    }
     return self;
 }
 
@@ -69,66 +100,149 @@ void spw_capacity_destroy(spw_capacity_t **self_p)
     if (!self_p || !*self_p)
         return;
     spw_capacity_t *self = *self_p;
+    for (size_t i = 0; self->slots && i < self->max_edges; i++)
+        free(self->slots[i].services);
     free(self->slots);
-    free(self->service_pool);
-    free(self->slot_used);
+    free(self->order_at);
     free(self->order);
     free(self->free_slots);
+    zhashx_destroy(&self->by_name);
+    zhashx_destroy(&self->by_service);
     free(self);
     *self_p = NULL;
 }
 
-//  Gives the slot a fresh record: no services, no counters.
+// -- The service index --------------------------------------------------------
+
+//  True if matching looks at this service of a live edge: it has a role, or
+//  tasks waiting (which may be for a service nobody offers).
+static bool takes_part(const spw_service_state_t *state)
+{
+    return state->role == SPW_ROLE_LENDER || state->role == SPW_ROLE_BORROWER
+        || state->queued > 0;
+}
+
+//  Puts a live edge's services in the index. On out of memory a service is
+//  left out: matching then under-lends it, which is safe.
+static void index_edge(spw_capacity_t *self, spw_edge_state_t *edge)
+{
+    for (size_t s = 0; s < edge->service_count; s++) {
+        spw_service_state_t *state = &edge->services[s];
+        state->indexed = state->offers = false;
+        bool part = takes_part(state);
+        if (!part && state->workers == 0)
+            continue;
+        service_index_t *index = zhashx_lookup(self->by_service, state->name);
+        if (!index) {
+            index = calloc(1, sizeof *index);
+            if (!index)
+                continue;
+            zhashx_insert(self->by_service, state->name, index);
+            if (zhashx_lookup(self->by_service, state->name) != index) {
+                free(index);   // the hash could not take it
+                continue;
+            }
+        }
+        if (state->workers > 0)
+            index->offering++;
+        state->offers = state->workers > 0;
+        if (!part)
+            continue;
+        if (index->count == index->size) {
+            size_t size = index->size ? index->size * 2 : 16;
+            spw_capacity_entry_t *grown = realloc(index->entries, size * sizeof *grown);
+            if (!grown)
+                continue;
+            index->entries = grown;
+            index->size = size;
+        }
+        state->index_at = index->count;
+        state->indexed = true;
+        index->entries[index->count++] = (spw_capacity_entry_t) { edge, s };
+    }
+}
+
+//  Takes a live edge's services out of the index (the undoing of index_edge).
+static void unindex_edge(spw_capacity_t *self, spw_edge_state_t *edge)
+{
+    for (size_t s = 0; s < edge->service_count; s++) {
+        spw_service_state_t *state = &edge->services[s];
+        if (!state->indexed && !state->offers)
+            continue;
+        service_index_t *index = zhashx_lookup(self->by_service, state->name);
+        if (!index)
+            continue;
+        if (state->offers)
+            index->offering--;
+        if (state->indexed) {
+            spw_capacity_entry_t *moved = &index->entries[--index->count];
+            index->entries[state->index_at] = *moved;
+            moved->edge->services[moved->service].index_at = state->index_at;
+        }
+        state->indexed = state->offers = false;
+        if (index->count == 0 && index->offering == 0)
+            zhashx_delete(self->by_service, state->name);
+    }
+}
+
+// -- Records ------------------------------------------------------------------
+
+//  Ends a live record's life in the indexes (it died or is replaced).
+static void retire(spw_capacity_t *self, spw_edge_state_t *edge)
+{
+    if (!edge->alive)
+        return;
+    unindex_edge(self, edge);
+    if (!edge->reported)
+        self->unreported--;
+    edge->alive = false;
+}
+
 static void reset_record(spw_capacity_t *self, spw_edge_state_t *edge, const char *name,
                          uint64_t epoch, int64_t now)
 {
+    retire(self, edge);
     spw_service_state_t *services = edge->services;
-    memset(services, 0, self->max_services * sizeof *services);
+    size_t allocated = edge->services_allocated;
     memset(edge, 0, sizeof *edge);
     edge->services = services;
+    edge->services_allocated = allocated;
     strcpy(edge->name, name);
     edge->epoch = epoch;
     edge->registered_at = now;
     edge->last_heard = now;
     edge->alive = true;
+    self->unreported++;
 }
 
-static void release_slot(spw_capacity_t *self, size_t order_index)
+static void release_slot(spw_capacity_t *self, spw_edge_state_t *edge)
 {
-    spw_edge_state_t *edge = self->order[order_index];
-    memmove(&self->order[order_index], &self->order[order_index + 1],
-            (self->count - order_index - 1) * sizeof *self->order);
-    self->count--;
-    self->slot_used[edge - self->slots] = false;
+    retire(self, edge);
+    zhashx_delete(self->by_name, edge->name);
+    size_t at = self->order_at[edge - self->slots];
+    spw_edge_state_t *last = self->order[--self->count];
+    self->order[at] = last;
+    self->order_at[last - self->slots] = at;
     self->free_slots[self->free_count++] = edge;
 }
 
-static size_t order_index_of(spw_capacity_t *self, const char *name)
-{
-    for (size_t i = 0; i < self->count; i++)
-        if (strcmp(self->order[i]->name, name) == 0)
-            return i;
-    return self->count;
-}
-
-//  A slot for a new name: a free one, else the dead record heard least
-//  recently (evicted). NULL if every record is alive.
+//  A free slot, evicting the dead record heard longest ago if none is free;
+//  NULL if every record is alive.
 static spw_edge_state_t *claim_slot(spw_capacity_t *self)
 {
     if (self->free_count == 0) {
-        size_t victim = self->count;
+        spw_edge_state_t *victim = NULL;
         for (size_t i = 0; i < self->count; i++) {
-            const spw_edge_state_t *edge = self->order[i];
-            if (!edge->alive
-                && (victim == self->count || edge->last_heard < self->order[victim]->last_heard))
-                victim = i;
+            spw_edge_state_t *edge = self->order[i];
+            if (!edge->alive && (!victim || edge->last_heard < victim->last_heard))
+                victim = edge;
         }
-        if (victim == self->count)
+        if (!victim)
             return NULL;
         release_slot(self, victim);
     }
     spw_edge_state_t *edge = self->free_slots[--self->free_count];
-    self->slot_used[edge - self->slots] = true;
+    self->order_at[edge - self->slots] = self->count;
     self->order[self->count++] = edge;
     return edge;
 }
@@ -154,10 +268,13 @@ spw_reg_result_t spw_capacity_register(spw_capacity_t *self, const char *name, u
         if (!edge)
             return SPW_REG_FULL;
         reset_record(self, edge, name, epoch, now);
+        if (zhashx_insert(self->by_name, edge->name, edge) != 0) {
+            release_slot(self, edge);   // out of memory: as if full
+            return SPW_REG_FULL;
+        }
         result = SPW_REG_NEW;
     }
     else if (!edge->alive) {
-        //  Its death was announced already: whatever the epoch, it joins anew.
         reset_record(self, edge, name, epoch, now);
         result = SPW_REG_NEW;
     }
@@ -181,18 +298,18 @@ spw_reg_result_t spw_capacity_register(spw_capacity_t *self, const char *name, u
     return result;
 }
 
-//  The live record of name at epoch, or NULL.
+//  The live record of name and epoch, or NULL.
 static spw_edge_state_t *live_edge(spw_capacity_t *self, const char *name, uint64_t epoch)
 {
-    if (!fits(name, SPW_CAPACITY_NAME_MAX))
-        return NULL;
     spw_edge_state_t *edge = spw_capacity_find(self, name);
     if (!edge || !edge->alive || edge->epoch != epoch)
         return NULL;
     return edge;
 }
 
-//  True if every service name is non-empty, terminated and not repeated.
+//  True if every name is non-empty, terminated and distinct. Lists are at
+//  most max_services long (64 by default), so pairs are compared: a hash
+//  would cost more for the few services an edge reports.
 static bool services_are_valid(const spw_service_state_t *services, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -214,7 +331,14 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
     if (!edge || count > self->max_services || (count > 0 && !services)
         || !services_are_valid(services, count))
         return -1;
-
+    if (count > edge->services_allocated) {
+        spw_service_state_t *grown = realloc(edge->services, count * sizeof *grown);
+        if (!grown)
+            return -1;
+        edge->services = grown;
+        edge->services_allocated = count;
+    }
+    unindex_edge(self, edge);
     for (size_t i = 0; i < count; i++) {
         spw_service_state_t *target = &edge->services[i];
         *target = services[i];
@@ -223,15 +347,16 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
         if (!(target->rate >= 0.0))   // negative or NaN
             target->rate = 0.0;
     }
-    for (size_t i = count; i < edge->service_count; i++)
-        memset(&edge->services[i], 0, sizeof edge->services[i]);
     edge->service_count = count;
+    index_edge(self, edge);
+    if (!edge->reported)
+        self->unreported--;
+    edge->reported = true;
     edge->delegated_out = delegated_out;
     edge->delegated_in = delegated_in;
     edge->last_heard = now;
     return 0;
 }
-
 int spw_capacity_avoid(spw_capacity_t *self, const char *name, uint64_t epoch,
                        const char *const *names, const size_t *lens, size_t count)
 {
@@ -282,7 +407,7 @@ size_t spw_capacity_expire(spw_capacity_t *self, int64_t now, int64_t silence_ms
     for (size_t i = 0; i < self->count && found < max_dead; i++) {
         spw_edge_state_t *edge = self->order[i];
         if (edge->alive && now - edge->last_heard > silence_ms) {
-            edge->alive = false;
+            retire(self, edge);
             dead[found++] = edge;
         }
     }
@@ -291,19 +416,16 @@ size_t spw_capacity_expire(spw_capacity_t *self, int64_t now, int64_t silence_ms
 
 void spw_capacity_forget(spw_capacity_t *self, const char *name)
 {
-    if (!fits(name, SPW_CAPACITY_NAME_MAX))
-        return;
-    size_t i = order_index_of(self, name);
-    if (i < self->count)
-        release_slot(self, i);
+    spw_edge_state_t *edge = spw_capacity_find(self, name);
+    if (edge)
+        release_slot(self, edge);
 }
 
 spw_edge_state_t *spw_capacity_find(spw_capacity_t *self, const char *name)
 {
     if (!fits(name, SPW_CAPACITY_NAME_MAX))
         return NULL;
-    size_t i = order_index_of(self, name);
-    return i < self->count ? self->order[i] : NULL;
+    return zhashx_lookup(self->by_name, name);
 }
 
 size_t spw_capacity_count(spw_capacity_t *self)
@@ -324,4 +446,35 @@ spw_service_state_t *spw_capacity_service(spw_edge_state_t *edge, const char *se
         if (strcmp(edge->services[i].name, service) == 0)
             return &edge->services[i];
     return NULL;
+}
+
+size_t spw_capacity_taking_part(const spw_capacity_t *self, const char *service,
+                                const spw_capacity_entry_t **entries)
+{
+    service_index_t *index =
+        fits(service, SPW_CAPACITY_NAME_MAX) ? zhashx_lookup(self->by_service, service) : NULL;
+    *entries = index ? index->entries : NULL;
+    return index ? index->count : 0;
+}
+
+size_t spw_capacity_offering(const spw_capacity_t *self, const char *service)
+{
+    service_index_t *index =
+        fits(service, SPW_CAPACITY_NAME_MAX) ? zhashx_lookup(self->by_service, service) : NULL;
+    return index ? index->offering : 0;
+}
+
+size_t spw_capacity_unreported(const spw_capacity_t *self)
+{
+    return self->unreported;
+}
+
+const char *spw_capacity_first_service(spw_capacity_t *self)
+{
+    return zhashx_first(self->by_service) ? zhashx_cursor(self->by_service) : NULL;
+}
+
+const char *spw_capacity_next_service(spw_capacity_t *self)
+{
+    return zhashx_next(self->by_service) ? zhashx_cursor(self->by_service) : NULL;
 }

@@ -15,8 +15,10 @@
 //
 //  Records live in slots allocated once at the table's limit, so a record
 //  pointer stays valid until a register or forget call (which may reuse a
-//  dead record's slot). Nothing here touches a socket or the clock: callers
-//  pass times in (ms, any monotonic origin).
+//  dead record's slot). Lookups by edge name and by service are hashed, so
+//  no call but expire and the iteration of status grows with the number of
+//  edges. Nothing here touches a socket or the clock: callers pass times
+//  in (ms, any monotonic origin).
 
 #ifndef SPW_HUB_CAPACITY_H_INCLUDED
 #define SPW_HUB_CAPACITY_H_INCLUDED
@@ -41,6 +43,10 @@ typedef struct {
     //  tasks in flight at other edges now.
     uint32_t lent, borrowed;
     uint8_t role;        // the edge's settled role in lending (spw_role_t)
+    //  The table's own bookkeeping (its service index); callers ignore
+    //  them, and what they pass in them to an update is overwritten.
+    bool indexed, offers;
+    size_t index_at;
 } spw_service_state_t;
 
 //  One edge as the hub sees it. Read-only to callers: only register and
@@ -55,7 +61,9 @@ typedef struct {
     bool alive;
     uint64_t delegated_out, delegated_in;   // as reported by the edge, for status
     size_t service_count;
-    spw_service_state_t *services;          // service_count of the table's max_services
+    spw_service_state_t *services;          // service_count of them (services_allocated held)
+    size_t services_allocated;
+    bool reported;                          // it sent a state since it registered
     //  Lenders it cut off (its circuit breaker), which it must not be
     //  matched with, as its last state said.
     char avoid[SPW_CAPACITY_AVOID_MAX][SPW_CAPACITY_NAME_MAX + 1];
@@ -137,5 +145,29 @@ spw_edge_state_t *spw_capacity_at(spw_capacity_t *self, size_t i);
 
 //  The edge's record of a service, or NULL if it does not offer it.
 spw_service_state_t *spw_capacity_service(spw_edge_state_t *edge, const char *service);
+
+//  One service of one live edge in the service index:
+//  edge->services[service].
+typedef struct {
+    spw_edge_state_t *edge;
+    size_t service;
+} spw_capacity_entry_t;
+
+//  The live edges that take part in a service's matching: those whose last
+//  state gives it a role (lender or borrower) or tasks queued; *entries
+//  gets them (valid until the next call that changes the table). O(1).
+size_t spw_capacity_taking_part(const spw_capacity_t *self, const char *service,
+                                const spw_capacity_entry_t **entries);
+
+//  Live edges whose last state lists workers for the service. O(1).
+size_t spw_capacity_offering(const spw_capacity_t *self, const char *service);
+
+//  Live edges that have sent no state since they registered. O(1).
+size_t spw_capacity_unreported(const spw_capacity_t *self);
+
+//  The services some live edge offers or takes part in, one at a time
+//  (NULL after the last); any change to the table ends the walk.
+const char *spw_capacity_first_service(spw_capacity_t *self);
+const char *spw_capacity_next_service(spw_capacity_t *self);
 
 #endif

@@ -8,8 +8,9 @@
 //  silent edges dead and sends every live edge a heartbeat, so that edges
 //  notice a dead hub by its silence.
 //
-//  The hub is a matchmaker, not a dispatcher: after new state (and at every
-//  tick) it decides afresh, per service, which lenders lend to which
+//  The hub is a matchmaker, not a dispatcher: after state that changes what
+//  matching sees (mark_changes; and at every tick for every service) it
+//  decides afresh, per service, which lenders lend to which
 //  borrowers (match.c), and tells an edge MATCH only when what concerns it
 //  changed materially since it was last told: a partner came or went, a
 //  share moved by more than a quarter, or no live edge offers a service it
@@ -19,10 +20,12 @@
 //  are answered at most SPW_HUB_STATUS_PER_S a second (status.c bounds
 //  each answer's size), so that operators cannot take the loop from edges.
 //
-//  Beside the capacity table the loop keeps a small side table of peers,
-//  one per edge name: the edge's routing identity on the control socket
-//  (replaced when it registers again), and the samples of its delegated
-//  totals from which the per-second rates of the status are computed.
+//  Beside the capacity table the loop keeps a side table of peers
+//  (peers.c), one per edge name: its routing identity, its rate samples,
+//  what it was told and its recent partners, who alone hear of its death.
+//  Per service a track holds the peers told of it, so that a matching
+//  visits the edges it concerns. Every lookup is hashed: the work of a
+//  message does not grow with the number of edges (docs/scaling.md).
 //  capacity.c stays free of sockets and of presentation.
 //
 //  Invariants kept here:
@@ -38,6 +41,7 @@
 #include "hub.h"
 #include "capacity.h"
 #include "match.h"
+#include "peers.h"
 #include "status.h"
 
 #include "spw_clock.h"
@@ -48,6 +52,7 @@
 #include "spw_random.h"
 #include "spw_socket.h"
 
+#include <czmq.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,34 +89,29 @@
 //  The services the hub answers on its control socket.
 #define SPW_HUB_STATUS_SERVICE      "spillway.status"
 #define SPW_HUB_STATUS_TEXT_SERVICE "spillway.status.text"
+//  Connections waiting to be accepted on each bound socket (the kernel
+//  caps it at net.core.somaxconn, 4096 on Debian 12).
+#define SPW_HUB_BACKLOG 4096
 //  Status requests answered a second at most (and in a burst).
 #define SPW_HUB_STATUS_PER_S 50
 
-//  What the hub last told an edge of one service: a partner and its share,
-//  or (partner "", role 0) the mark "no live edge offers it".
+//  One service as the loop matches it: whether new state asks for a new
+//  matching, and the peers that may hold what they were told of it (a peer
+//  that no longer does, or was released, is dropped as the list is
+//  walked), so that a matching visits the edges it concerns and not every
+//  edge.
 typedef struct {
-    char service[SPW_MAX_SERVICE_LEN + 1];
-    char partner[SPW_CAPACITY_NAME_MAX + 1];
-    uint8_t role;          // spw_match_role_t, 0 for the no-offer mark
-    uint32_t slots_milli;
-    int64_t seen;          // ms: the last matching that decided it
-} spw_told_t;
+    char name[SPW_MAX_SERVICE_LEN + 1];
+    bool dirty;
+    spw_peer_t **told;
+    size_t told_count, told_size;
+} spw_track_t;
 
-//  What the loop knows of an edge beyond the capacity table.
+//  One side of a decided pair: the peer and the pair's index.
 typedef struct {
-    bool used;
-    char name[SPW_CAPACITY_NAME_MAX + 1];
-    uint64_t epoch;                       // of the last registration
-    uint8_t identity[SPW_MAX_IDENTITY_LEN];
-    size_t identity_len;                  // 0: no route to it
-    bool sampled;                         // out_total/in_total hold a sample
-    uint64_t out_total, in_total;
-    int64_t sampled_at;
-    double out_per_s, in_per_s;
-    spw_told_t *told;                     // SPW_HUB_TOLD_MAX, made when first needed
-    size_t told_count;
-    bool told_full;                       // logged that told could not hold all
-} spw_peer_t;
+    spw_peer_t *peer;
+    size_t pair;
+} spw_side_t;
 
 struct spw_hub_t {
     spw_hub_config_t config;
@@ -124,15 +124,19 @@ struct spw_hub_t {
     void *state;
     spw_connections_t *listeners[2];  // control's and state's, under max_connections
     spw_capacity_t *capacity;
-    spw_peer_t *peers;           // max_edges slots
-    size_t peer_limit;
+    spw_peers_t *peers;
+    zhashx_t *tracks;               // service name -> spw_track_t
+    spw_track_t **dirty;            // the tracks to match next
+    size_t dirty_count, dirty_size;
+    uint64_t visit;                 // the mark of the matching in progress
     spw_service_state_t *services;  // scratch for a STATE, max_services
+    spw_service_state_t *previous;  // scratch: an edge's figures before its STATE
     spw_match_pair_t *pairs;        // scratch: one service's matching
+    spw_side_t *sides;              // scratch: both sides of every pair
+    spw_peer_t **still_told;        // scratch: a track's told list being rebuilt
+    size_t still_size;
     spw_match_entry_t *entries;     // scratch: one MATCH message
     spw_told_t *fresh;              // scratch: what one edge should be told
-    char (*names)[SPW_MAX_SERVICE_LEN + 1];  // scratch: the services to match
-    size_t name_limit;
-    bool match_dirty;               // new state since the last matching
     uint64_t random_state;          // a copy is used per matching: stable between changes
     int64_t started;
     int64_t next_tick;
@@ -141,7 +145,7 @@ struct spw_hub_t {
     struct {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
-            messages_out, forbidden, handshakes_refused;
+            messages_out, forbidden, handshakes_refused, members, matchings;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -170,24 +174,10 @@ static void copy_field(char *dst, size_t size, const char *src, size_t len)
 
 // -- Peers ------------------------------------------------------------------
 
-static spw_peer_t *peer_by_name(spw_hub_t *self, const char *name)
-{
-    for (size_t i = 0; i < self->peer_limit; i++)
-        if (self->peers[i].used && strcmp(self->peers[i].name, name) == 0)
-            return &self->peers[i];
-    return NULL;
-}
-
 static spw_peer_t *peer_by_identity(spw_hub_t *self, const zmq_msg_t *identity)
 {
-    const void *data = zmq_msg_data((zmq_msg_t *) identity);
-    size_t len = zmq_msg_size((zmq_msg_t *) identity);
-    for (size_t i = 0; i < self->peer_limit; i++) {
-        spw_peer_t *peer = &self->peers[i];
-        if (peer->used && peer->identity_len == len && memcmp(peer->identity, data, len) == 0)
-            return peer;
-    }
-    return NULL;
+    return spw_peers_by_identity(self->peers, zmq_msg_data((zmq_msg_t *) identity),
+                                 zmq_msg_size((zmq_msg_t *) identity));
 }
 
 //  The live capacity record of a peer's current registration, or NULL.
@@ -197,46 +187,36 @@ static spw_edge_state_t *peer_edge(spw_hub_t *self, spw_peer_t *peer)
     return edge && edge->alive && edge->epoch == peer->epoch ? edge : NULL;
 }
 
+//  The peer of a live record's current registration, or NULL.
+static spw_peer_t *edge_peer(spw_hub_t *self, const spw_edge_state_t *edge)
+{
+    spw_peer_t *peer = spw_peers_find(self->peers, edge->name);
+    return peer && peer->epoch == edge->epoch ? peer : NULL;
+}
+
 //  Frees the peers whose edge the capacity table no longer holds.
 static void sweep_peers(spw_hub_t *self)
 {
-    for (size_t i = 0; i < self->peer_limit; i++)
-        if (self->peers[i].used && !spw_capacity_find(self->capacity, self->peers[i].name))
-            self->peers[i].used = false;
+    for (size_t i = 0; i < spw_peers_count(self->peers);) {
+        spw_peer_t *peer = spw_peers_at(self->peers, i);
+        if (spw_capacity_find(self->capacity, peer->name))
+            i++;
+        else
+            spw_peers_release(self->peers, peer);   // the last one moved to i
+    }
 }
 
-//  The peer of name, created if new (slots are freed by sweep_peers; the
-//  capacity table holds at most peer_limit names, so after a sweep there is
-//  room for any name it holds). NULL only if the tables disagree.
+//  The peer of name, created if new. The capacity table holds at most
+//  max_edges names and the peer table as many, so after a sweep there is
+//  room for any name it holds: NULL only if out of memory.
 static spw_peer_t *peer_claim(spw_hub_t *self, const char *name)
 {
-    spw_peer_t *peer = peer_by_name(self, name);
-    if (peer)
-        return peer;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < self->peer_limit; i++)
-            if (!self->peers[i].used) {
-                peer = &self->peers[i];
-                free(peer->told);  // what it was told in an earlier life
-                memset(peer, 0, sizeof *peer);
-                peer->used = true;
-                snprintf(peer->name, sizeof peer->name, "%s", name);
-                return peer;
-            }
+    spw_peer_t *peer = spw_peers_claim(self->peers, name);
+    if (!peer) {
         sweep_peers(self);
+        peer = spw_peers_claim(self->peers, name);
     }
-    return NULL;
-}
-
-//  Routes a peer through identity, taking the identity from any other peer
-//  that had it (one connection speaks for one edge).
-static void peer_route(spw_hub_t *self, spw_peer_t *peer, const zmq_msg_t *identity)
-{
-    spw_peer_t *other = peer_by_identity(self, identity);
-    if (other && other != peer)
-        other->identity_len = 0;
-    peer->identity_len = zmq_msg_size((zmq_msg_t *) identity);
-    memcpy(peer->identity, zmq_msg_data((zmq_msg_t *) identity), peer->identity_len);
+    return peer;
 }
 
 // -- Sending ----------------------------------------------------------------
@@ -262,26 +242,6 @@ static void send_disconnect(spw_hub_t *self, zmq_msg_t *identity)
     send_control(self, &out, "disconnect");
 }
 
-//  Tells every live edge but except (may be NULL) that name joined, died or left.
-static void broadcast_member(spw_hub_t *self, spw_member_event_t event, const char *name,
-                             const char *endpoint, uint64_t epoch, const char *except)
-{
-    for (size_t i = 0; i < self->peer_limit; i++) {
-        spw_peer_t *peer = &self->peers[i];
-        if (!peer->used || !peer->identity_len || !peer_edge(self, peer)
-            || (except && strcmp(peer->name, except) == 0))
-            continue;
-        spw_msg_t out;
-        spw_msg_init(&out);
-        spw_msg_add_mem(&out, peer->identity, peer->identity_len);
-        if (spw_proto_put_member(&out, event, name, endpoint, epoch) != 0) {
-            spw_msg_reset(&out);
-            return;
-        }
-        send_control(self, &out, "member");
-    }
-}
-
 //  Sends a native REPLY with one body frame of text.
 static void send_reply(spw_hub_t *self, zmq_msg_t *identity, uint64_t request_id,
                        spw_status_t status, const char *body, size_t len)
@@ -294,151 +254,142 @@ static void send_reply(spw_hub_t *self, zmq_msg_t *identity, uint64_t request_id
     send_control(self, &out, "reply");
 }
 
-// -- Control: registration, heartbeats, asks ---------------------------------
+// -- Which services to match -------------------------------------------------
 
-static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+static void track_destroy(void **item)
 {
-    zmq_msg_t *identity = &msg->frame[0];
-    char name[SPW_CAPACITY_NAME_MAX + 1], endpoint[SPW_MAX_ENDPOINT_LEN + 1],
-        zone[SPW_MAX_NAME_LEN + 1], reason[SPW_MAX_TEXT_LEN];
-    copy_field(name, sizeof name, in->name, in->name_len);
-    copy_field(endpoint, sizeof endpoint, in->endpoint, in->endpoint_len);
-    copy_field(zone, sizeof zone, in->text, in->text_len);
-
-    uint32_t retry_ms = 0;
-    spw_edge_state_t *edge = NULL;
-    spw_reg_result_t result = SPW_REG_INVALID;
-    //  If this turns out to be a restart, the old process is dead: its
-    //  peers must hear so, at the address they knew it by.
-    char old_endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1] = "";
-    uint64_t old_epoch = 0;
-    spw_edge_state_t *old = spw_capacity_find(self->capacity, name);
-    if (old && old->alive && old->epoch != in->epoch) {
-        snprintf(old_endpoint, sizeof old_endpoint, "%s", old->endpoint);
-        old_epoch = old->epoch;
+    spw_track_t *track = *item;
+    if (track) {
+        free(track->told);
+        free(track);
+        *item = NULL;
     }
-    if (!spw_endpoint_valid(endpoint))
-        snprintf(reason, sizeof reason, "advertised endpoint '%s' is not a ZeroMQ endpoint",
-                 endpoint);
-    else
-        result = spw_capacity_register(self->capacity, name, in->epoch, endpoint, zone, now,
-                                       self->hold_ms, &edge);
-    switch (result) {
-    case SPW_REG_NEW:
-    case SPW_REG_RESTARTED:
-    case SPW_REG_SAME:
-        break;
-    case SPW_REG_NAME_TAKEN:
-        snprintf(reason, sizeof reason, "name '%s' is held by a live edge", name);
-        retry_ms = (uint32_t) self->hold_ms;
-        break;
-    case SPW_REG_FULL:
-        snprintf(reason, sizeof reason, "hub is full (max_edges=%lld)",
-                 (long long) self->config.max_edges);
-        break;
-    case SPW_REG_INVALID:
-        if (spw_endpoint_valid(endpoint))
-            snprintf(reason, sizeof reason, "invalid registration");
-        break;
-    }
-    spw_msg_t out;
-    spw_msg_init(&out);
-    spw_msg_add_share(&out, identity);
-    if (result != SPW_REG_NEW && result != SPW_REG_RESTARTED && result != SPW_REG_SAME) {
-        self->stats.refused++;
-        spw_log(SPW_LOG_WARNING, "edge_refused", "name=%s epoch=%016llx endpoint=%s reason=\"%s\"",
-                name, (unsigned long long) in->epoch, endpoint, reason);
-        spw_proto_put_refused(&out, reason, retry_ms);
-        send_control(self, &out, "refused");
-        return;
-    }
-    spw_peer_t *peer = peer_claim(self, name);
-    if (!peer) {
-        //  Cannot happen while the peer table is as large as the capacity table.
-        spw_capacity_forget(self->capacity, name);
-        spw_msg_reset(&out);
-        return;
-    }
-    if (peer->epoch != in->epoch || result != SPW_REG_SAME) {
-        peer->sampled = false;
-        peer->out_per_s = peer->in_per_s = 0;
-    }
-    peer->epoch = in->epoch;
-    peer_route(self, peer, identity);
-    //  Welcomed afresh, the edge forgets its matches: it is told them again.
-    peer->told_count = 0;
-    self->match_dirty = true;
-    spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
-                          (uint32_t) self->config.liveness);
-    send_control(self, &out, "welcome");
-    if (result == SPW_REG_SAME)
-        return;
-    self->stats.registered++;
-    spw_log(SPW_LOG_INFO, "edge_joined", "name=%s epoch=%016llx endpoint=%s zone=%s%s", name,
-            (unsigned long long) in->epoch, endpoint, *zone ? zone : "-",
-            result == SPW_REG_RESTARTED ? " restarted=yes" : "");
-    if (result == SPW_REG_RESTARTED) {
-        self->stats.died++;
-        broadcast_member(self, SPW_MEMBER_DIED, name, old_endpoint, old_epoch, name);
-    }
-    broadcast_member(self, SPW_MEMBER_JOINED, name, endpoint, in->epoch, name);
 }
 
-//  The peer that sent msg if it is a live registered edge, else NULL after
-//  telling the sender to register again.
-static spw_peer_t *known_sender(spw_hub_t *self, spw_msg_t *msg)
+//  The track of a service, made if new; NULL if out of memory.
+static spw_track_t *track_of(spw_hub_t *self, const char *service)
 {
-    spw_peer_t *peer = peer_by_identity(self, &msg->frame[0]);
-    if (peer && peer_edge(self, peer))
-        return peer;
-    self->stats.unknown_peers++;
-    send_disconnect(self, &msg->frame[0]);
+    spw_track_t *track = zhashx_lookup(self->tracks, service);
+    if (track || strlen(service) > SPW_MAX_SERVICE_LEN)
+        return track;
+    track = calloc(1, sizeof *track);
+    if (!track)
+        return NULL;
+    snprintf(track->name, sizeof track->name, "%s", service);
+    if (zhashx_insert(self->tracks, track->name, track) != 0) {
+        free(track);
+        return NULL;
+    }
+    return track;
+}
+
+//  Asks for a new matching of service. Out of memory it is left to the
+//  next heartbeat's matching of every service.
+static void mark_track(spw_hub_t *self, spw_track_t *track)
+{
+    if (!track || track->dirty)
+        return;
+    if (self->dirty_count == self->dirty_size) {
+        size_t size = self->dirty_size ? self->dirty_size * 2 : 64;
+        spw_track_t **grown = realloc(self->dirty, size * sizeof *grown);
+        if (!grown)
+            return;
+        self->dirty = grown;
+        self->dirty_size = size;
+    }
+    track->dirty = true;
+    self->dirty[self->dirty_count++] = track;
+}
+
+static void mark_dirty(spw_hub_t *self, const char *service)
+{
+    mark_track(self, track_of(self, service));
+}
+
+//  Asks for a new matching of every service an edge's last state lists.
+static void mark_edge(spw_hub_t *self, const spw_edge_state_t *edge)
+{
+    for (size_t s = 0; edge && s < edge->service_count; s++)
+        mark_dirty(self, edge->services[s].name);
+}
+
+//  True if a state's service figures change what matching decides: a role,
+//  whether it offers or waits, or supply or demand moved materially.
+static bool figures_matter(const spw_service_state_t *old, const spw_service_state_t *now)
+{
+    if (!old)
+        return now->role != SPW_ROLE_NONE || now->queued > 0 || now->workers > 0;
+    return old->role != now->role || (old->workers > 0) != (now->workers > 0)
+        || (old->queued > 0) != (now->queued > 0)
+        || spw_match_changed(spw_match_supply(old) * SPW_MATCH_MILLI,
+                             spw_match_supply(now) * SPW_MATCH_MILLI)
+        || spw_match_changed(spw_match_demand(old) * SPW_MATCH_MILLI,
+                             spw_match_demand(now) * SPW_MATCH_MILLI);
+}
+
+//  The service of name among count records, looked for at index hint first
+//  (an edge lists its services in the same order every time).
+static const spw_service_state_t *find_service(const spw_service_state_t *records, size_t count,
+                                               const char *name, size_t hint)
+{
+    if (hint < count && strcmp(records[hint].name, name) == 0)
+        return &records[hint];
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(records[i].name, name) == 0)
+            return &records[i];
     return NULL;
 }
 
-//  True if a live edge has workers for service, or may have: one that
-//  registered but has not yet sent its state (restarting).
-static bool offered_anywhere(spw_hub_t *self, const char *service)
+//  Marks the services whose matching an edge's new state (edge, now) changes
+//  against its previous figures (old[0, old_count)).
+static void mark_changes(spw_hub_t *self, const spw_edge_state_t *edge,
+                         const spw_service_state_t *old, size_t old_count)
 {
-    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
-        spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        if (!edge->alive)
-            continue;
-        spw_peer_t *peer = peer_by_name(self, edge->name);
-        if (!peer || !peer->sampled)
-            return true;
-        spw_service_state_t *offered = spw_capacity_service(edge, service);
-        if (offered && offered->workers > 0)
-            return true;
+    for (size_t s = 0; s < edge->service_count; s++) {
+        const spw_service_state_t *now = &edge->services[s];
+        if (figures_matter(find_service(old, old_count, now->name, s), now))
+            mark_dirty(self, now->name);
     }
+    for (size_t s = 0; s < old_count; s++)   // services it no longer lists
+        if (!find_service(edge->services, edge->service_count, old[s].name, s)
+            && figures_matter(NULL, &old[s]))
+            mark_dirty(self, old[s].name);
+}
+
+//  Asks for a new matching of every service: each heartbeat, so that held
+//  matches expire and drift below the material threshold is caught up.
+//  Tracks of services nobody offers, takes part in or was told of any more
+//  are freed here, where no matching is in progress.
+static void mark_all(spw_hub_t *self)
+{
+    for (const char *name = spw_capacity_first_service(self->capacity); name;
+         name = spw_capacity_next_service(self->capacity))
+        mark_dirty(self, name);
+    zlistx_t *idle = zlistx_new();
+    for (spw_track_t *track = zhashx_first(self->tracks); track;
+         track = zhashx_next(self->tracks)) {
+        const spw_capacity_entry_t *entries;
+        if (track->told_count > 0)
+            mark_track(self, track);
+        else if (!track->dirty && idle
+                 && spw_capacity_taking_part(self->capacity, track->name, &entries) == 0
+                 && spw_capacity_offering(self->capacity, track->name) == 0)
+            zlistx_add_end(idle, track->name);
+    }
+    for (const char *name = idle ? zlistx_first(idle) : NULL; name; name = zlistx_next(idle))
+        zhashx_delete(self->tracks, name);
+    zlistx_destroy(&idle);
+}
+
+// -- Telling edges their matches ---------------------------------------------
+
+//  True if peer holds something it was told of service.
+static bool told_holds(const spw_peer_t *peer, const char *service)
+{
+    for (size_t t = 0; t < peer->told_count; t++)
+        if (strcmp(peer->told[t].service, service) == 0)
+            return true;
     return false;
-}
-
-//  Adds name to the services to match unless it is there or there is no room.
-static size_t add_name(spw_hub_t *self, size_t count, const char *name)
-{
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(self->names[i], name) == 0)
-            return count;
-    if (count < self->name_limit)
-        snprintf(self->names[count++], sizeof self->names[0], "%s", name);
-    return count;
-}
-
-//  The services to match: every one a live edge reports, and every one an
-//  edge was told of (so that matches of a vanished service are withdrawn).
-static size_t collect_services(spw_hub_t *self)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
-        spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        for (size_t s = 0; edge->alive && s < edge->service_count; s++)
-            count = add_name(self, count, edge->services[s].name);
-    }
-    for (size_t i = 0; i < self->peer_limit; i++)
-        for (size_t t = 0; self->peers[i].used && t < self->peers[i].told_count; t++)
-            count = add_name(self, count, self->peers[i].told[t].service);
-    return count;
 }
 
 //  True if fresh[0, count) says something other than what peer was told
@@ -462,15 +413,22 @@ static bool told_differs(const spw_peer_t *peer, const char *service, const spw_
     return told != count;
 }
 
+//  Forgets what peer was told of service (of partner only, if not NULL).
+static void told_remove(spw_peer_t *peer, const char *service, const char *partner)
+{
+    for (size_t t = 0; t < peer->told_count;)
+        if ((!service || strcmp(peer->told[t].service, service) == 0)
+            && (!partner || strcmp(peer->told[t].partner, partner) == 0))
+            peer->told[t] = peer->told[--peer->told_count];
+        else
+            t++;
+}
+
 //  Replaces what peer was told of service by fresh[0, count).
 static void told_replace(spw_peer_t *peer, const char *service, const spw_told_t *fresh,
                          size_t count)
 {
-    for (size_t t = 0; t < peer->told_count;)
-        if (strcmp(peer->told[t].service, service) == 0)
-            peer->told[t] = peer->told[--peer->told_count];
-        else
-            t++;
+    told_remove(peer, service, NULL);
     if (!peer->told && count)
         peer->told = calloc(SPW_HUB_TOLD_MAX, sizeof *peer->told);
     size_t kept = 0;
@@ -563,77 +521,286 @@ static size_t hold_matches(spw_peer_t *peer, const char *service, const spw_matc
     return count;
 }
 
-//  Matches one service and tells each live edge what changed for it.
-static void match_service(spw_hub_t *self, const char *service, bool warm, int64_t now)
+//  Tells one edge what changed in its matches of a service: the pairs of
+//  sides[0, count) (all of them its own), those it holds, and the no-offer
+//  mark if nobody offers a service it waits on. Returns whether it holds
+//  anything of the service afterwards.
+static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
+                      const spw_side_t *sides, size_t count, size_t pair_count, bool nobody,
+                      int64_t now)
 {
-    uint64_t random_state = self->random_state;
-    size_t pairs = spw_match_service(self->capacity, service, self->policy, &random_state,
-                                     self->pairs, SPW_HUB_MAX_PAIRS);
-    bool nobody = warm && !offered_anywhere(self, service);
-    for (size_t i = 0; i < self->peer_limit; i++) {
-        spw_peer_t *peer = &self->peers[i];
-        spw_edge_state_t *edge = peer->used && peer->identity_len ? peer_edge(self, peer) : NULL;
-        if (!edge)
-            continue;
-        size_t count = 0;
-        for (size_t p = 0; p < pairs && count < SPW_HUB_MAX_MATCHES; p++) {
-            const spw_match_pair_t *pair = &self->pairs[p];
-            bool lends = pair->lender == edge, borrows = pair->borrower == edge;
-            if (!lends && !borrows)
-                continue;
-            spw_told_t *f = &self->fresh[count++];
-            snprintf(f->service, sizeof f->service, "%s", service);
-            snprintf(f->partner, sizeof f->partner, "%s",
-                     lends ? pair->borrower->name : pair->lender->name);
-            f->role = lends ? SPW_MATCH_LEND_TO : SPW_MATCH_BORROW_FROM;
-            f->slots_milli = pair->slots_milli;
-            f->seen = now;
-        }
-        count = hold_matches(peer, service, self->pairs, pairs, self->fresh, count,
-                             SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
-        //  An edge waiting on a service nobody offers hears so, once.
-        spw_service_state_t *mine = spw_capacity_service(edge, service);
-        if (nobody && mine && mine->queued && count < SPW_HUB_TOLD_MAX) {
-            spw_told_t *f = &self->fresh[count++];
-            *f = (spw_told_t) { .role = 0, .seen = now };
-            snprintf(f->service, sizeof f->service, "%s", service);
-        }
-        if (!told_differs(peer, service, self->fresh, count))
-            continue;
-        send_match(self, peer, service, self->fresh, count);
-        told_replace(peer, service, self->fresh, count);
+    peer->visited = self->visit;
+    spw_edge_state_t *edge = peer->identity_len ? peer_edge(self, peer) : NULL;
+    if (!edge)
+        return told_holds(peer, service);   // no route: it is told when it has one
+    size_t fresh = 0;
+    for (size_t i = 0; i < count && fresh < SPW_HUB_MAX_MATCHES; i++) {
+        const spw_match_pair_t *pair = &self->pairs[sides[i].pair];
+        bool lends = pair->lender == edge;
+        spw_told_t *f = &self->fresh[fresh++];
+        snprintf(f->service, sizeof f->service, "%s", service);
+        snprintf(f->partner, sizeof f->partner, "%s",
+                 lends ? pair->borrower->name : pair->lender->name);
+        f->role = lends ? SPW_MATCH_LEND_TO : SPW_MATCH_BORROW_FROM;
+        f->slots_milli = pair->slots_milli;
+        f->seen = now;
     }
+    fresh = hold_matches(peer, service, self->pairs, pair_count, self->fresh, fresh,
+                         SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
+    for (size_t f = 0; f < fresh; f++)
+        spw_peers_met(peer, self->fresh[f].partner, now);
+    //  An edge waiting on a service nobody offers hears so, once.
+    spw_service_state_t *mine = spw_capacity_service(edge, service);
+    if (nobody && mine && mine->queued && fresh < SPW_HUB_TOLD_MAX) {
+        spw_told_t *f = &self->fresh[fresh++];
+        *f = (spw_told_t) { .role = 0, .seen = now };
+        snprintf(f->service, sizeof f->service, "%s", service);
+    }
+    if (told_differs(peer, service, self->fresh, fresh)) {
+        send_match(self, peer, service, self->fresh, fresh);
+        told_replace(peer, service, self->fresh, fresh);
+    }
+    return told_holds(peer, service);
 }
 
-//  Decides every service's matching afresh; edges hear only what changed.
+static int side_order(const void *x, const void *y)
+{
+    const spw_side_t *a = x, *b = y;
+    if (a->peer != b->peer)
+        return a->peer < b->peer ? -1 : 1;
+    return a->pair < b->pair ? -1 : a->pair > b->pair;
+}
+
+//  Matches one service and tells the edges it concerns what changed for
+//  them: the edges of its pairs, those told of it before, and, when nobody
+//  offers it, those waiting on it. The work is the pairs and those edges,
+//  whatever the number of edges.
+static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_t now)
+{
+    uint64_t random_state = self->random_state;
+    size_t pairs = spw_match_service(self->capacity, track->name, self->policy, &random_state,
+                                     self->pairs, SPW_HUB_MAX_PAIRS);
+    self->stats.matchings++;
+    //  An edge registered but not yet heard from may offer it (restarting).
+    bool nobody = warm && spw_capacity_unreported(self->capacity) == 0
+               && spw_capacity_offering(self->capacity, track->name) == 0;
+    self->visit++;
+    size_t sides = 0;
+    for (size_t p = 0; p < pairs; p++) {
+        spw_peer_t *lender = edge_peer(self, self->pairs[p].lender);
+        spw_peer_t *borrower = edge_peer(self, self->pairs[p].borrower);
+        if (lender)
+            self->sides[sides++] = (spw_side_t) { lender, p };
+        if (borrower)
+            self->sides[sides++] = (spw_side_t) { borrower, p };
+    }
+    qsort(self->sides, sides, sizeof *self->sides, side_order);
+    const spw_capacity_entry_t *waiting = NULL;
+    size_t waiting_count =
+        nobody ? spw_capacity_taking_part(self->capacity, track->name, &waiting) : 0;
+    size_t needed = sides + track->told_count + waiting_count;
+    if (needed > self->still_size) {
+        spw_peer_t **grown = realloc(self->still_told, needed * sizeof *grown);
+        if (!grown)
+            return;   // out of memory: the next heartbeat's matching tries again
+        self->still_told = grown;
+        self->still_size = needed;
+    }
+    size_t still = 0;
+    for (size_t first = 0, next; first < sides; first = next) {
+        for (next = first + 1; next < sides && self->sides[next].peer == self->sides[first].peer;)
+            next++;
+        spw_peer_t *peer = self->sides[first].peer;
+        if (tell_edge(self, peer, track->name, &self->sides[first], next - first, pairs, nobody,
+                      now))
+            self->still_told[still++] = peer;
+    }
+    //  Peers of earlier matchings: their matches end (or are held).
+    for (size_t i = 0; i < track->told_count; i++) {
+        spw_peer_t *peer = track->told[i];
+        if (peer->visited != self->visit && *peer->name
+            && tell_edge(self, peer, track->name, NULL, 0, pairs, nobody, now))
+            self->still_told[still++] = peer;
+    }
+    for (size_t i = 0; i < waiting_count; i++) {   // nobody offers it: those waiting
+        spw_peer_t *peer = edge_peer(self, waiting[i].edge);
+        if (peer && peer->visited != self->visit
+            && tell_edge(self, peer, track->name, NULL, 0, pairs, nobody, now))
+            self->still_told[still++] = peer;
+    }
+    if (still > track->told_size) {
+        spw_peer_t **grown = realloc(track->told, still * sizeof *grown);
+        if (!grown)
+            still = track->told_size;   // out of memory: some are not withdrawn
+        else {
+            track->told = grown;
+            track->told_size = still;
+        }
+    }
+    if (still)
+        memcpy(track->told, self->still_told, still * sizeof *track->told);
+    track->told_count = still;
+}
+
+//  Matches the services new state asked for; edges hear only what changed.
 static void rematch(spw_hub_t *self, int64_t now)
 {
-    self->match_dirty = false;
     //  A hub that has just started waits one liveness for the edges' state
     //  before it says no live edge offers a service.
     bool warm = now - self->started >= self->hold_ms;
-    size_t count = collect_services(self);
-    for (size_t i = 0; i < count; i++)
-        match_service(self, self->names[i], warm, now);
+    for (size_t i = 0; i < self->dirty_count; i++) {
+        self->dirty[i]->dirty = false;
+        match_service(self, self->dirty[i], warm, now);
+    }
+    self->dirty_count = 0;
+}
+
+//  Tells the edges matched with gone recently that it died or left (or,
+//  event died, that the process they knew restarted), and forgets what
+//  they were told of it, so that a match with its next process is told
+//  afresh. Only they hear it: an edge's news reaches its partners, not
+//  every edge.
+static void tell_partners(spw_hub_t *self, spw_peer_t *gone, spw_member_event_t event,
+                          const char *endpoint, int64_t now)
+{
+    if (!gone)
+        return;
+    spw_peers_forget_partners(gone, now);
+    for (size_t i = 0; i < gone->partner_count; i++) {
+        spw_peer_t *peer = spw_peers_find(self->peers, gone->partners[i].name);
+        if (!peer)
+            continue;
+        told_remove(peer, NULL, gone->name);
+        if (!peer->identity_len || !peer_edge(self, peer))
+            continue;
+        spw_msg_t out;
+        spw_msg_init(&out);
+        spw_msg_add_mem(&out, peer->identity, peer->identity_len);
+        if (spw_proto_put_member(&out, event, gone->name, endpoint, gone->epoch) != 0) {
+            spw_msg_reset(&out);
+            continue;
+        }
+        self->stats.members++;
+        send_control(self, &out, "member");
+    }
+    gone->partner_count = 0;
+}
+
+// -- Control: registration, heartbeats, asks ---------------------------------
+
+static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+{
+    zmq_msg_t *identity = &msg->frame[0];
+    char name[SPW_CAPACITY_NAME_MAX + 1], endpoint[SPW_MAX_ENDPOINT_LEN + 1],
+        zone[SPW_MAX_NAME_LEN + 1], reason[SPW_MAX_TEXT_LEN];
+    copy_field(name, sizeof name, in->name, in->name_len);
+    copy_field(endpoint, sizeof endpoint, in->endpoint, in->endpoint_len);
+    copy_field(zone, sizeof zone, in->text, in->text_len);
+
+    uint32_t retry_ms = 0;
+    spw_edge_state_t *edge = NULL;
+    spw_reg_result_t result = SPW_REG_INVALID;
+    //  If this turns out to be a restart, the old process is dead: its
+    //  partners must hear so, at the address they knew it by.
+    char old_endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1] = "";
+    spw_edge_state_t *old = spw_capacity_find(self->capacity, name);
+    if (old && old->alive && old->epoch != in->epoch) {
+        snprintf(old_endpoint, sizeof old_endpoint, "%s", old->endpoint);
+        mark_edge(self, old);   // its matches end
+    }
+    if (!spw_endpoint_valid(endpoint))
+        snprintf(reason, sizeof reason, "advertised endpoint '%s' is not a ZeroMQ endpoint",
+                 endpoint);
+    else
+        result = spw_capacity_register(self->capacity, name, in->epoch, endpoint, zone, now,
+                                       self->hold_ms, &edge);
+    switch (result) {
+    case SPW_REG_NEW:
+    case SPW_REG_RESTARTED:
+    case SPW_REG_SAME:
+        break;
+    case SPW_REG_NAME_TAKEN:
+        snprintf(reason, sizeof reason, "name '%s' is held by a live edge", name);
+        retry_ms = (uint32_t) self->hold_ms;
+        break;
+    case SPW_REG_FULL:
+        snprintf(reason, sizeof reason, "hub is full (max_edges=%lld)",
+                 (long long) self->config.max_edges);
+        break;
+    case SPW_REG_INVALID:
+        if (spw_endpoint_valid(endpoint))
+            snprintf(reason, sizeof reason, "invalid registration");
+        break;
+    }
+    spw_msg_t out;
+    spw_msg_init(&out);
+    spw_msg_add_share(&out, identity);
+    if (result != SPW_REG_NEW && result != SPW_REG_RESTARTED && result != SPW_REG_SAME) {
+        self->stats.refused++;
+        spw_log(SPW_LOG_WARNING, "edge_refused", "name=%s epoch=%016llx endpoint=%s reason=\"%s\"",
+                name, (unsigned long long) in->epoch, endpoint, reason);
+        spw_proto_put_refused(&out, reason, retry_ms);
+        send_control(self, &out, "refused");
+        return;
+    }
+    spw_peer_t *peer = peer_claim(self, name);
+    if (!peer) {
+        //  Out of memory: as if it never came; it registers again.
+        spw_capacity_forget(self->capacity, name);
+        spw_msg_reset(&out);
+        return;
+    }
+    if (result == SPW_REG_RESTARTED) {
+        self->stats.died++;
+        tell_partners(self, peer, SPW_MEMBER_DIED, old_endpoint, now);
+    }
+    if (peer->epoch != in->epoch || result != SPW_REG_SAME) {
+        peer->sampled = false;
+        peer->out_per_s = peer->in_per_s = 0;
+        peer->partner_count = 0;   // a new process has no partners yet
+    }
+    peer->epoch = in->epoch;
+    spw_peers_route(self->peers, peer, zmq_msg_data(identity), zmq_msg_size(identity));
+    //  Welcomed afresh, the edge forgets its matches: it is told them again.
+    peer->told_count = 0;
+    mark_edge(self, edge);
+    spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
+                          (uint32_t) self->config.liveness);
+    send_control(self, &out, "welcome");
+    if (result == SPW_REG_SAME)
+        return;
+    self->stats.registered++;
+    spw_log(SPW_LOG_INFO, "edge_joined", "name=%s epoch=%016llx endpoint=%s zone=%s%s", name,
+            (unsigned long long) in->epoch, endpoint, *zone ? zone : "-",
+            result == SPW_REG_RESTARTED ? " restarted=yes" : "");
+}
+
+//  The peer that sent msg if it is a live registered edge, else NULL after
+//  telling the sender to register again.
+static spw_peer_t *known_sender(spw_hub_t *self, spw_msg_t *msg)
+{
+    spw_peer_t *peer = peer_by_identity(self, &msg->frame[0]);
+    if (peer && peer_edge(self, peer))
+        return peer;
+    self->stats.unknown_peers++;
+    send_disconnect(self, &msg->frame[0]);
+    return NULL;
 }
 
 static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
 {
-    (void) now;
     spw_peer_t *peer = peer_by_identity(self, &msg->frame[0]);
-    if (!peer || !peer_edge(self, peer))
+    spw_edge_state_t *edge = peer ? peer_edge(self, peer) : NULL;
+    if (!edge)
         return;  // already forgotten or dead: nothing to tell
-    char name[SPW_CAPACITY_NAME_MAX + 1], endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1];
-    snprintf(name, sizeof name, "%s", peer->name);
-    snprintf(endpoint, sizeof endpoint, "%s", peer_edge(self, peer)->endpoint);
-    uint64_t epoch = peer->epoch;
-    spw_capacity_forget(self->capacity, name);
-    peer->used = false;
-    peer->told_count = 0;
-    self->match_dirty = true;
+    char endpoint[SPW_CAPACITY_ENDPOINT_MAX + 1];
+    snprintf(endpoint, sizeof endpoint, "%s", edge->endpoint);
     self->stats.left++;
-    spw_log(SPW_LOG_INFO, "edge_left", "name=%s endpoint=%s", name, endpoint);
-    broadcast_member(self, SPW_MEMBER_LEFT, name, endpoint, epoch, NULL);
+    spw_log(SPW_LOG_INFO, "edge_left", "name=%s endpoint=%s", peer->name, endpoint);
+    mark_edge(self, edge);
+    tell_partners(self, peer, SPW_MEMBER_LEFT, endpoint, now);
+    spw_capacity_forget(self->capacity, peer->name);
+    spw_peers_release(self->peers, peer);
 }
 
 // -- Status -----------------------------------------------------------------
@@ -642,8 +809,8 @@ static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
 static void edge_rates(void *arg, const spw_edge_state_t *edge, double *out, double *in)
 {
     spw_hub_t *self = arg;
-    spw_peer_t *peer = peer_by_name(self, edge->name);
-    bool current = edge->alive && peer && peer->epoch == edge->epoch;
+    spw_peer_t *peer = edge_peer(self, edge);
+    bool current = edge->alive && peer;
     *out = current ? peer->out_per_s : 0;
     *in = current ? peer->in_per_s : 0;
 }
@@ -706,6 +873,8 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
         { "left", self->stats.left },
         { "died", self->stats.died },
         { "matches", self->stats.matches },
+        { "matchings", self->stats.matchings },
+        { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
         { "states", self->stats.states },
@@ -880,6 +1049,16 @@ static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_
     }
     char name[SPW_CAPACITY_NAME_MAX + 1];
     copy_field(name, sizeof name, in->name, in->name_len);
+    //  The figures it replaces, to see what changed for matching.
+    spw_edge_state_t *edge = spw_capacity_find(self->capacity, name);
+    size_t previous = edge && edge->alive && edge->epoch == in->epoch ? edge->service_count : 0;
+    if (previous)
+        memcpy(self->previous, edge->services, previous * sizeof *self->previous);
+    bool was_draining = edge && edge->draining;
+    size_t avoided_before = edge ? edge->avoid_count : 0;
+    char avoided_names[SPW_CAPACITY_AVOID_MAX][SPW_CAPACITY_NAME_MAX + 1];
+    if (avoided_before)
+        memcpy(avoided_names, edge->avoid, sizeof avoided_names);
     if (spw_capacity_update(self->capacity, name, in->epoch, self->services, count, in->out,
                             in->in, now)
         != 0) {
@@ -899,9 +1078,15 @@ static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_
     spw_capacity_avoid(self->capacity, name, in->epoch, avoid, lens, avoided);
     spw_capacity_set_draining(self->capacity, name, in->epoch, in->event & SPW_STATE_DRAINING);
     self->stats.states++;
-    self->match_dirty = true;
-    spw_peer_t *peer = peer_by_name(self, name);
-    if (peer && peer->epoch == in->epoch)
+    //  Only what changes a matching asks for one: most states of a steady
+    //  fleet change nothing, and cost no matching.
+    if (edge->draining != was_draining || edge->avoid_count != avoided_before
+        || (avoided_before && memcmp(edge->avoid, avoided_names, sizeof avoided_names) != 0))
+        mark_edge(self, edge);
+    else
+        mark_changes(self, edge, self->previous, previous);
+    spw_peer_t *peer = edge_peer(self, edge);
+    if (peer)
         sample_rates(peer, in->out, in->in, now);
 }
 
@@ -992,18 +1177,19 @@ static void tick(spw_hub_t *self, int64_t now)
                                     SPW_HUB_EXPIRE_BATCH);
         for (size_t i = 0; i < count; i++) {
             self->stats.died++;
-            self->match_dirty = true;
             spw_log(SPW_LOG_WARNING, "edge_died", "name=%s silent_ms=%lld endpoint=%s",
                     dead[i]->name, (long long) (now - dead[i]->last_heard), dead[i]->endpoint);
-            broadcast_member(self, SPW_MEMBER_DIED, dead[i]->name, dead[i]->endpoint,
-                             dead[i]->epoch, NULL);
+            mark_edge(self, dead[i]);
+            tell_partners(self, edge_peer(self, dead[i]), SPW_MEMBER_DIED, dead[i]->endpoint,
+                          now);
         }
     } while (count == SPW_HUB_EXPIRE_BATCH);
     sweep_peers(self);
+    mark_all(self);
     rematch(self, now);
-    for (size_t i = 0; i < self->peer_limit; i++) {
-        spw_peer_t *peer = &self->peers[i];
-        if (!peer->used || !peer->identity_len || !peer_edge(self, peer))
+    for (size_t i = 0; i < spw_peers_count(self->peers); i++) {
+        spw_peer_t *peer = spw_peers_at(self->peers, i);
+        if (!peer->identity_len || !peer_edge(self, peer))
             continue;
         spw_msg_t out;
         spw_msg_init(&out);
@@ -1012,7 +1198,6 @@ static void tick(spw_hub_t *self, int64_t now)
         send_control(self, &out, "heartbeat");
     }
 }
-
 
 spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
 {
@@ -1034,8 +1219,6 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->random_state = spw_random_seed();
     self->control_drops.name = "control";
     self->state_drops.name = "state";
-    self->peer_limit = (size_t) config->max_edges;
-    self->name_limit = (size_t) config->max_services * 4;
     spw_curve_keys_t keys;
     if (*config->curve_dir) {
         self->curve = spw_curve_new(config->curve_dir, config->name, err, errlen);
@@ -1047,19 +1230,26 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     }
     self->ctx = self->curve ? spw_curve_context(self->curve) : zmq_ctx_new();
     self->capacity = spw_capacity_new((size_t) config->max_edges, (size_t) config->max_services);
-    self->peers = calloc(self->peer_limit, sizeof *self->peers);
+    self->peers = spw_peers_new((size_t) config->max_edges);
+    self->tracks = zhashx_new();
+    if (self->tracks)
+        zhashx_set_destructor(self->tracks, track_destroy);
+    self->previous = calloc((size_t) config->max_services, sizeof *self->previous);
+    self->sides = calloc(2 * SPW_HUB_MAX_PAIRS, sizeof *self->sides);
     self->services = calloc((size_t) config->max_services, sizeof *self->services);
     self->pairs = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->pairs);
     self->entries = calloc(SPW_HUB_MAX_MATCHES, sizeof *self->entries);
     self->fresh = calloc(SPW_HUB_TOLD_MAX, sizeof *self->fresh);
-    self->names = calloc(self->name_limit, sizeof *self->names);
-    if (!self->ctx || !self->capacity || !self->peers || !self->services || !self->pairs
-        || !self->entries || !self->fresh || !self->names) {
+    if (!self->ctx || !self->capacity || !self->peers || !self->tracks || !self->services
+        || !self->previous || !self->pairs || !self->sides || !self->entries || !self->fresh) {
         snprintf(err, errlen, "out of memory");
         spw_hub_destroy(&self);
         return NULL;
     }
+    //  A fleet reconnecting at once (a hub restart) must not overflow the
+    //  listen queue, or the edges wait for SYN retries (1 s, 3 s, ...).
     spw_socket_opts_t opts = { .max_message_bytes = SPW_HUB_MAX_MESSAGE_BYTES, .hwm = 1000,
+                               .backlog = SPW_HUB_BACKLOG,
                                .curve = self->curve ? &keys : NULL, .curve_server = true };
     self->control = spw_socket_new(self->ctx, ZMQ_ROUTER, &opts);
     self->state = spw_socket_new(self->ctx, ZMQ_SUB, &opts);
@@ -1134,7 +1324,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             tick(self, now);
             self->next_tick = now + self->config.heartbeat_ms;
         }
-        if (self->match_dirty)
+        if (self->dirty_count)
             rematch(self, now);
     }
     spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",
@@ -1153,14 +1343,16 @@ void spw_hub_destroy(spw_hub_t **self_p)
     spw_socket_destroy(&self->control);
     spw_socket_destroy(&self->state);
     spw_capacity_destroy(&self->capacity);
-    for (size_t i = 0; self->peers && i < self->peer_limit; i++)
-        free(self->peers[i].told);
-    free(self->peers);
+    spw_peers_destroy(&self->peers);
+    zhashx_destroy(&self->tracks);
+    free(self->dirty);
+    free(self->previous);
+    free(self->sides);
+    free(self->still_told);
     free(self->services);
     free(self->pairs);
     free(self->entries);
     free(self->fresh);
-    free(self->names);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
     else if (self->ctx)

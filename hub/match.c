@@ -55,6 +55,7 @@ typedef struct {
     size_t borrower_count;
     share_t *shares;       // borrower_count of scratch
     bool short_supply;
+    size_t open;           // borrowers before it have nothing left to get
     spw_match_pair_t *out;
     size_t max_out, made;
 } matching_t;
@@ -62,23 +63,6 @@ typedef struct {
 static uint32_t at_most(uint64_t value, uint64_t cap)
 {
     return (uint32_t) (value < cap ? value : cap);
-}
-
-//  The capacity table's accessors take a non-const table although they only
-//  read; these wrappers are the one place that casts.
-static size_t edge_count(const spw_capacity_t *table)
-{
-    return spw_capacity_count((spw_capacity_t *) table);
-}
-
-static const spw_edge_state_t *edge_at(const spw_capacity_t *table, size_t i)
-{
-    return spw_capacity_at((spw_capacity_t *) table, i);
-}
-
-static const spw_service_state_t *service_of(const spw_edge_state_t *edge, const char *service)
-{
-    return spw_capacity_service((spw_edge_state_t *) edge, service);
 }
 
 uint32_t spw_match_supply(const spw_service_state_t *state)
@@ -237,26 +221,38 @@ static bool give(matching_t *m, lender_t *lender, borrower_t *borrower, uint64_t
     return true;
 }
 
+//  True if borrower may be served by lender in this pass.
+static bool may_serve(const lender_t *lender, const borrower_t *borrower, bool zone_pass)
+{
+    return borrower->left_milli > 0 && (!zone_pass || same_zone(lender->edge, borrower->edge))
+        && !spw_capacity_avoids(borrower->edge, lender->edge);
+}
+
 //  One lender's turn in a pass: the borrowers it serves (its zone's in the
 //  zone pass, everyone's after) get what it has left. False once out is full.
+//  Filling (enough supply, or demand already scaled to the supply) gives
+//  borrowers their remaining demand in order and stops when the lender is
+//  empty; the borrowers before m->open are all served, so a pass costs the
+//  lenders plus the pairs made, not lenders x borrowers.
 static bool take_turn(matching_t *m, lender_t *lender, bool zone_pass)
 {
+    if (lender->left_milli == 0)
+        return true;
+    while (m->open < m->borrower_count && m->borrowers[m->open].left_milli == 0)
+        m->open++;
     size_t count = 0;
     uint64_t wanted = 0;
-    for (size_t b = 0; b < m->borrower_count; b++) {
-        const borrower_t *borrower = &m->borrowers[b];
-        if (borrower->left_milli == 0 || (zone_pass && !same_zone(lender->edge, borrower->edge))
-            || spw_capacity_avoids(borrower->edge, lender->edge))
-            continue;
-        m->shares[count++] = (share_t) { .borrower = b };
-        wanted += borrower->left_milli;
-    }
-    if (count == 0 || lender->left_milli == 0)
-        return true;
-
+    if (m->short_supply)
+        for (size_t b = m->open; b < m->borrower_count; b++)
+            if (may_serve(lender, &m->borrowers[b], zone_pass)) {
+                m->shares[count++] = (share_t) { .borrower = b };
+                wanted += m->borrowers[b].left_milli;
+            }
     if (!m->short_supply || lender->left_milli >= wanted) {
-        for (size_t i = 0; i < count && lender->left_milli > 0; i++) {
-            borrower_t *borrower = &m->borrowers[m->shares[i].borrower];
+        for (size_t b = m->open; b < m->borrower_count && lender->left_milli > 0; b++) {
+            borrower_t *borrower = &m->borrowers[b];
+            if (!may_serve(lender, borrower, zone_pass))
+                continue;
             uint64_t milli = borrower->left_milli < lender->left_milli ? borrower->left_milli
                                                                        : lender->left_milli;
             if (!give(m, lender, borrower, milli))
@@ -264,8 +260,6 @@ static bool take_turn(matching_t *m, lender_t *lender, bool zone_pass)
         }
         return true;
     }
-    //  Short: split all that is left in proportion, largest remainder
-    //  first for the thousandths that flooring leaves over.
     uint64_t have = lender->left_milli, floored = 0;
     for (size_t i = 0; i < count; i++) {
         share_t *share = &m->shares[i];
@@ -284,13 +278,53 @@ static bool take_turn(matching_t *m, lender_t *lender, bool zone_pass)
     return true;
 }
 
+//  Short supply over more lenders x borrowers than out can hold: splitting
+//  every lender among every borrower would drop most of the pairs (and
+//  under-lend most of the supply), so each borrower's demand is scaled to
+//  its share of the supply instead (largest-remainder, so the shares add up
+//  to the supply exactly) and the lenders fill them in order, in at most
+//  lenders + borrowers pairs. Each borrower still gets supply in proportion
+//  to its backlog; a lender serves a few borrowers instead of all of them.
+static void scale_demand(matching_t *m, uint64_t total_supply, uint64_t total_demand)
+{
+    uint64_t have = total_supply * SPW_MATCH_MILLI, floored = 0;
+    for (size_t b = 0; b < m->borrower_count; b++) {
+        share_t *share = &m->shares[b];
+        //  A demand (< 2^21) times the whole supply in thousandths (< 2^31
+        //  per lender) can pass 2^64 with many lenders: 128 bits (GCC's).
+        unsigned __int128 exact = (unsigned __int128) m->borrowers[b].demand * have;
+        *share = (share_t) { .borrower = b, .milli = (uint64_t) (exact / total_demand),
+                             .remainder = (uint64_t) (exact % total_demand) };
+        floored += share->milli;
+    }
+    qsort(m->shares, m->borrower_count, sizeof *m->shares, share_by_remainder);
+    for (uint64_t i = 0; i < have - floored && i < m->borrower_count; i++)
+        m->shares[i].milli++;
+    for (size_t b = 0; b < m->borrower_count; b++)
+        m->borrowers[m->shares[b].borrower].left_milli = m->shares[b].milli;
+    m->short_supply = false;
+}
+
+//  True if some lender and some borrower have a zone: else the zone pass
+//  would serve nobody, and is skipped.
+static bool zones_matter(const matching_t *m)
+{
+    bool lenders = false, borrowers = false;
+    for (size_t l = 0; l < m->lender_count && !lenders; l++)
+        lenders = m->lenders[l].edge->zone[0] != '\0';
+    for (size_t b = 0; b < m->borrower_count && !borrowers; b++)
+        borrowers = m->borrowers[b].edge->zone[0] != '\0';
+    return lenders && borrowers;
+}
+
 size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
                          uint64_t *random_state, spw_match_pair_t *out, size_t max_out)
 {
     assert(table && service && (out || max_out == 0));
     assert(policy == SPW_POLICY_MOST_SPARE || policy == SPW_POLICY_RANDOM
            || policy == SPW_POLICY_SHORTEST_WAIT);
-    size_t edges = edge_count(table);
+    const spw_capacity_entry_t *entries;
+    size_t edges = spw_capacity_taking_part(table, service, &entries);
     if (edges == 0 || max_out == 0)
         return 0;
     matching_t m = {
@@ -309,9 +343,8 @@ size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_p
 
     uint64_t total_supply = 0, total_demand = 0;
     for (size_t i = 0; i < edges; i++) {
-        const spw_edge_state_t *edge = edge_at(table, i);
-        const spw_service_state_t *state = edge->alive ? service_of(edge, service) : NULL;
-        //  A draining edge lends nothing; its backlog may still borrow.
+        const spw_edge_state_t *edge = entries[i].edge;
+        const spw_service_state_t *state = &edge->services[entries[i].service];
         uint32_t supply = edge->draining ? 0 : spw_match_supply(state);
         uint32_t demand = spw_match_demand(state);
         if (supply > 0) {
@@ -336,9 +369,12 @@ size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_p
         order_lenders(m.lenders, m.lender_count, policy, random_state);
         qsort(m.borrowers, m.borrower_count, sizeof *m.borrowers, borrower_by_demand);
         m.short_supply = total_supply < total_demand;
+        if (m.short_supply && m.lender_count > max_out / m.borrower_count)
+            scale_demand(&m, total_supply, total_demand);
         bool room = true;
-        for (size_t l = 0; l < m.lender_count && room; l++)
+        for (size_t l = 0; l < m.lender_count && room && zones_matter(&m); l++)
             room = take_turn(&m, &m.lenders[l], true);
+        m.open = 0;
         for (size_t l = 0; l < m.lender_count && room; l++)
             room = take_turn(&m, &m.lenders[l], false);
     }

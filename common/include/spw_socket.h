@@ -37,6 +37,7 @@ typedef struct {
     bool curve_server;          // with curve: serve (bind) rather than connect
     int heartbeat_ms;           // ZMTP heartbeats: a PING this often (0: none)
     int heartbeat_timeout_ms;   // ... and the link is dropped after this silence
+    int backlog;                // a bound socket's pending connections (0: libzmq's 100)
 } spw_socket_opts_t;
 
 //  Creates a socket of the given ZeroMQ type with the options set. NULL on

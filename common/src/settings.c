@@ -115,7 +115,7 @@ const spw_key_t spw_hub_keys[] = {
     { .name = "policy", .type = SPW_KEY_ENUM, .offset = offsetof(spw_hub_config_t, policy),
       .choices = hub_policies, .default_value = "most-spare",
       .help = "order of lenders in a match: most-spare, random or shortest-wait" },
-    { .name = "max_edges", HUB_INT(max_edges, 1, 10000, .default_value = "256"),
+    { .name = "max_edges", HUB_INT(max_edges, 1, 100000, .default_value = "256"),
       .help = "edges this hub tracks; more are refused" },
     { .name = "max_connections", HUB_INT(max_connections, 1, 1000000, .default_value = "10000"),
       .help = "connections each bound socket accepts (cut to fit the open-file limit)" },

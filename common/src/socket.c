@@ -61,6 +61,8 @@ void *spw_socket_new(void *ctx, int type, const spw_socket_opts_t *opts)
         zmq_setsockopt(socket, ZMQ_HEARTBEAT_TIMEOUT, &opts->heartbeat_timeout_ms,
                        sizeof opts->heartbeat_timeout_ms);
     }
+    if (opts && opts->backlog > 0)
+        zmq_setsockopt(socket, ZMQ_BACKLOG, &opts->backlog, sizeof opts->backlog);
     if (type == ZMQ_ROUTER) {
         int one = 1;
         zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one);

@@ -530,6 +530,113 @@ static void test_capacity_destroy_with_records_leaks_nothing_and_nulls_pointer(v
     spw_capacity_destroy(NULL);
 }
 
+// -- the service index ---------------------------------------------------------
+
+//  True if the service index of svc holds edge name.
+static bool takes_part(spw_capacity_t *table, const char *svc, const char *name)
+{
+    const spw_capacity_entry_t *entries;
+    size_t count = spw_capacity_taking_part(table, svc, &entries);
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(entries[i].edge->name, name) == 0) {
+            assert_string_equal(entries[i].edge->services[entries[i].service].name, svc);
+            return true;
+        }
+    return false;
+}
+
+static void test_capacity_indexes_the_edges_taking_part_in_a_service(void **state)
+{
+    (void) state;
+    spw_capacity_t *table = new_table();
+    join(table, "a", 1, 0);
+    join(table, "b", 1, 0);
+    join(table, "c", 1, 0);
+    assert_int_equal(spw_capacity_unreported(table), 3);
+    //  a lends echo, b waits on echo and offers resize, c reports nothing.
+    spw_service_state_t lends = service("echo", 4, 4);
+    lends.role = 1;   // SPW_ROLE_LENDER
+    assert_int_equal(spw_capacity_update(table, "a", 1, &lends, 1, 0, 0, 1), 0);
+    spw_service_state_t b_services[2] = { service("echo", 0, 0), service("resize", 2, 2) };
+    b_services[0].queued = 5;
+    assert_int_equal(spw_capacity_update(table, "b", 1, b_services, 2, 0, 0, 1), 0);
+    assert_int_equal(spw_capacity_unreported(table), 1);
+    assert_true(takes_part(table, "echo", "a") && takes_part(table, "echo", "b"));
+    assert_false(takes_part(table, "resize", "b"));   // offers it, no role, no queue
+    assert_int_equal(spw_capacity_offering(table, "echo"), 1);
+    assert_int_equal(spw_capacity_offering(table, "resize"), 1);
+    assert_int_equal(spw_capacity_offering(table, "never"), 0);
+    //  A new state replaces the entries: a stops lending, b stops waiting.
+    lends.role = 0;
+    assert_int_equal(spw_capacity_update(table, "a", 1, &lends, 1, 0, 0, 2), 0);
+    b_services[0].queued = 0;
+    assert_int_equal(spw_capacity_update(table, "b", 1, b_services, 2, 0, 0, 2), 0);
+    assert_false(takes_part(table, "echo", "a") || takes_part(table, "echo", "b"));
+    assert_int_equal(spw_capacity_offering(table, "echo"), 1);
+    //  A dead edge, a forgotten one and a restarted one leave the index.
+    lends.role = 1;
+    assert_int_equal(spw_capacity_update(table, "a", 1, &lends, 1, 0, 0, 3), 0);
+    b_services[0].queued = 3;
+    assert_int_equal(spw_capacity_update(table, "b", 1, b_services, 2, 0, 0, 3), 0);
+    assert_true(takes_part(table, "echo", "a") && takes_part(table, "echo", "b"));
+    spw_edge_state_t *dead[MAX_EDGES];
+    assert_int_equal(spw_capacity_update(table, "b", 1, b_services, 2, 0, 0, 2000), 0);
+    assert_int_equal(spw_capacity_expire(table, 3500, SILENCE_MS, dead, MAX_EDGES), 2);
+    assert_false(takes_part(table, "echo", "a"));       // a died
+    assert_int_equal(spw_capacity_unreported(table), 0);  // so did c, unreported
+    assert_true(takes_part(table, "echo", "b"));
+    expect_reg(spw_capacity_register(table, "b", 2, "", "", 5500, HOLD_MS, NULL),
+               SPW_REG_RESTARTED, "b restarted");
+    assert_false(takes_part(table, "echo", "b"));
+    assert_int_equal(spw_capacity_offering(table, "resize"), 0);
+    assert_int_equal(spw_capacity_unreported(table), 1);
+    spw_capacity_forget(table, "b");
+    assert_int_equal(spw_capacity_unreported(table), 0);
+    const spw_capacity_entry_t *entries;
+    assert_int_equal(spw_capacity_taking_part(table, "echo", &entries), 0);
+    assert_null(spw_capacity_first_service(table));   // nobody offers or waits any more
+    spw_capacity_destroy(&table);
+}
+
+static void test_capacity_index_survives_many_edges_coming_and_going(void **state)
+{
+    (void) state;
+    enum { EDGES = 500 };
+    spw_capacity_t *table = spw_capacity_new(EDGES, 4);
+    assert_non_null(table);
+    char name[16];
+    for (int i = 0; i < EDGES; i++) {
+        snprintf(name, sizeof name, "e%03d", i);
+        assert_int_equal(spw_capacity_register(table, name, 1, "", "", 0, HOLD_MS, NULL),
+                         SPW_REG_NEW);
+        spw_service_state_t svc = service("echo", 2, 2);
+        svc.role = (uint8_t) (i % 3 == 0 ? 1 : 0);
+        assert_int_equal(spw_capacity_update(table, name, 1, &svc, 1, 0, 0, 0), 0);
+    }
+    const spw_capacity_entry_t *entries;
+    assert_int_equal(spw_capacity_taking_part(table, "echo", &entries), (EDGES + 2) / 3);
+    for (int i = 0; i < EDGES; i += 2) {
+        snprintf(name, sizeof name, "e%03d", i);
+        spw_capacity_forget(table, name);
+    }
+    //  Every entry left names a live lender of echo, each once.
+    size_t count = spw_capacity_taking_part(table, "echo", &entries);
+    size_t expected = 0;
+    for (int i = 1; i < EDGES; i += 2)
+        expected += i % 3 == 0;
+    assert_int_equal(count, expected);
+    for (size_t i = 0; i < count; i++) {
+        assert_true(entries[i].edge->alive);
+        assert_int_equal(entries[i].edge->services[entries[i].service].role, 1);
+        assert_ptr_equal(spw_capacity_find(table, entries[i].edge->name), entries[i].edge);
+        for (size_t j = 0; j < i; j++)
+            assert_ptr_not_equal(entries[i].edge, entries[j].edge);
+    }
+    assert_int_equal(spw_capacity_count(table), EDGES / 2);
+    assert_int_equal(spw_capacity_offering(table, "echo"), EDGES / 2);
+    spw_capacity_destroy(&table);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +662,8 @@ int main(void)
         cmocka_unit_test(test_capacity_forgotten_slots_are_reused_up_to_max_edges),
         cmocka_unit_test(test_capacity_new_refuses_zero_limits),
         cmocka_unit_test(test_capacity_destroy_with_records_leaks_nothing_and_nulls_pointer),
+        cmocka_unit_test(test_capacity_indexes_the_edges_taking_part_in_a_service),
+        cmocka_unit_test(test_capacity_index_survives_many_edges_coming_and_going),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

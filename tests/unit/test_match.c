@@ -590,17 +590,30 @@ static void test_match_writes_at_most_max_out_pairs_the_first_decided(void **sta
         { .name = NULL },
     };
     spw_capacity_t *table = build_table(edges);
-    spw_match_pair_t all[MAX_PAIRS], some[4 + 1];
+    spw_match_pair_t all[MAX_PAIRS], some[2 + 1];
     size_t count = spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, all, MAX_PAIRS);
     assert_int_equal(count, 6);   // short supply: each lender splits over all three
-    memset(some, 0, sizeof some);
-    assert_int_equal(spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, some, 4), 4);
-    for (size_t i = 0; i < 4; i++) {
-        assert_ptr_equal(some[i].lender, all[i].lender);
-        assert_ptr_equal(some[i].borrower, all[i].borrower);
-        assert_int_equal(some[i].slots_milli, all[i].slots_milli);
+    //  Fewer pairs allowed than lenders x borrowers: demand is scaled to the
+    //  supply (4 slots for 12 tasks: 2, 1.333, 0.667) and filled in order,
+    //  so the whole supply is still lent, in lenders + borrowers - 1 pairs.
+    spw_match_pair_t scaled[4];
+    assert_int_equal(spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, scaled, 4), 3);
+    const char *expected[][2] = { { "b", "x" }, { "c", "y" }, { "c", "z" } };
+    const uint32_t milli[] = { 2000, 1333, 667 };
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(scaled[i].lender->name, expected[i][0]);
+        assert_string_equal(scaled[i].borrower->name, expected[i][1]);
+        assert_int_equal(scaled[i].slots_milli, milli[i]);
     }
-    assert_null(some[4].lender);   // nothing written past the bound
+    //  Fewer still: the first decided, nothing written past the bound.
+    memset(some, 0, sizeof some);
+    assert_int_equal(spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, some, 2), 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_ptr_equal(some[i].lender, scaled[i].lender);
+        assert_ptr_equal(some[i].borrower, scaled[i].borrower);
+        assert_int_equal(some[i].slots_milli, scaled[i].slots_milli);
+    }
+    assert_null(some[2].lender);
     assert_int_equal(spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, NULL, 0), 0);
     spw_capacity_destroy(&table);
 }
