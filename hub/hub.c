@@ -101,10 +101,20 @@
 //  walked), so that a matching visits the edges it concerns and not every
 //  edge.
 typedef struct {
+    char lender[SPW_CAPACITY_NAME_MAX + 1], borrower[SPW_CAPACITY_NAME_MAX + 1];
+    uint32_t slots_milli;
+} spw_last_pair_t;
+
+typedef struct {
     char name[SPW_MAX_SERVICE_LEN + 1];
     bool dirty;
     spw_peer_t **told;
     size_t told_count, told_size;
+    //  The last matching's pairs, kept where they still hold by the next
+    //  one (spw_match_service_kept): an edge coming or going changes its
+    //  own pairs, not everyone's.
+    spw_last_pair_t *last;
+    size_t last_count, last_size;
 } spw_track_t;
 
 //  One side of a decided pair: the peer and the pair's index.
@@ -132,6 +142,7 @@ struct spw_hub_t {
     spw_service_state_t *services;  // scratch for a STATE, max_services
     spw_service_state_t *previous;  // scratch: an edge's figures before its STATE
     spw_match_pair_t *pairs;        // scratch: one service's matching
+    spw_match_kept_t *kept;         // scratch: the last one's pairs, SPW_HUB_MAX_PAIRS
     spw_side_t *sides;              // scratch: both sides of every pair
     spw_peer_t **still_told;        // scratch: a track's told list being rebuilt
     size_t still_size;
@@ -261,6 +272,7 @@ static void track_destroy(void **item)
     spw_track_t *track = *item;
     if (track) {
         free(track->told);
+        free(track->last);
         free(track);
         *item = NULL;
     }
@@ -563,6 +575,28 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
     return told_holds(peer, service);
 }
 
+//  Keeps a matching's pairs by name for the next one (out of memory, it
+//  keeps none: the next matching decides afresh).
+static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, size_t count)
+{
+    if (count > track->last_size) {
+        spw_last_pair_t *grown = realloc(track->last, count * sizeof *grown);
+        if (!grown) {
+            track->last_count = 0;
+            return;
+        }
+        track->last = grown;
+        track->last_size = count;
+    }
+    for (size_t p = 0; p < count; p++) {
+        spw_last_pair_t *last = &track->last[p];
+        snprintf(last->lender, sizeof last->lender, "%s", pairs[p].lender->name);
+        snprintf(last->borrower, sizeof last->borrower, "%s", pairs[p].borrower->name);
+        last->slots_milli = pairs[p].slots_milli;
+    }
+    track->last_count = count;
+}
+
 static int side_order(const void *x, const void *y)
 {
     const spw_side_t *a = x, *b = y;
@@ -578,9 +612,14 @@ static int side_order(const void *x, const void *y)
 static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_t now)
 {
     uint64_t random_state = self->random_state;
-    size_t pairs = spw_match_service(self->capacity, track->name, self->policy, &random_state,
-                                     self->pairs, SPW_HUB_MAX_PAIRS);
+    for (size_t i = 0; i < track->last_count; i++)
+        self->kept[i] = (spw_match_kept_t) { track->last[i].lender, track->last[i].borrower,
+                                             track->last[i].slots_milli };
+    size_t pairs = spw_match_service_kept(self->capacity, track->name, self->policy,
+                                          &random_state, self->kept, track->last_count,
+                                          self->pairs, SPW_HUB_MAX_PAIRS);
     self->stats.matchings++;
+    remember_pairs(track, self->pairs, pairs);
     //  An edge registered but not yet heard from may offer it (restarting).
     bool nobody = warm && spw_capacity_unreported(self->capacity) == 0
                && spw_capacity_offering(self->capacity, track->name) == 0;
@@ -1236,12 +1275,14 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         zhashx_set_destructor(self->tracks, track_destroy);
     self->previous = calloc((size_t) config->max_services, sizeof *self->previous);
     self->sides = calloc(2 * SPW_HUB_MAX_PAIRS, sizeof *self->sides);
+    self->kept = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->kept);
     self->services = calloc((size_t) config->max_services, sizeof *self->services);
     self->pairs = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->pairs);
     self->entries = calloc(SPW_HUB_MAX_MATCHES, sizeof *self->entries);
     self->fresh = calloc(SPW_HUB_TOLD_MAX, sizeof *self->fresh);
     if (!self->ctx || !self->capacity || !self->peers || !self->tracks || !self->services
-        || !self->previous || !self->pairs || !self->sides || !self->entries || !self->fresh) {
+        || !self->previous || !self->pairs || !self->sides || !self->kept || !self->entries
+        || !self->fresh) {
         snprintf(err, errlen, "out of memory");
         spw_hub_destroy(&self);
         return NULL;
@@ -1348,6 +1389,7 @@ void spw_hub_destroy(spw_hub_t **self_p)
     free(self->dirty);
     free(self->previous);
     free(self->sides);
+    free(self->kept);
     free(self->still_told);
     free(self->services);
     free(self->pairs);

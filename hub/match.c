@@ -317,8 +317,111 @@ static bool zones_matter(const matching_t *m)
     return lenders && borrowers;
 }
 
+//  An edge's place in the lenders or the borrowers, to find a kept pair's.
+typedef struct {
+    const spw_edge_state_t *edge;
+    size_t index;
+} place_t;
+
+static int place_by_edge(const void *x, const void *y)
+{
+    const place_t *a = x, *b = y;
+    return a->edge < b->edge ? -1 : a->edge > b->edge;
+}
+
+//  The index of name among places (sorted by edge), or SIZE_MAX.
+static size_t place_of(const spw_capacity_t *table, const place_t *places, size_t count,
+                       const char *name)
+{
+    place_t key = { .edge = spw_capacity_find((spw_capacity_t *) table, name) };
+    const place_t *found = key.edge ? bsearch(&key, places, count, sizeof *places, place_by_edge)
+                                    : NULL;
+    return found ? found->index : SIZE_MAX;
+}
+
+//  The keep pass: each pair of the last matching whose edges still lend
+//  and borrow gets what it had, as far as supply and demand still go,
+//  before anything new is decided. One edge appearing or going then
+//  changes its own pairs, not the order-dependent fill of everyone after
+//  it. False once out is full.
+static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const spw_match_kept_t *kept,
+                       size_t kept_count)
+{
+    place_t *lenders = calloc(m->lender_count, sizeof *lenders);
+    place_t *borrowers = calloc(m->borrower_count, sizeof *borrowers);
+    bool room = true;
+    if (lenders && borrowers) {
+        for (size_t l = 0; l < m->lender_count; l++)
+            lenders[l] = (place_t) { m->lenders[l].edge, l };
+        for (size_t b = 0; b < m->borrower_count; b++)
+            borrowers[b] = (place_t) { m->borrowers[b].edge, b };
+        qsort(lenders, m->lender_count, sizeof *lenders, place_by_edge);
+        qsort(borrowers, m->borrower_count, sizeof *borrowers, place_by_edge);
+        for (size_t k = 0; k < kept_count && room; k++) {
+            size_t l = place_of(table, lenders, m->lender_count, kept[k].lender);
+            size_t b = place_of(table, borrowers, m->borrower_count, kept[k].borrower);
+            if (l == SIZE_MAX || b == SIZE_MAX
+                || spw_capacity_avoids(m->borrowers[b].edge, m->lenders[l].edge))
+                continue;
+            uint64_t milli = kept[k].slots_milli;
+            if (milli > m->lenders[l].left_milli)
+                milli = m->lenders[l].left_milli;
+            if (milli > m->borrowers[b].left_milli)
+                milli = m->borrowers[b].left_milli;
+            room = give(m, &m->lenders[l], &m->borrowers[b], milli);
+        }
+    }
+    free(lenders);
+    free(borrowers);
+    return room;
+}
+
+//  A kept pair may be topped up by a later pass: its shares are added into
+//  its first place, so each lender and borrower appear in one pair at most.
+static int pair_by_edges(const void *x, const void *y)
+{
+    const spw_match_pair_t *const *a = x, *const *b = y;
+    if ((*a)->lender != (*b)->lender)
+        return (*a)->lender < (*b)->lender ? -1 : 1;
+    if ((*a)->borrower != (*b)->borrower)
+        return (*a)->borrower < (*b)->borrower ? -1 : 1;
+    return *a < *b ? -1 : *a > *b;
+}
+
+static size_t merge_pairs(spw_match_pair_t *pairs, size_t count)
+{
+    spw_match_pair_t **order = calloc(count, sizeof *order);
+    if (!order)
+        return count;   // duplicates then count twice on the edge: it sums them
+    for (size_t i = 0; i < count; i++)
+        order[i] = &pairs[i];
+    qsort(order, count, sizeof *order, pair_by_edges);
+    for (size_t i = 1, head = 0; i < count; i++)
+        if (order[i]->lender == order[head]->lender
+            && order[i]->borrower == order[head]->borrower) {
+            order[head]->slots_milli += order[i]->slots_milli;   // head: the earliest
+            order[i]->slots_milli = 0;
+        }
+        else
+            head = i;
+    free(order);
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++)
+        if (pairs[i].slots_milli)
+            pairs[kept++] = pairs[i];
+    return kept;
+}
+
 size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
                          uint64_t *random_state, spw_match_pair_t *out, size_t max_out)
+{
+    return spw_match_service_kept(table, service, policy, random_state, NULL, 0, out, max_out);
+}
+
+size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
+                              spw_policy_t policy, uint64_t *random_state,
+                              const spw_match_kept_t *kept, size_t kept_count,
+                              spw_match_pair_t *out, size_t max_out)
 {
     assert(table && service && (out || max_out == 0));
     assert(policy == SPW_POLICY_MOST_SPARE || policy == SPW_POLICY_RANDOM
@@ -371,12 +474,16 @@ size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_p
         m.short_supply = total_supply < total_demand;
         if (m.short_supply && m.lender_count > max_out / m.borrower_count)
             scale_demand(&m, total_supply, total_demand);
-        bool room = true;
+        //  Short supply split in proportion shares every lender anew:
+        //  nothing to keep there.
+        bool room = m.short_supply || !kept_count || keep_pairs(&m, table, kept, kept_count);
         for (size_t l = 0; l < m.lender_count && room && zones_matter(&m); l++)
             room = take_turn(&m, &m.lenders[l], true);
         m.open = 0;
         for (size_t l = 0; l < m.lender_count && room; l++)
             room = take_turn(&m, &m.lenders[l], false);
+        if (kept_count && !m.short_supply)
+            m.made = merge_pairs(out, m.made);
     }
     free(m.lenders);
     free(m.borrowers);

@@ -40,8 +40,9 @@
 //    exactly), which shares every lender among all borrowers in proportion
 //    to their backlog. A lender whose zone's remaining demand is below its
 //    supply gives that zone all of it and splits the rest in the second pass.
-//  Trade-offs: short supply makes lenders x borrowers pairs (bounded by the
-//  caller's max_out; zones cut it down); near total supply = total demand
+//  Trade-offs: short supply makes lenders x borrowers pairs (zones cut it
+//  down; past the caller's max_out, demand is scaled to the supply and
+//  filled instead, in at most lenders + borrowers pairs); near total supply = total demand
 //  the regime flips and many pairs change, which spw_match_changed lets the
 //  hub damp; the policy order is taken once, on the initial supply.
 //
@@ -111,6 +112,26 @@ typedef struct {
 //  never over-lends. 0 also when out of memory (no new lending is safe).
 size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
                          uint64_t *random_state, spw_match_pair_t *out, size_t max_out);
+
+//  A pair of the last matching, by name, for spw_match_service_kept.
+typedef struct {
+    const char *lender, *borrower;
+    uint32_t slots_milli;
+} spw_match_kept_t;
+
+//  spw_match_service, keeping the last matching where it still holds:
+//  unless supply is short and split in proportion (which shares every
+//  lender anew), each kept pair whose edges still lend and borrow (and do
+//  not avoid each other) is given first what it had, up to what supply and
+//  demand still allow, and the passes above then place what is left. So
+//  one borrower coming, going or changing its backlog changes its own
+//  pairs, not the fill of every borrower after it in the order; a lender
+//  and a borrower appear in one pair at most. The kept pairs come first in
+//  out, in their order.
+size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
+                              spw_policy_t policy, uint64_t *random_state,
+                              const spw_match_kept_t *kept, size_t kept_count,
+                              spw_match_pair_t *out, size_t max_out);
 
 //  The slots a service's state can lend: idle + lent capped at workers and
 //  at SPW_MATCH_COUNT_MAX if the edge is a lender, else 0. Ignores alive.

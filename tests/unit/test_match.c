@@ -480,9 +480,80 @@ static void test_match_keeps_its_invariants_over_generated_tables(void **state)
             size_t made =
                 spw_match_service(table, SERVICE, policies[p], &random_state, out, MAX_PAIRS);
             check_invariants(edges, table, out, made, what);
+            //  Matched again, keeping what it decided (and pairs that no
+            //  longer hold: every name with every other), it keeps the
+            //  invariants, and the same figures give the same pairs.
+            spw_match_kept_t kept[MAX_PAIRS + MAX_EDGES * MAX_EDGES];
+            size_t kept_count = 0;
+            for (size_t i = 0; i < made; i++)
+                kept[kept_count++] = (spw_match_kept_t) { out[i].lender->name,
+                                                          out[i].borrower->name,
+                                                          out[i].slots_milli };
+            spw_match_pair_t again[MAX_PAIRS];
+            random_state = t;
+            size_t remade = spw_match_service_kept(table, SERVICE, policies[p], &random_state,
+                                                   kept, kept_count, again, MAX_PAIRS);
+            snprintf(what, sizeof what, "table %zu, %s, kept", t, spw_policy_name(policies[p]));
+            check_invariants(edges, table, again, remade, what);
+            bool split = false;   // short supply split in proportion keeps nothing
+            for (size_t i = 0; i < remade && !split; i++)
+                split = i >= made || again[i].lender != out[i].lender
+                     || again[i].borrower != out[i].borrower;
+            if (remade == made && !split)
+                for (size_t i = 0; i < made; i++)
+                    assert_int_equal(again[i].slots_milli, out[i].slots_milli);
+            for (size_t a = 0; edges[a].name; a++)
+                for (size_t b = 0; edges[b].name; b++)
+                    kept[kept_count++] = (spw_match_kept_t) { edges[a].name, edges[b].name,
+                                                              1 + draw(&seed, 3 * MILLI) };
+            remade = spw_match_service_kept(table, SERVICE, policies[p], &random_state, kept,
+                                            kept_count, again, MAX_PAIRS);
+            snprintf(what, sizeof what, "table %zu, %s, kept any", t,
+                     spw_policy_name(policies[p]));
+            check_invariants(edges, table, again, remade, what);
         }
         spw_capacity_destroy(&table);
     }
+}
+
+static void test_match_kept_pairs_stand_when_a_borrower_joins(void **state)
+{
+    (void) state;
+    const edge_spec_t before[] = {
+        { LENDER("l1", 6) }, { LENDER("l2", 6) },
+        { BORROWER("b1", 3) }, { BORROWER("b2", 3) },
+        { .name = NULL },
+    };
+    spw_capacity_t *table = build_table(before);
+    spw_match_pair_t out[MAX_PAIRS];
+    size_t made = spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, out, MAX_PAIRS);
+    char text[256];
+    describe(out, made, text, sizeof text);
+    assert_string_equal(text, "l1>b1:3000 l1>b2:3000");
+    spw_match_kept_t kept[] = { { "l1", "b1", 3000 }, { "l1", "b2", 3000 } };
+    spw_capacity_destroy(&table);
+    //  b0 comes with the largest backlog: matched afresh it would take l1
+    //  and push b1 and b2 onto other lenders; kept, only b0's pairs are new.
+    const edge_spec_t after[] = {
+        { LENDER("l1", 6) }, { LENDER("l2", 6) },
+        { BORROWER("b1", 3) }, { BORROWER("b2", 3) }, { BORROWER("b0", 4) },
+        { .name = NULL },
+    };
+    table = build_table(after);
+    made = spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, out, MAX_PAIRS);
+    describe(out, made, text, sizeof text);
+    assert_string_equal(text, "l1>b0:4000 l1>b1:2000 l2>b1:1000 l2>b2:3000");
+    made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, kept, 2, out,
+                                  MAX_PAIRS);
+    describe(out, made, text, sizeof text);
+    assert_string_equal(text, "l1>b1:3000 l1>b2:3000 l2>b0:4000");
+    //  A kept pair below what is wanted that the fill tops up stays one pair.
+    spw_match_kept_t less[] = { { "l1", "b1", 1000 } };
+    made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, less, 1, out,
+                                  MAX_PAIRS);
+    describe(out, made, text, sizeof text);
+    assert_string_equal(text, "l1>b1:2000 l1>b0:4000 l2>b1:1000 l2>b2:3000");
+    spw_capacity_destroy(&table);
 }
 
 // -- random -------------------------------------------------------------------
@@ -745,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_match_shares_one_lender_in_proportion_to_backlog),
         cmocka_unit_test(test_match_skips_a_lender_its_borrower_cut_off),
         cmocka_unit_test(test_match_keeps_its_invariants_over_generated_tables),
+        cmocka_unit_test(test_match_kept_pairs_stand_when_a_borrower_joins),
         cmocka_unit_test(test_match_random_is_reproducible_per_seed_whatever_the_registration_order),
         cmocka_unit_test(test_match_random_reaches_every_live_lender_about_equally),
         cmocka_unit_test(test_match_random_advances_the_state_and_other_policies_leave_it),
