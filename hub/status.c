@@ -2,8 +2,9 @@
 //
 //  Every answer walks the whole capacity table once for the summary —
 //  edges by state, totals, totals per service (a hash of service names),
-//  the busiest and idlest edges — then sorts the edges the query picks and
-//  writes one page of them. The loop bounds how often it is asked (its
+//  the busiest and idlest edges (kept in the same walk) — then sorts the
+//  edges the query picks and writes one page of them: O(n log n) for n
+//  edges, about 3 ms at 10,000 (docs/scaling.md). The loop bounds how often it is asked (its
 //  status rate); here each answer is bounded in size: SPW_STATUS_LIMIT_MAX
 //  edges, and the page ends before the text passes SPW_STATUS_MAX_BYTES,
 //  with next_offset saying where the next page starts. Text from edges
@@ -311,14 +312,24 @@ static int total_services(spw_summary_t *summary, zhashx_t *index, const spw_edg
 }
 
 //  Puts the live rows with the most of a figure (queued or idle, > 0) first
-//  in top, at most SPW_STATUS_TOP of them.
-static size_t pick_top(spw_row_t **sorted, size_t count, spw_row_t **top, bool by_queued)
+//  in top, at most SPW_STATUS_TOP of them, in the order of that sort: one
+//  pass keeping the few best, not a sort of every edge.
+static size_t pick_top(spw_row_t *rows, size_t count, spw_row_t **top, bool by_queued)
 {
+    sorting = by_queued ? SPW_STATUS_SORT_QUEUED : SPW_STATUS_SORT_IDLE;
     size_t picked = 0;
-    for (size_t i = 0; i < count && picked < SPW_STATUS_TOP; i++) {
-        spw_row_t *row = sorted[i];
-        if (row->edge->alive && (by_queued ? row->queued : row->idle) > 0)
-            top[picked++] = row;
+    for (size_t i = 0; i < count; i++) {
+        spw_row_t *row = &rows[i];
+        if (!row->edge->alive || (by_queued ? row->queued : row->idle) == 0)
+            continue;
+        size_t at = picked;
+        while (at > 0 && compare_rows(&row, &top[at - 1]) < 0)
+            at--;
+        if (at == SPW_STATUS_TOP)
+            continue;
+        size_t last = picked < SPW_STATUS_TOP ? picked++ : SPW_STATUS_TOP - 1;
+        memmove(&top[at + 1], &top[at], (last - at) * sizeof *top);
+        top[at] = row;
     }
     return picked;
 }
@@ -373,10 +384,8 @@ static int summarize(const spw_status_view_t *view, const spw_status_query_t *qu
         qsort(summary->services, summary->service_count, sizeof *summary->services,
               compare_services);
     //  The busiest and the idlest, then the page in the query's order.
-    sort_rows(summary->page, count, SPW_STATUS_SORT_QUEUED);
-    summary->busiest_count = pick_top(summary->page, count, summary->busiest, true);
-    sort_rows(summary->page, count, SPW_STATUS_SORT_IDLE);
-    summary->idlest_count = pick_top(summary->page, count, summary->idlest, false);
+    summary->busiest_count = pick_top(summary->rows, count, summary->busiest, true);
+    summary->idlest_count = pick_top(summary->rows, count, summary->idlest, false);
     size_t matched = 0;
     for (size_t i = 0; i < count; i++)
         if (!*query->edge || strcmp(summary->page[i]->edge->name, query->edge) == 0)

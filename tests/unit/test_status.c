@@ -109,6 +109,26 @@ static void test_status_pages_edges_in_the_querys_order(void **state)
     assert_null(strstr(json, "\"name\":\"e0100\""));
     //  The busiest summary names the most queued, whatever the page.
     assert_non_null(strstr(json, "\"busiest\":[{\"name\":\"e0249\",\"queued\":249}"));
+    const char *busiest = strstr(json, "\"busiest\":"), *idlest = strstr(json, "\"idlest\":");
+    assert_non_null(busiest);
+    assert_non_null(idlest);
+    //  All five in order; the idlest ties (idle 2) broken by name.
+    const char *order[] = { "e0249", "e0248", "e0247", "e0246", "e0245", NULL,
+                            "e0002", "e0005", "e0008", "e0011", "e0014", NULL };
+    for (const char *const *name = order, *at = busiest; name < order + 12; name++) {
+        if (!*name) {
+            at = idlest;
+            continue;
+        }
+        const char *found = strstr(at, *name);
+        if (!found)
+            fail_msg("%s not after %.40s", *name, at);
+        at = found;
+    }
+    const char *end = strchr(idlest, ']');
+    assert_non_null(end);
+    const char *sixth = strstr(idlest, "e0017");
+    assert_true(!sixth || sixth > end);   // only five
     free(json);
     query = query_of("sort=queued offset=200 limit=100");
     json = spw_status_json(&view, &query, 0, &len);
