@@ -92,6 +92,8 @@
 //  Connections waiting to be accepted on each bound socket (the kernel
 //  caps it at net.core.somaxconn, 4096 on Debian 12).
 #define SPW_HUB_BACKLOG 4096
+//  The hub's heartbeats to its edges go out in this many slices a beat.
+#define SPW_HUB_BEAT_SLICES 10
 //  Status requests answered a second at most (and in a burst).
 #define SPW_HUB_STATUS_PER_S 50
 //  Edges per extra token an answer costs (an answer walks and sorts them all).
@@ -153,6 +155,8 @@ struct spw_hub_t {
     uint64_t random_state;          // a copy is used per matching: stable between changes
     int64_t started;
     int64_t next_tick;
+    int64_t next_slice;             // of heartbeats (beat_slice)
+    size_t beat_cursor;             // the peer slot the next slice starts at
     spw_drops_t control_drops;
     spw_drops_t state_drops;
     struct {
@@ -1214,7 +1218,7 @@ static void sample_messages(spw_hub_t *self, int64_t now)
     self->sampled_at = now;
 }
 
-//  Declares silent edges dead, rematches, heartbeats the live edges.
+//  Declares silent edges dead and matches every service again.
 static void tick(spw_hub_t *self, int64_t now)
 {
     if (self->curve)
@@ -1236,12 +1240,24 @@ static void tick(spw_hub_t *self, int64_t now)
                           now);
         }
     } while (count == SPW_HUB_EXPIRE_BATCH);
-    sweep_peers(self);
+    if (spw_peers_count(self->peers) > spw_capacity_count(self->capacity))
+        sweep_peers(self);   // some record went (evicted): its peer with it
     mark_all(self);
     rematch(self, now);
-    for (size_t i = 0; i < spw_peers_count(self->peers); i++) {
-        spw_peer_t *peer = spw_peers_at(self->peers, i);
-        if (!peer->identity_len || !peer_edge(self, peer))
+}
+
+//  Sends HEARTBEAT to the next slice of the peers' slots: each live edge
+//  hears one every heartbeat_ms, at the same phase, and a fleet of 10,000
+//  costs SPW_HUB_BEAT_SLICES small bursts a beat rather than one long one
+//  that would hold every message behind it.
+static void beat_slice(spw_hub_t *self)
+{
+    size_t limit = spw_peers_limit(self->peers);
+    size_t slice = (limit + SPW_HUB_BEAT_SLICES - 1) / SPW_HUB_BEAT_SLICES;
+    size_t end = self->beat_cursor + slice < limit ? self->beat_cursor + slice : limit;
+    for (size_t i = self->beat_cursor; i < end; i++) {
+        spw_peer_t *peer = spw_peers_slot(self->peers, i);
+        if (!peer || !peer->identity_len || !peer_edge(self, peer))
             continue;
         spw_msg_t out;
         spw_msg_init(&out);
@@ -1249,6 +1265,14 @@ static void tick(spw_hub_t *self, int64_t now)
         spw_proto_put_heartbeat(&out);
         send_control(self, &out, "heartbeat");
     }
+    self->beat_cursor = end < limit ? end : 0;
+}
+
+//  The interval of heartbeat slices (at least 1 ms).
+static int64_t slice_ms(const spw_hub_t *self)
+{
+    int64_t ms = self->config.heartbeat_ms / SPW_HUB_BEAT_SLICES;
+    return ms > 0 ? ms : 1;
 }
 
 spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
@@ -1328,6 +1352,7 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     }
     self->started = spw_clock_ms();
     self->next_tick = self->started + config->heartbeat_ms;
+    self->next_slice = self->started + slice_ms(self);
     self->status_tokens = SPW_HUB_STATUS_PER_S;
     self->status_filled_at = self->started;
     return self;
@@ -1351,7 +1376,8 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
     int rc = 0;
     while (!*stop) {
         int64_t now = spw_clock_ms();
-        long timeout = self->next_tick > now ? (long) (self->next_tick - now) : 0;
+        int64_t next = self->next_tick < self->next_slice ? self->next_tick : self->next_slice;
+        long timeout = next > now ? (long) (next - now) : 0;
         if (zmq_poll(items, 4, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -1377,6 +1403,12 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         if (now >= self->next_tick) {
             tick(self, now);
             self->next_tick = now + self->config.heartbeat_ms;
+        }
+        if (now >= self->next_slice) {
+            beat_slice(self);
+            self->next_slice += slice_ms(self);
+            if (self->next_slice <= now)   // fell behind: no burst to catch up
+                self->next_slice = now + slice_ms(self);
         }
         if (self->dirty_count)
             rematch(self, now);

@@ -162,6 +162,17 @@ spw_peer_t *spw_peers_at(spw_peers_t *self, size_t i)
     return i < self->count ? self->used[i] : NULL;
 }
 
+size_t spw_peers_limit(const spw_peers_t *self)
+{
+    return self->limit;
+}
+
+spw_peer_t *spw_peers_slot(spw_peers_t *self, size_t i)
+{
+    spw_peer_t *peer = i < self->limit ? &self->slots[i] : NULL;
+    return peer && peer->name[0] ? peer : NULL;
+}
+
 void spw_peers_met(spw_peer_t *peer, const char *partner, int64_t now)
 {
     if (!peer->partners) {

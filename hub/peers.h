@@ -83,6 +83,12 @@ void spw_peers_release(spw_peers_t *self, spw_peer_t *peer);
 size_t spw_peers_count(const spw_peers_t *self);
 spw_peer_t *spw_peers_at(spw_peers_t *self, size_t i);
 
+//  Slots, and the peer in slot i if it is in use (else NULL): a peer keeps
+//  its slot for as long as it is in use, so a walk over slots in slices
+//  meets each peer once per round whatever comes and goes.
+size_t spw_peers_limit(const spw_peers_t *self);
+spw_peer_t *spw_peers_slot(spw_peers_t *self, size_t i);
+
 //  Remembers that peer was matched with partner at now (the oldest partner
 //  is forgotten when SPW_PEERS_PARTNERS_MAX are held). Out of memory: not
 //  remembered, which only delays the partner's news to its silence.
