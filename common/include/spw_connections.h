@@ -30,10 +30,11 @@ typedef struct spw_connections_t spw_connections_t;
 //  quarter of a smaller file limit.
 #define SPW_CONNECTIONS_RESERVE 256
 
-//  The limit each of listeners sockets may have in a process whose file
-//  limit is fd_limit (-1: none): wanted, or less so that the limits of all
-//  of them, twice over, fit under the file limit (the other half is room
-//  for connections accepted before they are shut down). At least 1.
+//  The connections listeners sockets may hold together in a process whose
+//  file limit is fd_limit (-1: none): wanted each, or fewer in all so that
+//  they fit in three quarters of the file limit beyond the reserve (the
+//  last quarter is room for connections accepted before they are shut
+//  down). At least 1.
 size_t spw_connections_cap(size_t wanted, size_t listeners, long fd_limit);
 
 //  This process's open-file limit now; -1 if it has none.
@@ -46,8 +47,9 @@ spw_connections_t *spw_connections_new(void *ctx, void *socket, const char *name
                                        char *err, size_t errlen);
 
 //  Watches count bound sockets of ctx (names[i] naming sockets[i]), each
-//  with a limit of wanted cut by spw_connections_cap to the file limit
-//  (and a warning logged if it is), into watchers[0..count). Returns 0, or
+//  with a limit of wanted and all of them together with the limit of
+//  spw_connections_cap (a warning logged if it cuts), into
+//  watchers[0..count): a connection past either is shut down. Returns 0, or
 //  -1 with the reason in err (watchers made so far are the caller's).
 int spw_connections_watch(void *ctx, void *const *sockets, const char *const *names,
                           size_t count, size_t wanted, spw_connections_t **watchers,

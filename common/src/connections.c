@@ -32,7 +32,15 @@
 //  File numbers tracked when the file limit is unlimited.
 #define SPW_CONNECTIONS_MAX_FILES (1 << 20)
 
+//  What the watchers of one process's bound sockets share: their
+//  connections together, and how many they may have.
+typedef struct {
+    size_t open, max;
+    size_t users;   // watchers sharing it; the last one frees it
+} spw_budget_t;
+
 struct spw_connections_t {
+    spw_budget_t *budget;
     const char *name;
     void *watched;  // the socket watched, to stop its monitor
     void *monitor;  // PAIR connected to the watched socket's monitor
@@ -48,14 +56,17 @@ struct spw_connections_t {
 
 size_t spw_connections_cap(size_t wanted, size_t listeners, long fd_limit)
 {
+    if (wanted == 0)
+        wanted = 1;
+    size_t all = wanted * listeners;
     if (fd_limit < 0 || listeners == 0)
-        return wanted ? wanted : 1;
+        return all ? all : 1;
     long reserve = fd_limit / 4 < SPW_CONNECTIONS_RESERVE ? fd_limit / 4 : SPW_CONNECTIONS_RESERVE;
     long room = fd_limit - reserve;
-    size_t each = room > 0 ? (size_t) room / (2 * listeners) : 0;
-    if (each < 1)
-        each = 1;
-    return wanted < each ? wanted : each;
+    size_t fits = room > 0 ? (size_t) room / 4 * 3 : 0;
+    if (fits < 1)
+        fits = 1;
+    return all < fits ? all : fits;
 }
 
 long spw_connections_fd_limit(void)
@@ -90,6 +101,13 @@ spw_connections_t *spw_connections_new(void *ctx, void *socket, const char *name
     }
     self->name = name;
     self->max = max ? max : 1;
+    self->budget = calloc(1, sizeof *self->budget);
+    if (!self->budget) {
+        snprintf(err, errlen, "out of memory");
+        spw_connections_destroy(&self);
+        return NULL;
+    }
+    *self->budget = (spw_budget_t) { .max = self->max, .users = 1 };
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "inproc://spw-connections-%p", (void *) self);
     if (zmq_socket_monitor(socket, endpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
@@ -116,17 +134,29 @@ int spw_connections_watch(void *ctx, void *const *sockets, const char *const *na
                           char *err, size_t errlen)
 {
     long files = spw_connections_fd_limit();
-    size_t max = spw_connections_cap(wanted, count, files);
+    size_t all = spw_connections_cap(wanted, count, files);
+    size_t each = wanted < all ? wanted : all;
     //  A warning when the cut leaves few; the default is cut on most machines.
-    if (max < wanted)
-        spw_log(max < SPW_CONNECTIONS_FEW ? SPW_LOG_WARNING : SPW_LOG_INFO, "max_connections_cut",
-                "max_connections=%zu wanted=%zu files=%ld hint=\"the open-file limit holds "
-                "twice every socket's connections; raise the hard limit (ulimit -Hn)\"",
-                max, wanted, files);
+    if (all < wanted * count)
+        spw_log(each < wanted || all < SPW_CONNECTIONS_FEW ? SPW_LOG_WARNING : SPW_LOG_INFO,
+                "max_connections_cut",
+                "max_connections=%zu in_all=%zu wanted=%zu sockets=%zu files=%ld hint=\"three "
+                "quarters of the open-file limit hold the connections of every socket; raise "
+                "the hard limit (ulimit -Hn, LimitNOFILE)\"",
+                each, all, wanted, count, files);
+    spw_budget_t *budget = NULL;
     for (size_t i = 0; i < count; i++) {
-        watchers[i] = spw_connections_new(ctx, sockets[i], names[i], max, err, errlen);
+        watchers[i] = spw_connections_new(ctx, sockets[i], names[i], each, err, errlen);
         if (!watchers[i])
             return -1;
+        if (!budget) {
+            budget = watchers[i]->budget;
+            budget->max = all;
+            continue;
+        }
+        free(watchers[i]->budget);   // one budget for all of them
+        watchers[i]->budget = budget;
+        budget->users++;
     }
     return 0;
 }
@@ -141,6 +171,7 @@ static void unmark(spw_connections_t *self, size_t fd)
     if (fd < self->files && self->marked[fd]) {
         self->marked[fd] = 0;
         self->open--;
+        self->budget->open--;
     }
 }
 
@@ -148,9 +179,10 @@ static void accepted(spw_connections_t *self, size_t fd, int64_t now)
 {
     if (fd < self->files && self->marked[fd])
         return;  // the file's last connection ended unseen; this one takes its mark
-    if (self->open < self->max && fd < self->files) {
+    if (self->open < self->max && self->budget->open < self->budget->max && fd < self->files) {
         self->marked[fd] = 1;
         self->open++;
+        self->budget->open++;
         if (fd >= self->highest)
             self->highest = fd + 1;
         return;
@@ -161,8 +193,10 @@ static void accepted(spw_connections_t *self, size_t fd, int64_t now)
     if (self->logged_at && now - self->logged_at < SPW_CONNECTIONS_LOG_PERIOD_MS)
         return;
     spw_log(SPW_LOG_WARNING, "connection_refused",
-            "socket=%s connections=%zu max_connections=%zu refused=%llu total=%llu", self->name,
-            self->open, self->max, (unsigned long long) self->refused_since_log,
+            "socket=%s connections=%zu max_connections=%zu in_all=%zu of=%zu refused=%llu "
+            "total=%llu",
+            self->name, self->open, self->max, self->budget->open, self->budget->max,
+            (unsigned long long) self->refused_since_log,
             (unsigned long long) self->refused);
     self->logged_at = now;
     self->refused_since_log = 0;
@@ -225,6 +259,8 @@ void spw_connections_destroy(spw_connections_t **self_p)
     if (self->monitor)
         zmq_close(self->monitor);
     free(self->marked);
+    if (self->budget && --self->budget->users == 0)
+        free(self->budget);
     free(self);
     *self_p = NULL;
 }
