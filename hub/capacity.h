@@ -47,6 +47,11 @@ typedef struct {
     //  them, and what they pass in them to an update is overwritten.
     bool indexed, offers;
     size_t index_at;
+    //  The matcher's marks (hub/match.c): under the stamp of the matching
+    //  in progress, the record's place among its lenders or borrowers.
+    uint64_t match_stamp;
+    size_t match_at;
+    bool match_lends;
 } spw_service_state_t;
 
 //  One edge as the hub sees it. Read-only to callers: only register and

@@ -119,6 +119,10 @@ typedef struct {
     //  own pairs, not everyone's.
     spw_last_pair_t *last;
     size_t last_count, last_size;
+    //  How the last matching left supply and demand: short (split in
+    //  proportion or scaled), some demand unmet, some supply left.
+    bool short_supply, unmet, spare;
+    bool everyone;   // the next matching tells every edge it concerns (the heartbeat's)
 } spw_track_t;
 
 //  One side of a decided pair: the peer and the pair's index.
@@ -149,7 +153,9 @@ struct spw_hub_t {
     spw_match_kept_t *kept;         // scratch: the last one's pairs, SPW_HUB_MAX_PAIRS
     spw_side_t *sides;              // scratch: both sides of every pair
     spw_peer_t **still_told;        // scratch: a track's told list being rebuilt
-    size_t still_size;
+    spw_peer_t **concerned;         // scratch: the edges a matching concerns
+    size_t concerned_count, concerned_size;   // (still_told is as large)
+    bool *continued;                // scratch: kept pairs the matching continued
     spw_match_entry_t *entries;     // scratch: one MATCH message
     spw_told_t *fresh;              // scratch: what one edge should be told
     uint64_t random_state;          // a copy is used per matching: stable between changes
@@ -187,6 +193,13 @@ static void copy_field(char *dst, size_t size, const char *src, size_t len)
         len = size - 1;
     memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+//  Copies a name into a buffer of size bytes, cut to fit (snprintf's
+//  formatting costs more than the copy on the matching's hot path).
+static void copy_name(char *dst, size_t size, const char *src)
+{
+    copy_field(dst, size, src, strnlen(src, size - 1));
 }
 
 // -- Peers ------------------------------------------------------------------
@@ -331,7 +344,7 @@ static void mark_edge(spw_hub_t *self, const spw_edge_state_t *edge)
         mark_dirty(self, edge->services[s].name);
 }
 
-//  True if a state's service figures change what matching decides: a role,
+//  True if a state's service figures change what matching sees: a role,
 //  whether it offers or waits, or supply or demand moved materially.
 static bool figures_matter(const spw_service_state_t *old, const spw_service_state_t *now)
 {
@@ -343,6 +356,40 @@ static bool figures_matter(const spw_service_state_t *old, const spw_service_sta
                              spw_match_supply(now) * SPW_MATCH_MILLI)
         || spw_match_changed(spw_match_demand(old) * SPW_MATCH_MILLI,
                              spw_match_demand(now) * SPW_MATCH_MILLI);
+}
+
+//  What peer was told it lends or borrows of service, in thousandths.
+static uint64_t told_total(const spw_peer_t *peer, const char *service)
+{
+    uint64_t total = 0;
+    for (size_t t = 0; peer && t < peer->told_count; t++)
+        if (peer->told[t].role && strcmp(peer->told[t].service, service) == 0)
+            total += peer->told[t].slots_milli;
+    return total;
+}
+
+//  True if a material change of supply or demand, the role and the rest
+//  unchanged, can change the service's matching, as the last one left it:
+//  a lender's fall matters only below what it was told to lend, a rise only
+//  if some demand went unmet; a borrower's rise matters unless nothing was
+//  left to give (then a lender's rise will), a fall only if some demand went
+//  unmet (what it was given and no longer needs waits unused). Under short
+//  supply every share moves with every figure. The next heartbeat's
+//  matching of every service catches what this passes over.
+static bool change_matters(const spw_track_t *track, const spw_peer_t *peer,
+                           const spw_service_state_t *old, const spw_service_state_t *now)
+{
+    if (!track || track->short_supply || old->role != now->role
+        || (old->workers > 0) != (now->workers > 0) || (old->queued > 0) != (now->queued > 0))
+        return true;
+    if (now->role == SPW_ROLE_LENDER) {
+        uint64_t before = spw_match_supply(old), after = spw_match_supply(now);
+        return after < before ? told_total(peer, now->name) > after * SPW_MATCH_MILLI
+                              : track->unmet;
+    }
+    if (now->role == SPW_ROLE_BORROWER)
+        return spw_match_demand(now) > spw_match_demand(old) ? track->spare : track->unmet;
+    return false;   // neither: its figures take no part
 }
 
 //  The service of name among count records, looked for at index hint first
@@ -363,9 +410,12 @@ static const spw_service_state_t *find_service(const spw_service_state_t *record
 static void mark_changes(spw_hub_t *self, const spw_edge_state_t *edge,
                          const spw_service_state_t *old, size_t old_count)
 {
+    spw_peer_t *peer = edge_peer(self, edge);
     for (size_t s = 0; s < edge->service_count; s++) {
         const spw_service_state_t *now = &edge->services[s];
-        if (figures_matter(find_service(old, old_count, now->name, s), now))
+        const spw_service_state_t *was = find_service(old, old_count, now->name, s);
+        if (figures_matter(was, now)
+            && (!was || change_matters(zhashx_lookup(self->tracks, now->name), peer, was, now)))
             mark_dirty(self, now->name);
     }
     for (size_t s = 0; s < old_count; s++)   // services it no longer lists
@@ -383,12 +433,16 @@ static void mark_all(spw_hub_t *self)
     for (const char *name = spw_capacity_first_service(self->capacity); name;
          name = spw_capacity_next_service(self->capacity))
         mark_dirty(self, name);
+    for (size_t i = 0; i < self->dirty_count; i++)
+        self->dirty[i]->everyone = true;
     zlistx_t *idle = zlistx_new();
     for (spw_track_t *track = zhashx_first(self->tracks); track;
          track = zhashx_next(self->tracks)) {
         const spw_capacity_entry_t *entries;
-        if (track->told_count > 0)
+        if (track->told_count > 0) {
             mark_track(self, track);
+            track->everyone = true;
+        }
         else if (!track->dirty && idle
                  && spw_capacity_taking_part(self->capacity, track->name, &entries) == 0
                  && spw_capacity_offering(self->capacity, track->name) == 0)
@@ -447,10 +501,23 @@ static void told_replace(spw_peer_t *peer, const char *service, const spw_told_t
                          size_t count)
 {
     told_remove(peer, service, NULL);
-    if (!peer->told && count)
-        peer->told = calloc(SPW_HUB_TOLD_MAX, sizeof *peer->told);
+    size_t wanted = peer->told_count + count;
+    if (wanted > SPW_HUB_TOLD_MAX)
+        wanted = SPW_HUB_TOLD_MAX;
+    if (wanted > peer->told_size) {
+        size_t size = peer->told_size ? peer->told_size : 4;
+        while (size < wanted)
+            size *= 2;
+        if (size > SPW_HUB_TOLD_MAX)
+            size = SPW_HUB_TOLD_MAX;
+        spw_told_t *grown = realloc(peer->told, size * sizeof *grown);
+        if (grown) {
+            peer->told = grown;
+            peer->told_size = size;
+        }
+    }
     size_t kept = 0;
-    for (size_t f = 0; f < count && peer->told && peer->told_count < SPW_HUB_TOLD_MAX; f++, kept++)
+    for (size_t f = 0; f < count && peer->told_count < peer->told_size; f++, kept++)
         peer->told[peer->told_count++] = fresh[f];
     //  What is not remembered will be told again at every matching: say so,
     //  once until it fits again.
@@ -499,15 +566,13 @@ static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
     send_control(self, &out, "match");
 }
 
-//  True if the matching has lender lend to someone other than borrower.
-static bool lends_elsewhere(const spw_match_pair_t *pairs, size_t count, const char *lender,
-                            const char *borrower)
+//  True if the matching in progress has lender lend to someone other than
+//  borrower (match_service marks each lender's borrowers as it goes).
+static bool lends_elsewhere(spw_hub_t *self, const char *lender, const char *borrower)
 {
-    for (size_t p = 0; p < count; p++)
-        if (strcmp(pairs[p].lender->name, lender) == 0
-            && strcmp(pairs[p].borrower->name, borrower) != 0)
-            return true;
-    return false;
+    spw_peer_t *peer = spw_peers_find(self->peers, lender);
+    return peer && peer->lends_visit == self->visit
+        && (peer->lends_many || strcmp(peer->lends_to, borrower) != 0);
 }
 
 //  Keeps in fresh the partners peer was told of service that the matching
@@ -516,13 +581,12 @@ static bool lends_elsewhere(const spw_match_pair_t *pairs, size_t count, const c
 //  held when its lender now lends to others: its slots have a use, and
 //  holding would leave them with a borrower that no longer asks (the
 //  overload moved on) for the whole hold.
-static size_t hold_matches(spw_peer_t *peer, const char *service, const spw_match_pair_t *pairs,
-                           size_t pair_count, spw_told_t *fresh, size_t count, int64_t hold_ms,
-                           int64_t now)
+static size_t hold_matches(spw_hub_t *self, spw_peer_t *peer, const char *service,
+                           spw_told_t *fresh, size_t count, int64_t hold_ms, int64_t now)
 {
     for (size_t t = 0; t < peer->told_count; t++) {
         spw_told_t *old = &peer->told[t];
-        if (strcmp(old->service, service) != 0 || !old->role)
+        if (!old->role || strcmp(old->service, service) != 0)
             continue;
         bool decided = false;
         for (size_t f = 0; f < count && !decided; f++)
@@ -533,7 +597,7 @@ static size_t hold_matches(spw_peer_t *peer, const char *service, const spw_matc
         if (decided)
             old->seen = now;
         else if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES
-                 && !lends_elsewhere(pairs, pair_count, lender, borrower))
+                 && !lends_elsewhere(self, lender, borrower))
             fresh[count++] = *old;
     }
     return count;
@@ -544,8 +608,7 @@ static size_t hold_matches(spw_peer_t *peer, const char *service, const spw_matc
 //  mark if nobody offers a service it waits on. Returns whether it holds
 //  anything of the service afterwards.
 static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
-                      const spw_side_t *sides, size_t count, size_t pair_count, bool nobody,
-                      int64_t now)
+                      const spw_side_t *sides, size_t count, bool nobody, int64_t now)
 {
     peer->visited = self->visit;
     spw_edge_state_t *edge = peer->identity_len ? peer_edge(self, peer) : NULL;
@@ -556,17 +619,15 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
         const spw_match_pair_t *pair = &self->pairs[sides[i].pair];
         bool lends = pair->lender == edge;
         spw_told_t *f = &self->fresh[fresh++];
-        snprintf(f->service, sizeof f->service, "%s", service);
-        snprintf(f->partner, sizeof f->partner, "%s",
-                 lends ? pair->borrower->name : pair->lender->name);
+        copy_name(f->service, sizeof f->service, service);
+        copy_name(f->partner, sizeof f->partner,
+                  lends ? pair->borrower->name : pair->lender->name);
         f->role = lends ? SPW_MATCH_LEND_TO : SPW_MATCH_BORROW_FROM;
         f->slots_milli = pair->slots_milli;
         f->seen = now;
     }
-    fresh = hold_matches(peer, service, self->pairs, pair_count, self->fresh, fresh,
+    fresh = hold_matches(self, peer, service, self->fresh, fresh,
                          SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
-    for (size_t f = 0; f < fresh; f++)
-        spw_peers_met(peer, self->fresh[f].partner, now);
     //  An edge waiting on a service nobody offers hears so, once.
     spw_service_state_t *mine = spw_capacity_service(edge, service);
     if (nobody && mine && mine->queued && fresh < SPW_HUB_TOLD_MAX) {
@@ -574,8 +635,14 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
         *f = (spw_told_t) { .role = 0, .seen = now };
         snprintf(f->service, sizeof f->service, "%s", service);
     }
+    peer->retell = false;
     if (told_differs(peer, service, self->fresh, fresh)) {
         send_match(self, peer, service, self->fresh, fresh);
+        //  Partners it was told of now: they hear of its death, as do
+        //  those it is still told of (tell_partners).
+        for (size_t f = 0; f < fresh; f++)
+            if (self->fresh[f].role)
+                spw_peers_met(peer, self->fresh[f].partner, now);
         told_replace(peer, service, self->fresh, fresh);
     }
     return told_holds(peer, service);
@@ -596,11 +663,31 @@ static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, si
     }
     for (size_t p = 0; p < count; p++) {
         spw_last_pair_t *last = &track->last[p];
-        snprintf(last->lender, sizeof last->lender, "%s", pairs[p].lender->name);
-        snprintf(last->borrower, sizeof last->borrower, "%s", pairs[p].borrower->name);
+        copy_name(last->lender, sizeof last->lender, pairs[p].lender->name);
+        copy_name(last->borrower, sizeof last->borrower, pairs[p].borrower->name);
         last->slots_milli = pairs[p].slots_milli;
     }
     track->last_count = count;
+}
+
+//  Records how a matching left supply and demand (change_matters reads it).
+static void weigh(spw_hub_t *self, spw_track_t *track, const spw_match_pair_t *pairs,
+                  size_t count)
+{
+    const spw_capacity_entry_t *entries;
+    size_t edges = spw_capacity_taking_part(self->capacity, track->name, &entries);
+    uint64_t supply = 0, demand = 0, given = 0;
+    for (size_t i = 0; i < edges; i++) {
+        const spw_service_state_t *state = &entries[i].edge->services[entries[i].service];
+        if (!entries[i].edge->draining)
+            supply += spw_match_supply(state);
+        demand += spw_match_demand(state);
+    }
+    for (size_t p = 0; p < count; p++)
+        given += pairs[p].slots_milli;
+    track->short_supply = supply < demand;
+    track->unmet = given < demand * SPW_MATCH_MILLI;
+    track->spare = given < supply * SPW_MATCH_MILLI;
 }
 
 static int side_order(const void *x, const void *y)
@@ -615,76 +702,143 @@ static int side_order(const void *x, const void *y)
 //  them: the edges of its pairs, those told of it before, and, when nobody
 //  offers it, those waiting on it. The work is the pairs and those edges,
 //  whatever the number of edges.
+//  Marks peer as one whose matches of the service in progress are told
+//  afresh, once; false if it was marked already (or is NULL).
+static bool concern(spw_hub_t *self, spw_peer_t *peer)
+{
+    if (!peer || peer->concerned == self->visit)
+        return false;
+    peer->concerned = self->visit;
+    self->concerned[self->concerned_count++] = peer;
+    return true;
+}
+
+//  Marks the edges a matching concerns. After the heartbeat's matching of
+//  everything (track->everyone): every edge of a pair and every edge told
+//  of the service. Otherwise only those whose pairs changed: a pair that is
+//  new or whose share moved, a kept pair that was dropped, and an edge that
+//  registered again (told nothing since). So a matching after one edge's
+//  change tells a few edges, however many pairs stand.
+static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
+                           const spw_match_kept_t *kept, size_t kept_count)
+{
+    self->concerned_count = 0;
+    bool *continued = self->continued;
+    memset(continued, 0, kept_count * sizeof *continued);
+    for (size_t p = 0; p < pairs; p++) {
+        const spw_match_pair_t *pair = &self->pairs[p];
+        spw_peer_t *lender = edge_peer(self, pair->lender);
+        spw_peer_t *borrower = edge_peer(self, pair->borrower);
+        bool same = pair->kept != SIZE_MAX && kept[pair->kept].slots_milli == pair->slots_milli;
+        if (pair->kept != SIZE_MAX)
+            continued[pair->kept] = true;
+        if (track->everyone || !same || (lender && lender->retell) || (borrower && borrower->retell)) {
+            concern(self, lender);
+            concern(self, borrower);
+        }
+    }
+    for (size_t k = 0; k < kept_count; k++)
+        if (!continued[k]) {
+            concern(self, spw_peers_find(self->peers, kept[k].lender));
+            concern(self, spw_peers_find(self->peers, kept[k].borrower));
+        }
+    for (size_t i = 0; track->everyone && i < track->told_count; i++)
+        if (*track->told[i]->name)
+            concern(self, track->told[i]);
+}
+
+//  Matches one service and tells the edges it concerns what changed for
+//  them (find_concerned), and, when nobody offers it, those waiting on it.
 static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_t now)
 {
     uint64_t random_state = self->random_state;
-    for (size_t i = 0; i < track->last_count; i++)
+    size_t kept_count = track->last_count;
+    for (size_t i = 0; i < kept_count; i++)
         self->kept[i] = (spw_match_kept_t) { track->last[i].lender, track->last[i].borrower,
                                              track->last[i].slots_milli };
     size_t pairs = spw_match_service_kept(self->capacity, track->name, self->policy,
-                                          &random_state, self->kept, track->last_count,
-                                          self->pairs, SPW_HUB_MAX_PAIRS);
+                                          &random_state, self->kept, kept_count, self->pairs,
+                                          SPW_HUB_MAX_PAIRS);
     self->stats.matchings++;
-    remember_pairs(track, self->pairs, pairs);
     //  An edge registered but not yet heard from may offer it (restarting).
     bool nobody = warm && spw_capacity_unreported(self->capacity) == 0
                && spw_capacity_offering(self->capacity, track->name) == 0;
+    const spw_capacity_entry_t *waiting = NULL;
+    size_t waiting_count =
+        nobody ? spw_capacity_taking_part(self->capacity, track->name, &waiting) : 0;
+    size_t needed = 2 * pairs + 2 * kept_count + track->told_count + waiting_count;
+    if (needed > self->concerned_size) {
+        spw_peer_t **grown = realloc(self->concerned, needed * sizeof *grown);
+        spw_peer_t **still = realloc(self->still_told, needed * sizeof *still);
+        if (grown)
+            self->concerned = grown;
+        if (still)
+            self->still_told = still;
+        if (!grown || !still)
+            return;   // out of memory: the next heartbeat's matching tries again
+        self->concerned_size = needed;
+    }
     self->visit++;
+    find_concerned(self, track, pairs, self->kept, kept_count);   // before kept names go
+    remember_pairs(track, self->pairs, pairs);
+    weigh(self, track, self->pairs, pairs);
+    for (size_t i = 0; i < waiting_count; i++)   // nobody offers it: those waiting
+        concern(self, edge_peer(self, waiting[i].edge));
+    //  The sides of the pairs of the edges concerned, grouped by edge, and
+    //  which lenders lend to others than a given borrower (hold_matches).
     size_t sides = 0;
     for (size_t p = 0; p < pairs; p++) {
         spw_peer_t *lender = edge_peer(self, self->pairs[p].lender);
         spw_peer_t *borrower = edge_peer(self, self->pairs[p].borrower);
-        if (lender)
-            self->sides[sides++] = (spw_side_t) { lender, p };
-        if (borrower)
+        if (lender) {
+            const char *to = self->pairs[p].borrower->name;
+            if (lender->lends_visit != self->visit) {
+                lender->lends_visit = self->visit;
+                lender->lends_many = false;
+                copy_name(lender->lends_to, sizeof lender->lends_to, to);
+            }
+            else if (strcmp(lender->lends_to, to) != 0)
+                lender->lends_many = true;
+            if (lender->concerned == self->visit)
+                self->sides[sides++] = (spw_side_t) { lender, p };
+        }
+        if (borrower && borrower->concerned == self->visit)
             self->sides[sides++] = (spw_side_t) { borrower, p };
     }
     qsort(self->sides, sides, sizeof *self->sides, side_order);
-    const spw_capacity_entry_t *waiting = NULL;
-    size_t waiting_count =
-        nobody ? spw_capacity_taking_part(self->capacity, track->name, &waiting) : 0;
-    size_t needed = sides + track->told_count + waiting_count;
-    if (needed > self->still_size) {
-        spw_peer_t **grown = realloc(self->still_told, needed * sizeof *grown);
-        if (!grown)
-            return;   // out of memory: the next heartbeat's matching tries again
-        self->still_told = grown;
-        self->still_size = needed;
-    }
     size_t still = 0;
     for (size_t first = 0, next; first < sides; first = next) {
         for (next = first + 1; next < sides && self->sides[next].peer == self->sides[first].peer;)
             next++;
         spw_peer_t *peer = self->sides[first].peer;
-        if (tell_edge(self, peer, track->name, &self->sides[first], next - first, pairs, nobody,
-                      now))
+        bool held = told_holds(peer, track->name);
+        if (tell_edge(self, peer, track->name, &self->sides[first], next - first, nobody, now)
+            && (track->everyone || !held))
             self->still_told[still++] = peer;
     }
-    //  Peers of earlier matchings: their matches end (or are held).
-    for (size_t i = 0; i < track->told_count; i++) {
-        spw_peer_t *peer = track->told[i];
-        if (peer->visited != self->visit && *peer->name
-            && tell_edge(self, peer, track->name, NULL, 0, pairs, nobody, now))
+    //  The edges concerned with no pair now: their matches end (or are held).
+    for (size_t i = 0; i < self->concerned_count; i++) {
+        spw_peer_t *peer = self->concerned[i];
+        bool held = told_holds(peer, track->name);
+        if (peer->visited != self->visit
+            && tell_edge(self, peer, track->name, NULL, 0, nobody, now)
+            && (track->everyone || !held))
             self->still_told[still++] = peer;
     }
-    for (size_t i = 0; i < waiting_count; i++) {   // nobody offers it: those waiting
-        spw_peer_t *peer = edge_peer(self, waiting[i].edge);
-        if (peer && peer->visited != self->visit
-            && tell_edge(self, peer, track->name, NULL, 0, pairs, nobody, now))
-            self->still_told[still++] = peer;
-    }
-    if (still > track->told_size) {
-        spw_peer_t **grown = realloc(track->told, still * sizeof *grown);
+    //  The heartbeat's matching rebuilds the list of those told of it;
+    //  another adds those newly told (those told before are on it).
+    size_t keep = track->everyone ? 0 : track->told_count;
+    track->everyone = false;
+    if (keep + still > track->told_size) {
+        spw_peer_t **grown = realloc(track->told, (keep + still) * sizeof *grown);
         if (!grown)
-            still = track->told_size;   // out of memory: some are not withdrawn
-        else {
-            track->told = grown;
-            track->told_size = still;
-        }
+            return;   // out of memory: some matches are not withdrawn until the next beat's
+        track->told = grown;
+        track->told_size = keep + still;
     }
     if (still)
-        memcpy(track->told, self->still_told, still * sizeof *track->told);
-    track->told_count = still;
+        memcpy(track->told + keep, self->still_told, still * sizeof *track->told);
+    track->told_count = keep + still;
 }
 
 //  Matches the services new state asked for; edges hear only what changed.
@@ -711,6 +865,10 @@ static void tell_partners(spw_hub_t *self, spw_peer_t *gone, spw_member_event_t 
     if (!gone)
         return;
     spw_peers_forget_partners(gone, now);
+    //  Those it is told of now are partners too, however long ago told.
+    for (size_t t = 0; t < gone->told_count; t++)
+        if (gone->told[t].role)
+            spw_peers_met(gone, gone->told[t].partner, now);
     for (size_t i = 0; i < gone->partner_count; i++) {
         spw_peer_t *peer = spw_peers_find(self->peers, gone->partners[i].name);
         if (!peer)
@@ -808,6 +966,7 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     spw_peers_route(self->peers, peer, zmq_msg_data(identity), zmq_msg_size(identity));
     //  Welcomed afresh, the edge forgets its matches: it is told them again.
     peer->told_count = 0;
+    peer->retell = true;
     mark_edge(self, edge);
     spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
                           (uint32_t) self->config.liveness);
@@ -1313,12 +1472,13 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->previous = calloc((size_t) config->max_services, sizeof *self->previous);
     self->sides = calloc(2 * SPW_HUB_MAX_PAIRS, sizeof *self->sides);
     self->kept = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->kept);
+    self->continued = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->continued);
     self->services = calloc((size_t) config->max_services, sizeof *self->services);
     self->pairs = calloc(SPW_HUB_MAX_PAIRS, sizeof *self->pairs);
     self->entries = calloc(SPW_HUB_MAX_MATCHES, sizeof *self->entries);
     self->fresh = calloc(SPW_HUB_TOLD_MAX, sizeof *self->fresh);
     if (!self->ctx || !self->capacity || !self->peers || !self->tracks || !self->services
-        || !self->previous || !self->pairs || !self->sides || !self->kept || !self->entries
+        || !self->previous || !self->pairs || !self->sides || !self->kept || !self->continued || !self->entries
         || !self->fresh) {
         snprintf(err, errlen, "out of memory");
         spw_hub_destroy(&self);
@@ -1435,6 +1595,8 @@ void spw_hub_destroy(spw_hub_t **self_p)
     free(self->previous);
     free(self->sides);
     free(self->kept);
+    free(self->continued);
+    free(self->concerned);
     free(self->still_told);
     free(self->services);
     free(self->pairs);

@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
     const spw_edge_state_t *edge;
+    spw_service_state_t *state;   // its record, to mark with the matching's stamp
     uint32_t demand;       // tasks
     uint64_t left_milli;   // demand not yet met
 } borrower_t;
@@ -49,13 +50,18 @@ typedef struct {
 } share_t;
 
 typedef struct {
-    lender_t *lenders;
+    lender_t *lenders;     // as found; then, but for the random policy, a heap
     size_t lender_count;
+    lender_t *ordered;     // the lenders in policy order, taken from the heap as needed
+    size_t ordered_count;
+    int (*before)(const void *, const void *);   // the heap's order; NULL: lenders is ordered
     borrower_t *borrowers;
     size_t borrower_count;
     share_t *shares;       // borrower_count of scratch
     bool short_supply;
     size_t open;           // borrowers before it have nothing left to get
+    size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
+    uint64_t stamp;        // this matching's mark on the service records
     spw_match_pair_t *out;
     size_t max_out, made;
 } matching_t;
@@ -176,9 +182,33 @@ static uint64_t random_below(uint64_t *state, uint64_t bound)
     return draw % bound;
 }
 
-static void order_lenders(lender_t *lenders, size_t count, spw_policy_t policy,
-                          uint64_t *random_state)
+//  Sifts lenders[at] down the heap of count (the first in order on top).
+static void sift_down(lender_t *heap, size_t count, size_t at,
+                      int (*before)(const void *, const void *))
 {
+    for (;;) {
+        size_t first = at, left = 2 * at + 1, right = left + 1;
+        if (left < count && before(&heap[left], &heap[first]) < 0)
+            first = left;
+        if (right < count && before(&heap[right], &heap[first]) < 0)
+            first = right;
+        if (first == at)
+            return;
+        lender_t swap = heap[at];
+        heap[at] = heap[first];
+        heap[first] = swap;
+        at = first;
+    }
+}
+
+//  Orders the lenders by the policy. The random order is drawn at once;
+//  the others are a heap from which lender_at takes the lenders in order
+//  as the passes need them, so that a matching that serves every borrower
+//  from the first few lenders does not sort the thousands it never uses.
+static void order_lenders(matching_t *m, spw_policy_t policy, uint64_t *random_state)
+{
+    lender_t *lenders = m->lenders;
+    size_t count = m->lender_count;
     if (policy == SPW_POLICY_RANDOM) {
         //  Name order first, so the draw does not depend on the table's.
         qsort(lenders, count, sizeof *lenders, lender_by_name);
@@ -190,11 +220,26 @@ static void order_lenders(lender_t *lenders, size_t count, spw_policy_t policy,
             lenders[i - 1] = lenders[j];
             lenders[j] = swap;
         }
+        memcpy(m->ordered, lenders, count * sizeof *lenders);
+        m->ordered_count = count;
+        return;
     }
-    else if (policy == SPW_POLICY_SHORTEST_WAIT)
-        qsort(lenders, count, sizeof *lenders, lender_by_shortest_wait);
-    else
-        qsort(lenders, count, sizeof *lenders, lender_by_most_spare);
+    m->before = policy == SPW_POLICY_SHORTEST_WAIT ? lender_by_shortest_wait
+                                                   : lender_by_most_spare;
+    for (size_t i = count / 2; i-- > 0;)
+        sift_down(lenders, count, i, m->before);
+}
+
+//  The i-th lender in policy order, or NULL past the last.
+static lender_t *lender_at(matching_t *m, size_t i)
+{
+    while (m->ordered_count <= i && m->before && m->ordered_count < m->lender_count) {
+        size_t left = m->lender_count - m->ordered_count;   // in the heap
+        m->ordered[m->ordered_count++] = m->lenders[0];
+        m->lenders[0] = m->lenders[left - 1];
+        sift_down(m->lenders, left - 1, 0, m->before);
+    }
+    return i < m->ordered_count ? &m->ordered[i] : NULL;
 }
 
 // -- passes ------------------------------------------------------------------
@@ -215,6 +260,7 @@ static bool give(matching_t *m, lender_t *lender, borrower_t *borrower, uint64_t
         .lender = lender->edge,
         .borrower = borrower->edge,
         .slots_milli = (uint32_t) milli,
+        .kept = m->keeping,
     };
     lender->left_milli -= milli;
     borrower->left_milli -= milli;
@@ -305,6 +351,14 @@ static void scale_demand(matching_t *m, uint64_t total_supply, uint64_t total_de
     m->short_supply = false;
 }
 
+//  True if every borrower got all it asks (the last pass can stop early).
+static bool all_served(matching_t *m)
+{
+    while (m->open < m->borrower_count && m->borrowers[m->open].left_milli == 0)
+        m->open++;
+    return m->open == m->borrower_count;
+}
+
 //  True if some lender and some borrower have a zone: else the zone pass
 //  would serve nobody, and is skipped.
 static bool zones_matter(const matching_t *m)
@@ -317,62 +371,46 @@ static bool zones_matter(const matching_t *m)
     return lenders && borrowers;
 }
 
-//  An edge's place in the lenders or the borrowers, to find a kept pair's.
-typedef struct {
-    const spw_edge_state_t *edge;
-    size_t index;
-} place_t;
-
-static int place_by_edge(const void *x, const void *y)
+//  The service record of name's edge in this matching, or NULL if that
+//  edge takes no part in it.
+static spw_service_state_t *record_of(const spw_capacity_t *table, const char *service,
+                                      const char *name, uint64_t stamp)
 {
-    const place_t *a = x, *b = y;
-    return a->edge < b->edge ? -1 : a->edge > b->edge;
-}
-
-//  The index of name among places (sorted by edge), or SIZE_MAX.
-static size_t place_of(const spw_capacity_t *table, const place_t *places, size_t count,
-                       const char *name)
-{
-    place_t key = { .edge = spw_capacity_find((spw_capacity_t *) table, name) };
-    const place_t *found = key.edge ? bsearch(&key, places, count, sizeof *places, place_by_edge)
-                                    : NULL;
-    return found ? found->index : SIZE_MAX;
+    spw_service_state_t *state =
+        spw_capacity_service(spw_capacity_find((spw_capacity_t *) table, name), service);
+    return state && state->match_stamp == stamp ? state : NULL;
 }
 
 //  The keep pass: each pair of the last matching whose edges still lend
 //  and borrow gets what it had, as far as supply and demand still go,
 //  before anything new is decided. One edge appearing or going then
 //  changes its own pairs, not the order-dependent fill of everyone after
-//  it. False once out is full.
-static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const spw_match_kept_t *kept,
-                       size_t kept_count)
+//  it. Each edge's place among the lenders or borrowers is on its service
+//  record (match_at, valid under this matching's stamp): no search. False
+//  once out is full.
+static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *service,
+                       const spw_match_kept_t *kept, size_t kept_count)
 {
-    place_t *lenders = calloc(m->lender_count, sizeof *lenders);
-    place_t *borrowers = calloc(m->borrower_count, sizeof *borrowers);
     bool room = true;
-    if (lenders && borrowers) {
-        for (size_t l = 0; l < m->lender_count; l++)
-            lenders[l] = (place_t) { m->lenders[l].edge, l };
-        for (size_t b = 0; b < m->borrower_count; b++)
-            borrowers[b] = (place_t) { m->borrowers[b].edge, b };
-        qsort(lenders, m->lender_count, sizeof *lenders, place_by_edge);
-        qsort(borrowers, m->borrower_count, sizeof *borrowers, place_by_edge);
-        for (size_t k = 0; k < kept_count && room; k++) {
-            size_t l = place_of(table, lenders, m->lender_count, kept[k].lender);
-            size_t b = place_of(table, borrowers, m->borrower_count, kept[k].borrower);
-            if (l == SIZE_MAX || b == SIZE_MAX
-                || spw_capacity_avoids(m->borrowers[b].edge, m->lenders[l].edge))
-                continue;
-            uint64_t milli = kept[k].slots_milli;
-            if (milli > m->lenders[l].left_milli)
-                milli = m->lenders[l].left_milli;
-            if (milli > m->borrowers[b].left_milli)
-                milli = m->borrowers[b].left_milli;
-            room = give(m, &m->lenders[l], &m->borrowers[b], milli);
-        }
+    for (size_t k = 0; k < kept_count && room; k++) {
+        const spw_service_state_t *lends = record_of(table, service, kept[k].lender, m->stamp);
+        const spw_service_state_t *borrows =
+            record_of(table, service, kept[k].borrower, m->stamp);
+        if (!lends || !borrows || !lends->match_lends || borrows->match_lends)
+            continue;
+        lender_t *lender = &m->lenders[lends->match_at];
+        borrower_t *borrower = &m->borrowers[borrows->match_at];
+        if (spw_capacity_avoids(borrower->edge, lender->edge))
+            continue;
+        uint64_t milli = kept[k].slots_milli;
+        if (milli > lender->left_milli)
+            milli = lender->left_milli;
+        if (milli > borrower->left_milli)
+            milli = borrower->left_milli;
+        m->keeping = k;
+        room = give(m, lender, borrower, milli);
     }
-    free(lenders);
-    free(borrowers);
+    m->keeping = SIZE_MAX;
     return room;
 }
 
@@ -430,15 +468,20 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
     size_t edges = spw_capacity_taking_part(table, service, &entries);
     if (edges == 0 || max_out == 0)
         return 0;
+    static uint64_t stamps;   // one a matching: the hub's loop is one thread
     matching_t m = {
         .lenders = calloc(edges, sizeof *m.lenders),
+        .ordered = calloc(edges, sizeof *m.ordered),
         .borrowers = calloc(edges, sizeof *m.borrowers),
         .shares = calloc(edges, sizeof *m.shares),
         .out = out,
         .max_out = max_out,
+        .keeping = SIZE_MAX,
+        .stamp = ++stamps,
     };
-    if (!m.lenders || !m.borrowers || !m.shares) {
+    if (!m.lenders || !m.ordered || !m.borrowers || !m.shares) {
         free(m.lenders);
+        free(m.ordered);
         free(m.borrowers);
         free(m.shares);
         return 0;
@@ -447,10 +490,13 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
     uint64_t total_supply = 0, total_demand = 0;
     for (size_t i = 0; i < edges; i++) {
         const spw_edge_state_t *edge = entries[i].edge;
-        const spw_service_state_t *state = &edge->services[entries[i].service];
+        spw_service_state_t *state = &edge->services[entries[i].service];
         uint32_t supply = edge->draining ? 0 : spw_match_supply(state);
         uint32_t demand = spw_match_demand(state);
         if (supply > 0) {
+            state->match_stamp = m.stamp;
+            state->match_lends = true;
+            state->match_at = m.lender_count;
             m.lenders[m.lender_count++] = (lender_t) {
                 .edge = edge,
                 .supply = supply,
@@ -462,6 +508,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         else if (demand > 0) {
             m.borrowers[m.borrower_count++] = (borrower_t) {
                 .edge = edge,
+                .state = state,
                 .demand = demand,
                 .left_milli = (uint64_t) demand * SPW_MATCH_MILLI,
             };
@@ -469,23 +516,33 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         }
     }
     if (m.lender_count > 0 && m.borrower_count > 0) {
-        order_lenders(m.lenders, m.lender_count, policy, random_state);
         qsort(m.borrowers, m.borrower_count, sizeof *m.borrowers, borrower_by_demand);
+        for (size_t b = 0; b < m.borrower_count; b++) {
+            m.borrowers[b].state->match_stamp = m.stamp;
+            m.borrowers[b].state->match_lends = false;
+            m.borrowers[b].state->match_at = b;
+        }
         m.short_supply = total_supply < total_demand;
         if (m.short_supply && m.lender_count > max_out / m.borrower_count)
             scale_demand(&m, total_supply, total_demand);
+        bool zoned = zones_matter(&m);
         //  Short supply split in proportion shares every lender anew:
-        //  nothing to keep there.
-        bool room = m.short_supply || !kept_count || keep_pairs(&m, table, kept, kept_count);
-        for (size_t l = 0; l < m.lender_count && room && zones_matter(&m); l++)
-            room = take_turn(&m, &m.lenders[l], true);
+        //  nothing to keep there. The keep pass finds lenders by their
+        //  place as found, so it comes before they are ordered.
+        bool room = m.short_supply || !kept_count
+                 || keep_pairs(&m, table, service, kept, kept_count);
+        order_lenders(&m, policy, random_state);
+        lender_t *lender;
+        for (size_t l = 0; zoned && room && (lender = lender_at(&m, l)); l++)
+            room = take_turn(&m, lender, true);
         m.open = 0;
-        for (size_t l = 0; l < m.lender_count && room; l++)
-            room = take_turn(&m, &m.lenders[l], false);
+        for (size_t l = 0; room && !all_served(&m) && (lender = lender_at(&m, l)); l++)
+            room = take_turn(&m, lender, false);
         if (kept_count && !m.short_supply)
             m.made = merge_pairs(out, m.made);
     }
     free(m.lenders);
+    free(m.ordered);
     free(m.borrowers);
     free(m.shares);
     return m.made;

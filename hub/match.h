@@ -86,6 +86,9 @@ uint64_t spw_match_random_next(uint64_t *state);
 typedef struct {
     const spw_edge_state_t *lender, *borrower;
     uint32_t slots_milli;
+    //  spw_match_service_kept: the index of the kept pair it continues
+    //  (its share may differ), SIZE_MAX for a new pair.
+    size_t kept;
 } spw_match_pair_t;
 
 //  The policies order the lenders (spw_policy_t above):

@@ -49,12 +49,17 @@ typedef struct {
     uint64_t out_total, in_total;
     int64_t sampled_at;
     double out_per_s, in_per_s;
-    spw_told_t *told;                     // the loop's, told_max of them once first needed
-    size_t told_count;
+    spw_told_t *told;                     // the loop's, grown as needed (told_size)
+    size_t told_count, told_size;
     bool told_full;                       // logged that told could not hold all
     spw_partner_t *partners;              // SPW_PEERS_PARTNERS_MAX once first needed
     size_t partner_count;
     uint64_t visited;                     // the loop's mark while it matches a service
+    uint64_t lends_visit;                 // the matching in which it lends to lends_to
+    char lends_to[SPW_CAPACITY_NAME_MAX + 1];
+    bool lends_many;                      // ... and to others too
+    uint64_t concerned;                   // the matching that tells it afresh
+    bool retell;                          // registered again: told nothing since
 } spw_peer_t;
 
 //  A table of at most limit peers. NULL if out of memory or limit is 0.
