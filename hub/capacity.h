@@ -76,6 +76,8 @@ typedef struct {
     //  It is draining (its last state said): it lends nothing and leaves
     //  once what it holds is done.
     bool draining;
+    //  The caller's own (the hub loop's peer), NULL when the record is made.
+    void *loop;
 } spw_edge_state_t;
 
 typedef enum {

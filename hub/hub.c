@@ -107,6 +107,9 @@
 typedef struct {
     char lender[SPW_CAPACITY_NAME_MAX + 1], borrower[SPW_CAPACITY_NAME_MAX + 1];
     uint32_t slots_milli;
+    const spw_edge_state_t *lender_edge, *borrower_edge;   // checked by epoch when read
+    uint64_t lender_epoch, borrower_epoch;
+    size_t lender_service, borrower_service;
 } spw_last_pair_t;
 
 typedef struct {
@@ -217,10 +220,15 @@ static spw_edge_state_t *peer_edge(spw_hub_t *self, spw_peer_t *peer)
     return edge && edge->alive && edge->epoch == peer->epoch ? edge : NULL;
 }
 
-//  The peer of a live record's current registration, or NULL.
+//  The peer of a record's current registration, or NULL: the one the
+//  record points at (set when it registered) if it is still of that
+//  process, else looked up by name.
 static spw_peer_t *edge_peer(spw_hub_t *self, const spw_edge_state_t *edge)
 {
-    spw_peer_t *peer = spw_peers_find(self->peers, edge->name);
+    spw_peer_t *peer = edge->loop;
+    if (peer && peer->epoch == edge->epoch && strcmp(peer->name, edge->name) == 0)
+        return peer;
+    peer = spw_peers_find(self->peers, edge->name);
     return peer && peer->epoch == edge->epoch ? peer : NULL;
 }
 
@@ -666,6 +674,12 @@ static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, si
         copy_name(last->lender, sizeof last->lender, pairs[p].lender->name);
         copy_name(last->borrower, sizeof last->borrower, pairs[p].borrower->name);
         last->slots_milli = pairs[p].slots_milli;
+        last->lender_edge = pairs[p].lender;
+        last->borrower_edge = pairs[p].borrower;
+        last->lender_epoch = pairs[p].lender->epoch;
+        last->borrower_epoch = pairs[p].borrower->epoch;
+        last->lender_service = pairs[p].lender_service;
+        last->borrower_service = pairs[p].borrower_service;
     }
     track->last_count = count;
 }
@@ -753,9 +767,20 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
 {
     uint64_t random_state = self->random_state;
     size_t kept_count = track->last_count;
-    for (size_t i = 0; i < kept_count; i++)
-        self->kept[i] = (spw_match_kept_t) { track->last[i].lender, track->last[i].borrower,
-                                             track->last[i].slots_milli };
+    for (size_t i = 0; i < kept_count; i++) {
+        const spw_last_pair_t *last = &track->last[i];
+        self->kept[i] = (spw_match_kept_t) {
+            .lender = last->lender,
+            .borrower = last->borrower,
+            .slots_milli = last->slots_milli,
+            .lender_edge = last->lender_edge,
+            .borrower_edge = last->borrower_edge,
+            .lender_epoch = last->lender_epoch,
+            .borrower_epoch = last->borrower_epoch,
+            .lender_service = last->lender_service,
+            .borrower_service = last->borrower_service,
+        };
+    }
     size_t pairs = spw_match_service_kept(self->capacity, track->name, self->policy,
                                           &random_state, self->kept, kept_count, self->pairs,
                                           SPW_HUB_MAX_PAIRS);
@@ -963,6 +988,7 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
         peer->partner_count = 0;   // a new process has no partners yet
     }
     peer->epoch = in->epoch;
+    edge->loop = peer;
     spw_peers_route(self->peers, peer, zmq_msg_data(identity), zmq_msg_size(identity));
     //  Welcomed afresh, the edge forgets its matches: it is told them again.
     peer->told_count = 0;

@@ -30,6 +30,7 @@
 
 typedef struct {
     const spw_edge_state_t *edge;
+    size_t service;        // the index of its record of the service
     uint32_t supply;       // slots, as ordered by the policy
     double rate;           // tasks/s, >= 0
     uint64_t left_milli;   // supply not yet given
@@ -37,7 +38,8 @@ typedef struct {
 
 typedef struct {
     const spw_edge_state_t *edge;
-    spw_service_state_t *state;   // its record, to mark with the matching's stamp
+    size_t service;        // the index of its record of the service
+    spw_service_state_t *state;   // that record, to mark with the matching's stamp
     uint32_t demand;       // tasks
     uint64_t left_milli;   // demand not yet met
 } borrower_t;
@@ -61,6 +63,8 @@ typedef struct {
     bool short_supply;
     size_t open;           // borrowers before it have nothing left to get
     size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
+    bool kept_any;         // the keep pass gave something
+    bool topped_up;        // ... and a later pass too: pairs may repeat (merge_pairs)
     uint64_t stamp;        // this matching's mark on the service records
     spw_match_pair_t *out;
     size_t max_out, made;
@@ -261,7 +265,10 @@ static bool give(matching_t *m, lender_t *lender, borrower_t *borrower, uint64_t
         .borrower = borrower->edge,
         .slots_milli = (uint32_t) milli,
         .kept = m->keeping,
+        .lender_service = lender->service,
+        .borrower_service = borrower->service,
     };
+    m->topped_up |= m->keeping == SIZE_MAX && m->kept_any;
     lender->left_milli -= milli;
     borrower->left_milli -= milli;
     return true;
@@ -371,13 +378,20 @@ static bool zones_matter(const matching_t *m)
     return lenders && borrowers;
 }
 
-//  The service record of name's edge in this matching, or NULL if that
-//  edge takes no part in it.
+//  The service record, in this matching, of the edge a kept pair names (by
+//  its record, epoch and service index when it has them, else by name), or
+//  NULL if that edge takes no part in it.
 static spw_service_state_t *record_of(const spw_capacity_t *table, const char *service,
-                                      const char *name, uint64_t stamp)
+                                      const spw_edge_state_t *edge, uint64_t epoch,
+                                      size_t index, const char *name, uint64_t stamp)
 {
-    spw_service_state_t *state =
-        spw_capacity_service(spw_capacity_find((spw_capacity_t *) table, name), service);
+    spw_service_state_t *state = NULL;
+    if (edge) {
+        if (edge->alive && edge->epoch == epoch && index < edge->service_count)
+            state = &edge->services[index];
+    }
+    else if (name)
+        state = spw_capacity_service(spw_capacity_find((spw_capacity_t *) table, name), service);
     return state && state->match_stamp == stamp ? state : NULL;
 }
 
@@ -393,9 +407,13 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
 {
     bool room = true;
     for (size_t k = 0; k < kept_count && room; k++) {
-        const spw_service_state_t *lends = record_of(table, service, kept[k].lender, m->stamp);
+        const spw_match_kept_t *pair = &kept[k];
+        const spw_service_state_t *lends =
+            record_of(table, service, pair->lender_edge, pair->lender_epoch,
+                      pair->lender_service, pair->lender, m->stamp);
         const spw_service_state_t *borrows =
-            record_of(table, service, kept[k].borrower, m->stamp);
+            record_of(table, service, pair->borrower_edge, pair->borrower_epoch,
+                      pair->borrower_service, pair->borrower, m->stamp);
         if (!lends || !borrows || !lends->match_lends || borrows->match_lends)
             continue;
         lender_t *lender = &m->lenders[lends->match_at];
@@ -408,6 +426,7 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
         if (milli > borrower->left_milli)
             milli = borrower->left_milli;
         m->keeping = k;
+        m->kept_any |= milli > 0;
         room = give(m, lender, borrower, milli);
     }
     m->keeping = SIZE_MAX;
@@ -499,6 +518,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
             state->match_at = m.lender_count;
             m.lenders[m.lender_count++] = (lender_t) {
                 .edge = edge,
+                .service = entries[i].service,
                 .supply = supply,
                 .rate = state->rate >= 0.0 ? state->rate : 0.0,   // NaN reads as 0
                 .left_milli = (uint64_t) supply * SPW_MATCH_MILLI,
@@ -508,6 +528,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         else if (demand > 0) {
             m.borrowers[m.borrower_count++] = (borrower_t) {
                 .edge = edge,
+                .service = entries[i].service,
                 .state = state,
                 .demand = demand,
                 .left_milli = (uint64_t) demand * SPW_MATCH_MILLI,
@@ -538,7 +559,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         m.open = 0;
         for (size_t l = 0; room && !all_served(&m) && (lender = lender_at(&m, l)); l++)
             room = take_turn(&m, lender, false);
-        if (kept_count && !m.short_supply)
+        if (m.topped_up)
             m.made = merge_pairs(out, m.made);
     }
     free(m.lenders);

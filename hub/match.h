@@ -89,6 +89,9 @@ typedef struct {
     //  spw_match_service_kept: the index of the kept pair it continues
     //  (its share may differ), SIZE_MAX for a new pair.
     size_t kept;
+    //  The index of each edge's record of the service (in its services),
+    //  for a kept pair of the next matching.
+    size_t lender_service, borrower_service;
 } spw_match_pair_t;
 
 //  The policies order the lenders (spw_policy_t above):
@@ -116,10 +119,15 @@ typedef struct {
 size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
                          uint64_t *random_state, spw_match_pair_t *out, size_t max_out);
 
-//  A pair of the last matching, by name, for spw_match_service_kept.
+//  A pair of the last matching, for spw_match_service_kept: by name, or,
+//  faster, by the records, epochs and service indexes of its pair (the
+//  names then unused): a record whose epoch changed is another process.
 typedef struct {
     const char *lender, *borrower;
     uint32_t slots_milli;
+    const spw_edge_state_t *lender_edge, *borrower_edge;   // NULL: by name
+    uint64_t lender_epoch, borrower_epoch;
+    size_t lender_service, borrower_service;
 } spw_match_kept_t;
 
 //  spw_match_service, keeping the last matching where it still holds:
