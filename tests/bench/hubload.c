@@ -1,7 +1,7 @@
 //  hubload.c: bench-hub, the load generator of the hub benchmark
 //  (tests/bench/hub), and the "null hub" it is measured against.
 //
-//  One process simulates a fleet of N edges, each with its own DEALER
+//  It simulates a fleet of N edges, each with its own DEALER
 //  connection to the hub's control endpoint, as a real edge has: it
 //  registers (REGISTER, WELCOME), sends STATE every heartbeat at a phase
 //  spread evenly over the beat, and at once when a service's settled role
@@ -32,8 +32,30 @@
 //  socket's commands and can consume the wake-up of a message that came
 //  meanwhile. Sends are scheduled by a binary heap of the edges keyed by
 //  their next due time, so a turn touches the edges due, not all of them.
-//  Each socket costs two files (its TCP connection and its mailbox), so the
-//  process raises its open-file limit to 2 N + 100 before it starts.
+//
+//  Each socket costs two files (its TCP connection and its mailbox), and a
+//  process may have only so many (the hard limit; past it needs
+//  CAP_SYS_RESOURCE), so --procs P splits the fleet over P processes. The
+//  first parses the arguments, raises its open-file limit to 2 ceil(N / P)
+//  + 100, and forks P children before any ZeroMQ context exists (a context
+//  does not survive a fork). Child k simulates edges [k N / P, (k + 1) N /
+//  P) as they would be in one process: named by their number in the fleet
+//  (sim-00001 ...), their random numbers drawn from the run's seed mixed
+//  with that number, their heartbeats' phases spread over the whole fleet
+//  on a grid of the parent's clock (CLOCK_MONOTONIC is the machine's, so
+//  times compare across processes), and a Pth of the REGISTER window each:
+//  the fleet is the same whatever P. The parent opens no socket to the hub;
+//  it runs the phases over one socketpair a child. A child sends its
+//  counters every second (the progress line is the whole fleet's) and once
+//  when its edges are registered or its registration timed out; when all
+//  have, the parent waits the settle, says "window start" to every child at
+//  once and reads the hub's /proc, and --duration seconds later "window
+//  end"; 2 s after that each child sends its counters and raw latencies,
+//  which the parent merges (sums, quantiles over the union, registration
+//  from the first connect of any child to the last WELCOME of any) and
+//  prints. A child that dies ends the run: the parent says which and how,
+//  stops the others and waits for every one. A child ends when its
+//  socketpair reaches EOF, so none outlives the parent.
 //
 //  `bench-hub --serve EP` is the ceiling: a bare ROUTER that answers
 //  REGISTER with WELCOME (heartbeat 1000 ms, liveness 3), sends each
@@ -41,8 +63,8 @@
 //  discards it: the least a hub must do for the same fleet.
 //
 //  Exit 0 if the run completed (whatever the figures), 1 on a failure (no
-//  edge registered, a socket error, interrupted), 2 on bad arguments or too
-//  few open files.
+//  edge registered, a socket error, a child lost, interrupted), 2 on bad
+//  arguments or too few open files.
 
 #include "spillway.h"
 #include "spw_daemon.h"
@@ -50,11 +72,16 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +96,7 @@
 #define DURATION_MAX_S     86400.0
 #define SETTLE_S           2.0
 #define HOLD_MAX_S         3600.0
+#define PROCS_MAX          64
 //  REGISTERs outstanding at once. Measured with 4,900 edges (the most this
 //  machine's open-file limit lets the hub take) against a hub whose listen
 //  backlog is 4096 (SPW_HUB_BACKLOG, capped by somaxconn): registration
@@ -105,7 +133,21 @@
 #define TIMERS_PER_TURN    256
 //  Refusals printed in full; the rest are counted.
 #define REFUSALS_PRINTED   5
+//  Children note their counters on the run's grid of seconds; the parent
+//  prints the fleet's line this long after, when the notes are in.
 #define PROGRESS_US        1000000
+#define PROGRESS_LAG_US    250000
+//  A child's report is due at the window's end and the 2 s after it; one
+//  not in this much later has hung.
+#define REPORT_TIMEOUT_US  30000000
+//  The key of the socketpair to the parent in a child's epoll set.
+#define CONTROL_KEY        UINT64_MAX
+//  What the parent says to a child, a byte each.
+#define SAY_WINDOW_START   'S'
+#define SAY_WINDOW_END     'E'
+#define RECEIVE_CHUNK      65536
+//  Mixes an edge's number into the run's seed (odd, from splitmix's family).
+#define EDGE_SEED_MIX      0xd1b54a32d192ed03ULL
 #define US_PER_S           1000000.0
 #define US_PER_MS          1000.0
 #define MILLI              1000
@@ -144,6 +186,7 @@ typedef struct {
 //  One simulated edge.
 typedef struct {
     void *socket;
+    uint64_t rng;            // its own random numbers, from the seed and its number
     edge_stage_t stage;
     bool rejoining;          // registering again after DISCONNECT (not sampled)
     uint64_t epoch;
@@ -177,19 +220,33 @@ typedef struct {
     long rss_kb;
 } usage_t;
 
-//  The run.
+//  The run, from the command line; the parent's and every child's.
 typedef struct {
     const char *hub;
-    size_t edge_count;
+    size_t edge_count;          // the whole fleet's
     size_t service_count;
     double lenders, borrowers;  // fractions
     double flip_s, duration_s, settle_s, hold_s;
-    size_t register_window;
+    size_t register_window;     // the whole fleet's; 0: all at once
+    size_t procs;
     long pid;                   // measured over the window; 0: none
     const char *ready_file;
+    uint64_t seed;
+    int64_t grid;               // the heartbeats' phases count from here
+} settings_t;
+
+//  One process's part of the fleet: edges [first, first + edge_count).
+typedef struct {
+    const char *hub;
+    size_t first, edge_count, fleet_edges;
+    size_t service_count;
+    double lenders, borrowers, flip_s;
+    size_t register_window;     // this process's part of the fleet's
+    uint64_t seed;
+    int64_t grid;
+    int control;                // the socketpair to the parent
     void *ctx;
     int epoll;
-    uint64_t rng;
     char service_names[SERVICES_MAX][NAME_MAX_LEN];
     edge_t *edges;
     service_t *service_slab;
@@ -197,13 +254,56 @@ typedef struct {
     size_t heap_count;
     size_t started, pending, registered, gone;
     double on_mean_s, off_mean_s;  // mean borrowing and not borrowing; 0: no flips
-    int64_t begin, registered_at, window_at, window_end, tail_end, grid;
-    bool window_started;
+    int64_t begin, registered_at, window_at, window_end, tail_end;
+    bool timed_out, told_registered, reported;
     counts_t counts, at_window, at_end;
     uint64_t unanswered, withdrawn, already_matched, refusals_printed;
     samples_t register_us, match_us;
-    usage_t pid_start, pid_end, self_start, self_end;
+    usage_t self_start, self_end;
 } fleet_t;
+
+typedef enum { NOTE_PROGRESS = 1, NOTE_REGISTERED, NOTE_REPORT } note_kind_t;
+
+//  What a child tells the parent (the same program: raw bytes); a report
+//  is followed by its samples, register_samples then match_samples.
+typedef struct {
+    uint32_t kind;              // note_kind_t
+    bool timed_out;             // registration ran out of time
+    size_t registered, gone;
+    int64_t begin, registered_at;
+    counts_t counts, at_window, at_end;
+    uint64_t unanswered, withdrawn, already_matched;
+    usage_t self_start, self_end;
+    uint64_t register_samples, match_samples;
+} note_t;
+
+//  One child, as the parent sees it.
+typedef struct {
+    pid_t pid;                  // 0: reaped (or never forked)
+    int fd;                     // the parent's end of its socketpair; -1: closed
+    size_t first, count;        // its edges
+    bool registered, reported;
+    note_t last;                // its latest note
+    note_t registration;        // its NOTE_REGISTERED
+    note_t report;              // its NOTE_REPORT ...
+    samples_t register_us, match_us;   // ... and its samples
+    uint8_t *in;                // bytes heard, not yet a whole note
+    size_t in_used, in_size;
+} child_t;
+
+//  The parent: the phases, the hub's /proc, the children's notes.
+typedef struct {
+    const settings_t *set;
+    child_t *children;
+    size_t procs;
+    int64_t begin, registered_at, window_at, window_end;
+    usage_t pid_start, pid_end;
+    counts_t last;              // the fleet's counters at the last progress line
+} coordinator_t;
+
+//  Who speaks on stderr: bench-hub, or bench-hub[k] in child k of several.
+static const char *me = PROGRAM;
+static char me_text[NAME_MAX_LEN];
 
 //  Prints the usage.
 static void usage(FILE *out)
@@ -212,7 +312,7 @@ static void usage(FILE *out)
             "usage: " PROGRAM " --hub EP --edges N [--duration S] [--services K]\n"
             "                 [--lenders PCT] [--borrowers PCT] [--flip-s S] [--settle S]\n"
             "                 [--register-window W] [--pid PID] [--ready-file PATH]\n"
-            "                 [--hold-s S]\n"
+            "                 [--hold-s S] [--procs P]\n"
             "       " PROGRAM " --serve EP\n"
             "\n"
             "Simulates N edges, each with its own connection to the hub's control\n"
@@ -236,13 +336,27 @@ static void usage(FILE *out)
             "  --ready-file PATH     created when the window ends\n"
             "  --hold-s S            stay connected after the window until a stop signal,\n"
             "                        at most S seconds (default 0)\n"
+            "  --procs P             split the fleet over P processes, 1 to %d (default 1):\n"
+            "                        each needs 2 open files an edge, and 100 more\n"
             "\n"
             "exit codes: 0 ran, 1 a failure, 2 bad arguments or too few open files\n",
             EDGES_MAX, DURATION_S, SERVICES_MAX, SERVICES_DEFAULT, LENDERS_PCT, BORROWERS_PCT,
-            FLIP_S, SETTLE_S, REGISTER_WINDOW);
+            FLIP_S, SETTLE_S, REGISTER_WINDOW, PROCS_MAX);
 }
 
 // -- Small tools ---------------------------------------------------------------
+
+//  Prints one line on stderr, after the speaker's name.
+static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *format, ...)
+{
+    char line[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    fprintf(stderr, "%s: %s\n", me, line);   // one write: children share stderr
+}
 
 //  A uniform double in [0, 1).
 static double uniform(uint64_t *rng)
@@ -285,6 +399,23 @@ static void samples_add(samples_t *samples, int64_t us)
         samples->size = size;
     }
     samples->us[samples->used++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t) us;
+}
+
+//  Adds count latencies to a growable array. Returns 0, or -1 if out of memory.
+static int samples_append(samples_t *samples, const uint32_t *us, size_t count)
+{
+    if (samples->used + count > samples->size) {
+        size_t size = samples->used + count;
+        uint32_t *grown = realloc(samples->us, (size ? size : 1) * sizeof *grown);
+        if (!grown)
+            return -1;
+        samples->us = grown;
+        samples->size = size;
+    }
+    if (count)
+        memcpy(samples->us + samples->used, us, count * sizeof *us);
+    samples->used += count;
+    return 0;
 }
 
 static int compare_u32(const void *a, const void *b)
@@ -361,7 +492,8 @@ static double cpu_core(const usage_t *start, const usage_t *end)
          / ((double) (end->at_us - start->at_us) / US_PER_S);
 }
 
-//  Raises the open-file limit to need (the hard one too, which root may).
+//  Raises the open-file limit to need (the hard one too, which root may);
+//  children inherit it.
 //  Returns 0, or -1 with a line that says what to do.
 static int raise_fd_limit(rlim_t need, const char *why)
 {
@@ -374,12 +506,11 @@ static int raise_fd_limit(rlim_t need, const char *why)
         if (wanted.rlim_max != RLIM_INFINITY && wanted.rlim_max < need)
             wanted.rlim_max = need;   // needs CAP_SYS_RESOURCE
         if (setrlimit(RLIMIT_NOFILE, &wanted) != 0) {
-            fprintf(stderr,
-                    PROGRAM ": %s needs %llu open files, and this process may have %llu "
-                    "(hard limit %llu): run it as root (with CAP_SYS_RESOURCE), or raise "
-                    "the limit first (ulimit -n %llu)\n",
-                    why, (unsigned long long) need, (unsigned long long) limit.rlim_cur,
-                    (unsigned long long) limit.rlim_max, (unsigned long long) need);
+            say("%s needs %llu open files, and this process may have %llu (hard limit "
+                "%llu): split the fleet over more processes (--procs), run it as root (with "
+                "CAP_SYS_RESOURCE), or raise the hard limit first (ulimit -Hn %llu)",
+                why, (unsigned long long) need, (unsigned long long) limit.rlim_cur,
+                (unsigned long long) limit.rlim_max, (unsigned long long) need);
             return -1;
         }
     }
@@ -503,9 +634,9 @@ static int send_register(fleet_t *self, size_t e, int64_t now)
 {
     edge_t *edge = &self->edges[e];
     char name[NAME_MAX_LEN], advertise[NAME_MAX_LEN];
-    snprintf(name, sizeof name, "sim-%05zu", e + 1);
+    snprintf(name, sizeof name, "sim-%05zu", self->first + e + 1);
     snprintf(advertise, sizeof advertise, "tcp://127.0.0.1:%zu",
-             ADVERTISE_PORT_BASE + e % ADVERTISE_PORTS);
+             ADVERTISE_PORT_BASE + (self->first + e) % ADVERTISE_PORTS);
     spw_msg_t out;
     spw_msg_init(&out);
     spw_proto_put_register(&out, name, edge->epoch, advertise, "");
@@ -521,7 +652,7 @@ static int send_state(fleet_t *self, size_t e)
     for (size_t s = 0; s < self->service_count; s++)
         figures_of(self, &edge->services[s], s, &figures[s]);
     char name[NAME_MAX_LEN];
-    snprintf(name, sizeof name, "sim-%05zu", e + 1);
+    snprintf(name, sizeof name, "sim-%05zu", self->first + e + 1);
     spw_msg_t out;
     spw_msg_init(&out);
     if (spw_proto_put_state(&out, name, edge->epoch, 0, 0, figures, self->service_count) != 0) {
@@ -558,14 +689,14 @@ static void check_ask(fleet_t *self, service_t *service, int64_t now)
     }
 }
 
-//  Starts or stops a service's borrowing (a role change).
-static void flip(fleet_t *self, service_t *service, int64_t now)
+//  Starts or stops a service of edge's borrowing (a role change).
+static void flip(fleet_t *self, edge_t *edge, service_t *service, int64_t now)
 {
     bool starts = service->role == SPW_ROLE_NONE;
     if (starts) {
         service->role = SPW_ROLE_BORROWER;
-        service->queued = between(&self->rng, 1, QUEUED_MAX);
-        service->flip_at = now + exponential_us(&self->rng, self->on_mean_s);
+        service->queued = between(&edge->rng, 1, QUEUED_MAX);
+        service->flip_at = now + exponential_us(&edge->rng, self->on_mean_s);
         //  Asks are measured in the window, while some lender exists, and
         //  only when the hub has not matched it already (a match held).
         if (service->borrow_matched)
@@ -575,7 +706,7 @@ static void flip(fleet_t *self, service_t *service, int64_t now)
     } else {
         service->role = SPW_ROLE_NONE;
         service->queued = 0;
-        service->flip_at = now + exponential_us(&self->rng, self->off_mean_s);
+        service->flip_at = now + exponential_us(&edge->rng, self->off_mean_s);
         check_ask(self, service, now);
         if (service->asked_at) {
             self->withdrawn++;   // it stopped borrowing before an answer was due
@@ -599,7 +730,7 @@ static int edge_timer(fleet_t *self, size_t e, int64_t now)
     for (size_t s = 0; s < self->service_count; s++) {
         service_t *service = &edge->services[s];
         if (service->flip_at && service->flip_at <= now) {
-            flip(self, service, now);
+            flip(self, edge, service, now);
             changed = true;
         }
     }
@@ -612,9 +743,9 @@ static int edge_timer(fleet_t *self, size_t e, int64_t now)
             service_t *service = &edge->services[s];
             check_ask(self, service, now);
             if (service->role == SPW_ROLE_LENDER)
-                service->idle = walk(&self->rng, service->idle, 1, WORKERS);
+                service->idle = walk(&edge->rng, service->idle, 1, WORKERS);
             else if (service->role == SPW_ROLE_BORROWER)
-                service->queued = walk(&self->rng, service->queued, 1, QUEUED_MAX);
+                service->queued = walk(&edge->rng, service->queued, 1, QUEUED_MAX);
         }
     }
     heap_set(self, e, next_due(self, edge));
@@ -660,8 +791,10 @@ static void on_welcome(fleet_t *self, size_t e, const spw_proto_t *in, int64_t n
         edge->services[s].lend_milli = edge->services[s].borrow_milli = 0;
         edge->services[s].borrow_matched = false;
     }
-    //  Its heartbeat at a phase of its own, spread evenly over the beat.
-    int64_t phase = edge->heartbeat_us * (int64_t) e / (int64_t) self->edge_count;
+    //  Its heartbeat at a phase of its own, spread evenly over the beat by
+    //  its number in the whole fleet.
+    int64_t phase = edge->heartbeat_us * (int64_t) (self->first + e)
+                  / (int64_t) self->fleet_edges;
     int64_t beats = (now - self->grid - phase) / edge->heartbeat_us + 1;
     edge->state_at = self->grid + phase + beats * edge->heartbeat_us;
     //  Its state goes at once, as a real edge's does (from the timers: a
@@ -674,8 +807,8 @@ static void on_refused(fleet_t *self, size_t e, const spw_proto_t *in, int64_t n
 {
     edge_t *edge = &self->edges[e];
     if (self->refusals_printed++ < REFUSALS_PRINTED)
-        fprintf(stderr, PROGRAM ": the hub refused sim-%05zu: %.*s (retry_ms=%u)\n", e + 1,
-                (int) in->text_len, in->text, in->count);
+        say("the hub refused sim-%05zu: %.*s (retry_ms=%u)", self->first + e + 1,
+            (int) in->text_len, in->text, in->count);
     if (edge->stage != EDGE_REGISTERING || in->count > 0)
         return;   // retried at the next heartbeat, as a real edge does
     edge->stage = EDGE_GONE;
@@ -776,7 +909,7 @@ static int drain(fleet_t *self, size_t e)
                 self->counts.other++;
                 continue;
             }
-            fprintf(stderr, PROGRAM ": receive failed: %s\n", zmq_strerror(errno));
+            say("receive failed: %s", zmq_strerror(errno));
             return -1;
         }
         on_message(self, e, &msg, spw_clock_us());
@@ -794,7 +927,8 @@ static int start_edge(fleet_t *self, size_t e, int64_t now)
     char err[SPW_ERROR_MAX];
     edge->socket = spw_socket_new(self->ctx, ZMQ_DEALER, &opts);
     if (!edge->socket) {
-        fprintf(stderr, PROGRAM ": cannot make socket %zu: %s\n", e + 1, zmq_strerror(errno));
+        say("cannot make the socket of sim-%05zu: %s", self->first + e + 1,
+            zmq_strerror(errno));
         return -1;
     }
     int fd = -1;
@@ -802,11 +936,11 @@ static int start_edge(fleet_t *self, size_t e, int64_t now)
     struct epoll_event event = { .events = EPOLLIN, .data.u64 = e };
     if (zmq_getsockopt(edge->socket, ZMQ_FD, &fd, &size) != 0
         || epoll_ctl(self->epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
-        fprintf(stderr, PROGRAM ": cannot watch socket %zu: %s\n", e + 1, strerror(errno));
+        say("cannot watch the socket of sim-%05zu: %s", self->first + e + 1, strerror(errno));
         return -1;
     }
     if (spw_socket_connect(edge->socket, self->hub, err, sizeof err) != 0) {
-        fprintf(stderr, PROGRAM ": %s\n", err);
+        say("%s", err);
         return -1;
     }
     edge->stage = EDGE_REGISTERING;
@@ -816,7 +950,23 @@ static int start_edge(fleet_t *self, size_t e, int64_t now)
     return send_register(self, e, now);
 }
 
-//  Sets every edge's services: lenders fixed, borrowing on or off.
+//  The mean lengths of a borrowing and of the pause between two, in s (0, 0:
+//  roles never change). Each edge changes one role every flip_s on average,
+//  in the ratio that keeps the borrowers' share (2 changes a borrowing).
+static void flip_means(size_t service_count, double lenders, double borrowers, double flip_s,
+                       double *on_mean_s, double *off_mean_s)
+{
+    double none = 1.0 - lenders - borrowers;
+    *on_mean_s = *off_mean_s = 0;
+    if (flip_s > 0 && borrowers > 0 && none > 0) {
+        *on_mean_s = 2.0 * (double) service_count * borrowers * flip_s;
+        *off_mean_s = *on_mean_s * none / borrowers;
+    }
+}
+
+//  Sets every edge's services: lenders fixed, borrowing on or off. Each
+//  edge's random numbers come from the run's seed and its number in the
+//  fleet, so the fleet is the same however it is split.
 static int make_fleet(fleet_t *self)
 {
     self->edges = calloc(self->edge_count, sizeof *self->edges);
@@ -824,34 +974,30 @@ static int make_fleet(fleet_t *self)
     self->heap = calloc(self->edge_count, sizeof *self->heap);
     if (!self->edges || !self->service_slab || !self->heap)
         return -1;
-    //  Each edge changes one role every flip_s on average: borrowing of
-    //  mean length on_mean_s, the pause between of off_mean_s, in the ratio
-    //  that keeps the borrowers' share (2 changes a borrowing).
-    double none = 1.0 - self->lenders - self->borrowers;
-    if (self->flip_s > 0 && self->borrowers > 0 && none > 0) {
-        self->on_mean_s = 2.0 * (double) self->service_count * self->borrowers * self->flip_s;
-        self->off_mean_s = self->on_mean_s * none / self->borrowers;
-    }
+    flip_means(self->service_count, self->lenders, self->borrowers, self->flip_s,
+               &self->on_mean_s, &self->off_mean_s);
     int64_t now = spw_clock_us();
     for (size_t e = 0; e < self->edge_count; e++) {
         edge_t *edge = &self->edges[e];
+        uint64_t mixed = self->seed ^ ((uint64_t) (self->first + e + 1) * EDGE_SEED_MIX);
+        edge->rng = spw_random_next(&mixed);
         edge->heap_at = SIZE_MAX;
-        edge->epoch = spw_random_next(&self->rng);
+        edge->epoch = spw_random_next(&edge->rng);
         edge->heartbeat_us = HEARTBEAT_US;
         edge->services = &self->service_slab[e * self->service_count];
         for (size_t s = 0; s < self->service_count; s++) {
             service_t *service = &edge->services[s];
-            double u = uniform(&self->rng);
-            service->idle = between(&self->rng, 1, WORKERS);
+            double u = uniform(&edge->rng);
+            service->idle = between(&edge->rng, 1, WORKERS);
             if (u < self->lenders) {
                 service->role = SPW_ROLE_LENDER;
                 continue;
             }
             bool borrows = u < self->lenders + self->borrowers;
             service->role = borrows ? SPW_ROLE_BORROWER : SPW_ROLE_NONE;
-            service->queued = borrows ? between(&self->rng, 1, QUEUED_MAX) : 0;
+            service->queued = borrows ? between(&edge->rng, 1, QUEUED_MAX) : 0;
             if (self->on_mean_s > 0)
-                service->flip_at = now + exponential_us(&self->rng, borrows ? self->on_mean_s
+                service->flip_at = now + exponential_us(&edge->rng, borrows ? self->on_mean_s
                                                                              : self->off_mean_s);
         }
     }
@@ -869,29 +1015,385 @@ static void close_fleet(fleet_t *self)
     free(self->match_us.us);
 }
 
-//  One progress line: the phase, registrations, rates over the last second.
-static void progress(fleet_t *self, counts_t *last, int64_t now)
+// -- A child: its part of the fleet --------------------------------------------
+
+//  Sends len bytes whole on a blocking socket. Returns 0, or -1 if the
+//  other end has gone.
+static int send_all(int fd, const void *data, size_t len)
 {
-    const char *phase = !self->registered_at ? "registering"
-                      : now < self->window_at ? "settling"
-                      : !self->window_end ? "measuring" : "after";
-    fprintf(stderr,
-            "hub bench: t=%.0fs %s registered=%zu/%zu states/s=%llu in/s=%llu out/s=%llu "
-            "match/s=%llu\n",
-            (double) (now - self->begin) / US_PER_S, phase, self->registered, self->edge_count,
-            (unsigned long long) (self->counts.states - last->states),
-            (unsigned long long) (self->counts.received - last->received),
-            (unsigned long long) (self->counts.sent - last->sent),
-            (unsigned long long) (self->counts.match - last->match));
-    *last = self->counts;
+    const char *at = data;
+    while (len > 0) {
+        ssize_t sent = send(fd, at, len, MSG_NOSIGNAL);
+        if (sent < 0 && errno == EINTR)
+            continue;
+        if (sent <= 0)
+            return -1;
+        at += sent;
+        len -= (size_t) sent;
+    }
+    return 0;
+}
+
+//  Tells the parent a note of this kind (a report with its samples).
+//  Returns 0, or -1 if the parent has gone.
+static int tell_parent(fleet_t *self, note_kind_t kind)
+{
+    note_t note = {
+        .kind = kind, .timed_out = self->timed_out, .registered = self->registered,
+        .gone = self->gone, .begin = self->begin, .registered_at = self->registered_at,
+        .counts = self->counts, .at_window = self->at_window, .at_end = self->at_end,
+        .unanswered = self->unanswered, .withdrawn = self->withdrawn,
+        .already_matched = self->already_matched, .self_start = self->self_start,
+        .self_end = self->self_end,
+    };
+    if (kind == NOTE_REPORT) {
+        note.register_samples = self->register_us.used;
+        note.match_samples = self->match_us.used;
+    }
+    if (send_all(self->control, &note, sizeof note) != 0)
+        return -1;
+    if (kind == NOTE_REPORT
+        && (send_all(self->control, self->register_us.us,
+                     self->register_us.used * sizeof(uint32_t)) != 0
+            || send_all(self->control, self->match_us.us,
+                        self->match_us.used * sizeof(uint32_t)) != 0))
+        return -1;
+    return 0;
+}
+
+//  The window starts (the parent said so): its counters and samples from now.
+static void start_window(fleet_t *self, int64_t now)
+{
+    self->window_at = now;
+    self->at_window = self->counts;
+    self->match_us.used = 0;
+    self->unanswered = self->withdrawn = self->already_matched = 0;
+    self->self_start = read_usage("self");
+}
+
+//  The window ends (the parent said so); the report goes after the tail.
+static void end_window(fleet_t *self, int64_t now)
+{
+    self->window_end = now;
+    self->tail_end = now + UNANSWERED_US;
+    self->at_end = self->counts;
+    self->self_end = read_usage("self");
+}
+
+//  Reads what the parent said. Returns 0, or 1 if it closed its end (the
+//  run is over, or it has gone).
+static int hear_parent(fleet_t *self, int64_t now)
+{
+    char said[64];
+    ssize_t got = recv(self->control, said, sizeof said, MSG_DONTWAIT);
+    if (got < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : 1;
+    if (got == 0)
+        return 1;
+    for (ssize_t i = 0; i < got; i++) {
+        if (said[i] == SAY_WINDOW_START && !self->window_at)
+            start_window(self, now);
+        else if (said[i] == SAY_WINDOW_END && self->window_at && !self->window_end)
+            end_window(self, now);
+    }
+    return 0;
+}
+
+//  The milliseconds the loop may wait (rounded up): until the next timer,
+//  the report, or the next progress note.
+static int wait_ms(const fleet_t *self, int64_t now, int64_t next_progress)
+{
+    int64_t wake = next_progress;
+    if (self->heap_count && self->edges[self->heap[0]].due < wake)
+        wake = self->edges[self->heap[0]].due;
+    if (self->window_end && !self->reported && self->tail_end < wake)
+        wake = self->tail_end;
+    if (wake <= now)
+        return 0;
+    return (int) ((wake - now + (int64_t) US_PER_MS - 1) / (int64_t) US_PER_MS);
+}
+
+//  A child's run, until the parent closes its end. Returns 0 if the report
+//  went before that, else 1.
+static int run_child(fleet_t *self)
+{
+    struct epoll_event events[EPOLL_BATCH];
+    self->begin = spw_clock_us();
+    int64_t next_progress = self->grid + PROGRESS_US;
+    while (next_progress <= self->begin)
+        next_progress += PROGRESS_US;
+    while (true) {
+        int64_t now = spw_clock_us();
+        //  Past the timeout the run measures the edges that did register.
+        if (!self->registered_at && now - self->begin > (int64_t) (REGISTER_TIMEOUT_S * US_PER_S)) {
+            self->registered_at = now;
+            self->timed_out = true;
+        }
+        if (self->registered_at && !self->told_registered) {
+            if (tell_parent(self, NOTE_REGISTERED) != 0)
+                break;
+            self->told_registered = true;
+        }
+        if (self->window_end && !self->reported && now >= self->tail_end) {
+            //  Asks still open that waited past the limit are unanswered.
+            for (size_t e = 0; e < self->edge_count; e++)
+                for (size_t s = 0; s < self->service_count; s++)
+                    check_ask(self, &self->edges[e].services[s], now);
+            if (tell_parent(self, NOTE_REPORT) != 0)
+                break;
+            self->reported = true;
+        }
+        while (self->started < self->edge_count
+               && (self->register_window == 0 || self->pending < self->register_window))
+            if (start_edge(self, self->started, now) != 0)
+                return 1;
+        for (int fired = 0; fired < TIMERS_PER_TURN && self->heap_count
+                            && self->edges[self->heap[0]].due <= now;
+             fired++)
+            if (edge_timer(self, self->heap[0], now) != 0)
+                return 1;
+        if (now >= next_progress) {
+            if (tell_parent(self, NOTE_PROGRESS) != 0)
+                break;
+            while (next_progress <= now)
+                next_progress += PROGRESS_US;   // on the grid, late or not
+        }
+        int ready = epoll_wait(self->epoll, events, EPOLL_BATCH, wait_ms(self, now, next_progress));
+        if (ready < 0 && errno != EINTR) {
+            say("epoll failed: %s", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < ready; i++) {
+            if (events[i].data.u64 == CONTROL_KEY) {
+                if (hear_parent(self, spw_clock_us()) != 0)
+                    return self->reported ? 0 : 1;   // the parent says why
+                continue;
+            }
+            if (drain(self, (size_t) events[i].data.u64) != 0)
+                return 1;
+        }
+    }
+    return self->reported ? 0 : 1;
+}
+
+//  Child k of the run: simulates its edges, talking to the parent over
+//  control. Returns its exit code.
+static int child_main(const settings_t *set, size_t k, size_t first, size_t count, int control)
+{
+    if (set->procs > 1) {
+        snprintf(me_text, sizeof me_text, PROGRAM "[%zu]", k);
+        me = me_text;
+    }
+    signal(SIGINT, SIG_IGN);   // ^C reaches the parent too, which ends the run
+    static fleet_t self;       // large: keep it off the stack
+    self = (fleet_t) {
+        .hub = set->hub, .first = first, .edge_count = count, .fleet_edges = set->edge_count,
+        .service_count = set->service_count, .lenders = set->lenders,
+        .borrowers = set->borrowers, .flip_s = set->flip_s, .seed = set->seed,
+        .grid = set->grid, .control = control, .epoll = -1,
+        .register_window = (set->register_window + set->procs - 1) / set->procs,
+    };
+    for (size_t s = 0; s < self.service_count; s++)
+        snprintf(self.service_names[s], NAME_MAX_LEN, "svc-%zu", s);
+    int rc = 1;
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = CONTROL_KEY };
+    self.ctx = zmq_ctx_new();
+    self.epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (!self.ctx || self.epoll < 0
+        || zmq_ctx_set(self.ctx, ZMQ_MAX_SOCKETS, (int) (self.edge_count + SOCKETS_SPARE)) != 0
+        || zmq_ctx_set(self.ctx, ZMQ_IO_THREADS, IO_THREADS) != 0 || make_fleet(&self) != 0
+        || epoll_ctl(self.epoll, EPOLL_CTL_ADD, control, &event) != 0)
+        say("cannot set up the fleet: %s", strerror(errno));
+    else
+        rc = run_child(&self);
+    close_fleet(&self);
+    if (self.epoll >= 0)
+        close(self.epoll);
+    if (self.ctx)
+        zmq_ctx_term(self.ctx);
+    return rc;
+}
+
+// -- The parent: the phases, over the children ---------------------------------
+
+//  Forks the children, each with its part of the fleet. Returns 0, or -1
+//  (said; those forked are the caller's to stop). A child never returns.
+static int fork_children(coordinator_t *self)
+{
+    const settings_t *set = self->set;
+    fflush(stdout);
+    fflush(stderr);
+    for (size_t k = 0; k < self->procs; k++) {
+        child_t *child = &self->children[k];
+        child->first = set->edge_count * k / self->procs;
+        child->count = set->edge_count * (k + 1) / self->procs - child->first;
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+            say("cannot make a socketpair: %s", strerror(errno));
+            return -1;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            say("cannot fork child %zu: %s", k, strerror(errno));
+            close(pair[0]);
+            close(pair[1]);
+            return -1;
+        }
+        if (pid == 0) {
+            //  Only its own link: the parent's end of any is the parent's alone,
+            //  so that each child sees EOF when the parent goes.
+            close(pair[0]);
+            for (size_t j = 0; j < k; j++)
+                close(self->children[j].fd);
+            exit(child_main(set, k, child->first, child->count, pair[1]));
+        }
+        close(pair[1]);
+        child->pid = pid;
+        child->fd = pair[0];
+    }
+    return 0;
+}
+
+//  Reaps child k (which has ended or is ending). Returns its wait status.
+static int reap(child_t *child)
+{
+    int status = 0;
+    while (child->pid > 0 && waitpid(child->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    child->pid = 0;
+    return status;
+}
+
+//  Says how child k ended, if it failed. Returns 0 if it exited 0, else -1.
+static int judge(const child_t *child, size_t k, int status)
+{
+    char edges[64];
+    snprintf(edges, sizeof edges, "sim-%05zu to sim-%05zu", child->first + 1,
+             child->first + child->count);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
+        say("child %zu (edges %s) exited with code %d%s", k, edges, WEXITSTATUS(status),
+            child->reported ? " after its report" : "; the run is void");
+    else if (WIFSIGNALED(status))
+        say("child %zu (edges %s) was killed by signal %d (%s); the run is void", k, edges,
+            WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        say("child %zu (edges %s) ended with status %d; the run is void", k, edges, status);
+    return -1;
+}
+
+//  Stops every child still running (SIGTERM) and waits for each.
+static void stop_children(coordinator_t *self)
+{
+    for (size_t k = 0; k < self->procs; k++)
+        if (self->children[k].pid > 0)
+            kill(self->children[k].pid, SIGTERM);
+    for (size_t k = 0; k < self->procs; k++) {
+        reap(&self->children[k]);
+        if (self->children[k].fd >= 0)
+            close(self->children[k].fd);
+        self->children[k].fd = -1;
+    }
+}
+
+//  Ends the run: closes every link (each child ends on its EOF) and waits
+//  for every child. Returns 0 if all exited 0, else -1 (said).
+static int end_children(coordinator_t *self)
+{
+    for (size_t k = 0; k < self->procs; k++) {
+        if (self->children[k].fd >= 0)
+            close(self->children[k].fd);
+        self->children[k].fd = -1;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < self->procs; k++)
+        if (self->children[k].pid > 0 && judge(&self->children[k], k, reap(&self->children[k])) != 0)
+            rc = -1;
+    return rc;
+}
+
+//  Says a byte to every child still linked (one that has gone shows as EOF).
+static void tell_children(coordinator_t *self, char what)
+{
+    for (size_t k = 0; k < self->procs; k++)
+        if (self->children[k].fd >= 0)
+            (void) send(self->children[k].fd, &what, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+//  Takes one whole note of child's (a report's samples follow it in body).
+//  Returns 0, or -1 if out of memory.
+static int take_note(child_t *child, const note_t *note, const uint8_t *body)
+{
+    child->last = *note;
+    if (note->kind == NOTE_REGISTERED) {
+        child->registration = *note;
+        child->registered = true;
+    } else if (note->kind == NOTE_REPORT) {
+        const uint32_t *samples = (const uint32_t *) (const void *) body;
+        child->report = *note;
+        child->register_us.used = child->match_us.used = 0;
+        if (samples_append(&child->register_us, samples, note->register_samples) != 0
+            || samples_append(&child->match_us, samples + note->register_samples,
+                              note->match_samples) != 0)
+            return -1;
+        child->reported = true;
+    }
+    return 0;
+}
+
+//  Reads what child k sent and takes each whole note. Returns 0, or -1 when
+//  the child has gone or cannot be heard (said; it is reaped).
+static int hear_child(coordinator_t *self, size_t k)
+{
+    child_t *child = &self->children[k];
+    if (child->in_size - child->in_used < RECEIVE_CHUNK) {
+        size_t size = child->in_size * 2 > child->in_used + RECEIVE_CHUNK
+                    ? child->in_size * 2 : child->in_used + RECEIVE_CHUNK;
+        uint8_t *grown = realloc(child->in, size);
+        if (!grown) {
+            say("out of memory for child %zu's notes", k);
+            return -1;
+        }
+        child->in = grown;
+        child->in_size = size;
+    }
+    ssize_t got = recv(child->fd, child->in + child->in_used, child->in_size - child->in_used,
+                       MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (got <= 0) {
+        //  Its link closed: it has ended, before the run did.
+        if (judge(child, k, reap(child)) == 0)
+            say("child %zu (edges sim-%05zu to sim-%05zu) ended before the run did; the run "
+                "is void", k, child->first + 1, child->first + child->count);
+        return -1;
+    }
+    child->in_used += (size_t) got;
+    while (child->in_used >= sizeof(note_t)) {
+        note_t note;
+        memcpy(&note, child->in, sizeof note);
+        size_t whole = sizeof note;
+        if (note.kind == NOTE_REPORT)
+            whole += (note.register_samples + note.match_samples) * sizeof(uint32_t);
+        if (child->in_used < whole)
+            break;
+        if (take_note(child, &note, child->in + sizeof note) != 0) {
+            say("out of memory for child %zu's samples", k);
+            return -1;
+        }
+        memmove(child->in, child->in + whole, child->in_used - whole);
+        child->in_used -= whole;
+    }
+    return 0;
 }
 
 //  The usage of the process measured (--pid), if any.
-static usage_t read_pid_usage(const fleet_t *self)
+static usage_t read_pid_usage(const settings_t *set)
 {
     char pid[32];
-    snprintf(pid, sizeof pid, "%ld", self->pid);
-    return self->pid ? read_usage(pid) : (usage_t) { .ok = false };
+    snprintf(pid, sizeof pid, "%ld", set->pid);
+    return set->pid ? read_usage(pid) : (usage_t) { .ok = false };
 }
 
 //  Prints "name: " and a CPU figure, or "unknown".
@@ -904,146 +1406,247 @@ static void print_cpu(const char *name, const usage_t *start, const usage_t *end
         printf("%s: %.3f\n", name, core);
 }
 
-//  Moves the run on: registration done, settle over, window over.
-static void advance(fleet_t *self, int64_t now)
+//  True once every child has said its edges are registered.
+static bool all_registered(const coordinator_t *self)
 {
-    if (!self->registered_at && now - self->begin > (int64_t) (REGISTER_TIMEOUT_S * US_PER_S)
-        && self->registered > 0) {
-        fprintf(stderr, PROGRAM ": %zu of %zu edges registered in %.0f s; measuring those\n",
-                self->registered, self->edge_count, REGISTER_TIMEOUT_S);
-        self->registered_at = now;
-    }
-    if (self->registered_at && !self->window_at)
-        self->window_at = self->registered_at + (int64_t) (self->settle_s * US_PER_S);
-    if (self->window_at && now >= self->window_at && !self->window_started) {
-        self->window_started = true;
-        self->at_window = self->counts;
-        self->pid_start = read_pid_usage(self);
-        self->self_start = read_usage("self");
-    }
-    if (self->window_at && !self->window_end
-        && now >= self->window_at + (int64_t) (self->duration_s * US_PER_S)) {
-        self->window_end = now;
-        self->tail_end = now + UNANSWERED_US;
-        self->at_end = self->counts;
-        self->pid_end = read_pid_usage(self);
-        self->self_end = read_usage("self");
-        if (self->ready_file) {
-            FILE *file = fopen(self->ready_file, "w");
-            if (file)
-                fclose(file);
-        }
-    }
+    for (size_t k = 0; k < self->procs; k++)
+        if (!self->children[k].registered)
+            return false;
+    return true;
 }
 
-//  The milliseconds the loop may wait (rounded up): until the next timer,
-//  the window's start or end, or the next progress line.
-static int wait_ms(const fleet_t *self, int64_t now, int64_t next_progress)
+//  True once every child has sent its report.
+static bool all_reported(const coordinator_t *self)
 {
+    for (size_t k = 0; k < self->procs; k++)
+        if (!self->children[k].reported)
+            return false;
+    return true;
+}
+
+//  Whether the fleet registered (some edge did); false, said, if not.
+static bool fleet_registered(const coordinator_t *self)
+{
+    size_t registered = 0, gone = 0;
+    bool timed_out = false;
+    for (size_t k = 0; k < self->procs; k++) {
+        registered += self->children[k].registration.registered;
+        gone += self->children[k].registration.gone;
+        timed_out = timed_out || self->children[k].registration.timed_out;
+    }
+    if (!registered && gone == self->set->edge_count) {
+        say("the hub refused every edge");
+        return false;
+    }
+    if (!registered) {
+        say("no edge registered with %s in %.0f s", self->set->hub, REGISTER_TIMEOUT_S);
+        return false;
+    }
+    if (timed_out)
+        say("%zu of %zu edges registered in %.0f s; measuring those", registered,
+            self->set->edge_count, REGISTER_TIMEOUT_S);
+    return true;
+}
+
+//  Adds every counter of b to a.
+static void add_counts(counts_t *a, const counts_t *b)
+{
+    a->sent += b->sent;
+    a->states += b->states;
+    a->received += b->received;
+    a->match += b->match;
+    a->member += b->member;
+    a->heartbeat += b->heartbeat;
+    a->welcome += b->welcome;
+    a->refused += b->refused;
+    a->disconnect += b->disconnect;
+    a->other += b->other;
+    a->role_changes += b->role_changes;
+}
+
+//  One progress line for the whole fleet at second at of the run: the
+//  phase, registrations, rates over the last second (from each child's
+//  latest note).
+static void progress(coordinator_t *self, int64_t at)
+{
+    counts_t fleet = { 0 };
+    size_t registered = 0;
+    for (size_t k = 0; k < self->procs; k++) {
+        add_counts(&fleet, &self->children[k].last.counts);
+        registered += self->children[k].last.registered;
+    }
+    const char *phase = !self->registered_at ? "registering"
+                      : !self->window_at ? "settling"
+                      : !self->window_end ? "measuring" : "after";
+    fprintf(stderr,
+            "hub bench: t=%.0fs %s registered=%zu/%zu states/s=%llu in/s=%llu out/s=%llu "
+            "match/s=%llu\n",
+            (double) (at - self->begin) / US_PER_S, phase, registered, self->set->edge_count,
+            (unsigned long long) (fleet.states - self->last.states),
+            (unsigned long long) (fleet.received - self->last.received),
+            (unsigned long long) (fleet.sent - self->last.sent),
+            (unsigned long long) (fleet.match - self->last.match));
+    self->last = fleet;
+}
+
+//  The milliseconds the parent may wait (rounded up): until the settle's
+//  end, the window's end, or the next progress line.
+static int coordinator_wait_ms(const coordinator_t *self, int64_t now, int64_t next_progress)
+{
+    const settings_t *set = self->set;
     int64_t wake = next_progress;
-    if (self->heap_count && self->edges[self->heap[0]].due < wake)
-        wake = self->edges[self->heap[0]].due;
+    if (self->registered_at && !self->window_at) {
+        int64_t at = self->registered_at + (int64_t) (set->settle_s * US_PER_S);
+        wake = at < wake ? at : wake;
+    }
     if (self->window_at && !self->window_end) {
-        int64_t end = self->window_at + (int64_t) (self->duration_s * US_PER_S);
-        int64_t at = now < self->window_at ? self->window_at : end;
-        if (at < wake)
-            wake = at;
+        int64_t at = self->window_at + (int64_t) (set->duration_s * US_PER_S);
+        wake = at < wake ? at : wake;
     }
     if (wake <= now)
         return 0;
     return (int) ((wake - now + (int64_t) US_PER_MS - 1) / (int64_t) US_PER_MS);
 }
 
-//  True once the run is over: the tail passed and, holding, the wrapper
-//  said stop (or the hold ran out).
-static bool finished(const fleet_t *self, int stops, int64_t now)
+//  The window opens: every child at once, the hub's /proc read.
+static void open_window(coordinator_t *self, int64_t now)
 {
-    if (!self->window_end || now < self->tail_end)
-        return false;
-    return self->hold_s <= 0 || stops > 0
-        || now >= self->window_end + (int64_t) (self->hold_s * US_PER_S);
+    tell_children(self, SAY_WINDOW_START);
+    self->window_at = now;
+    self->pid_start = read_pid_usage(self->set);
 }
 
-//  The run. Returns 0, or 1 on a failure.
-static int run(fleet_t *self, volatile sig_atomic_t *stop)
+//  The window closes: every child at once, the hub's /proc read, the ready
+//  file made.
+static void close_window(coordinator_t *self, int64_t now)
 {
-    struct epoll_event events[EPOLL_BATCH];
-    self->begin = self->grid = spw_clock_us();
-    int64_t next_progress = self->begin + PROGRESS_US;
-    counts_t last = self->counts;
+    tell_children(self, SAY_WINDOW_END);
+    self->window_end = now;
+    self->pid_end = read_pid_usage(self->set);
+    if (self->set->ready_file) {
+        FILE *file = fopen(self->set->ready_file, "w");
+        if (file)
+            fclose(file);
+    }
+}
+
+//  The run's phases, until every report is in and (holding) a stop signal
+//  came or the hold ran out. Returns 0, or 1 on a failure (said).
+static int coordinate(coordinator_t *self, volatile sig_atomic_t *stop)
+{
+    const settings_t *set = self->set;
+    struct pollfd fds[PROCS_MAX];
+    int64_t next_progress = self->begin + PROGRESS_US + PROGRESS_LAG_US;
     while (true) {
         int64_t now = spw_clock_us();
         if (*stop && (!self->window_end || *stop > 1)) {
-            fprintf(stderr, PROGRAM ": interrupted\n");
+            say("interrupted");
             return 1;
         }
-        if (finished(self, *stop, now))
+        if (self->window_end && all_reported(self)
+            && (set->hold_s <= 0 || *stop
+                || now >= self->window_end + (int64_t) (set->hold_s * US_PER_S)))
             return 0;
-        if (!self->registered && self->gone == self->edge_count) {
-            fprintf(stderr, PROGRAM ": the hub refused every edge\n");
-            return 1;
-        }
-        if (!self->registered && now - self->begin > (int64_t) (REGISTER_TIMEOUT_S * US_PER_S)) {
-            fprintf(stderr, PROGRAM ": no edge registered with %s in %.0f s\n", self->hub,
-                    REGISTER_TIMEOUT_S);
-            return 1;
-        }
-        while (self->started < self->edge_count
-               && (self->register_window == 0 || self->pending < self->register_window))
-            if (start_edge(self, self->started, now) != 0)
+        if (!self->registered_at && all_registered(self)) {
+            if (!fleet_registered(self))
                 return 1;
-        for (int fired = 0; fired < TIMERS_PER_TURN && self->heap_count
-                            && self->edges[self->heap[0]].due <= now;
-             fired++)
-            if (edge_timer(self, self->heap[0], now) != 0)
-                return 1;
-        advance(self, now);
+            self->registered_at = now;
+        }
+        if (self->registered_at && !self->window_at
+            && now >= self->registered_at + (int64_t) (set->settle_s * US_PER_S))
+            open_window(self, now);
+        if (self->window_at && !self->window_end
+            && now >= self->window_at + (int64_t) (set->duration_s * US_PER_S))
+            close_window(self, now);
+        if (self->window_end && now > self->window_end + UNANSWERED_US + REPORT_TIMEOUT_US)
+            for (size_t k = 0; k < self->procs; k++)
+                if (!self->children[k].reported) {
+                    say("child %zu (edges sim-%05zu to sim-%05zu) sent no report in %.0f s",
+                        k, self->children[k].first + 1,
+                        self->children[k].first + self->children[k].count,
+                        (UNANSWERED_US + REPORT_TIMEOUT_US) / US_PER_S);
+                    return 1;
+                }
         if (now >= next_progress) {
-            progress(self, &last, now);
+            while (next_progress + PROGRESS_US <= now)
+                next_progress += PROGRESS_US;   // late: the seconds missed are skipped
+            progress(self, next_progress - PROGRESS_LAG_US);
             next_progress += PROGRESS_US;
-            if (next_progress <= now)
-                next_progress = now + PROGRESS_US;
         }
-        int ready = epoll_wait(self->epoll, events, EPOLL_BATCH, wait_ms(self, now, next_progress));
+        for (size_t k = 0; k < self->procs; k++)
+            fds[k] = (struct pollfd) { .fd = self->children[k].fd, .events = POLLIN };
+        int ready = poll(fds, self->procs, coordinator_wait_ms(self, now, next_progress));
         if (ready < 0 && errno != EINTR) {
-            fprintf(stderr, PROGRAM ": epoll failed: %s\n", strerror(errno));
+            say("poll failed: %s", strerror(errno));
             return 1;
         }
-        for (int i = 0; i < ready; i++)
-            if (drain(self, (size_t) events[i].data.u64) != 0)
+        for (size_t k = 0; ready > 0 && k < self->procs; k++)
+            if (fds[k].revents && hear_child(self, k) != 0)
                 return 1;
     }
 }
 
-//  Prints one figure a line, "name: value".
-static void report(fleet_t *self)
+//  Prints the whole fleet's figures, one "name: value" a line: counters
+//  and rates summed over the children, quantiles over all their samples.
+static int report(coordinator_t *self)
 {
-    //  Asks still open at the end that waited past the limit are unanswered.
-    int64_t now = spw_clock_us();
-    for (size_t e = 0; e < self->edge_count; e++)
-        for (size_t s = 0; s < self->service_count; s++)
-            check_ask(self, &self->edges[e].services[s], now);
-    qsort(self->register_us.us, self->register_us.used, sizeof(uint32_t), compare_u32);
-    qsort(self->match_us.us, self->match_us.used, sizeof(uint32_t), compare_u32);
+    const settings_t *set = self->set;
+    samples_t register_us = { 0 }, match_us = { 0 };
+    counts_t a = { 0 }, b = { 0 }, total = { 0 };
+    uint64_t unanswered = 0, already_matched = 0, withdrawn = 0;
+    size_t registered = 0;
+    int64_t begin = INT64_MAX, registered_at = 0;
+    double bench_cpu = 0;
+    bool bench_cpu_known = true;
+    for (size_t k = 0; k < self->procs; k++) {
+        const child_t *child = &self->children[k];
+        const note_t *r = &child->report;
+        registered += r->registered;
+        if (child->registration.begin < begin)
+            begin = child->registration.begin;
+        if (child->registration.registered_at > registered_at)
+            registered_at = child->registration.registered_at;
+        add_counts(&a, &r->at_window);
+        add_counts(&b, &r->at_end);
+        add_counts(&total, &r->counts);
+        unanswered += r->unanswered;
+        already_matched += r->already_matched;
+        withdrawn += r->withdrawn;
+        double core = cpu_core(&r->self_start, &r->self_end);
+        bench_cpu_known = bench_cpu_known && core >= 0;
+        bench_cpu += core;
+        if (samples_append(&register_us, child->register_us.us, child->register_us.used) != 0
+            || samples_append(&match_us, child->match_us.us, child->match_us.used) != 0) {
+            say("out of memory for the samples");
+            free(register_us.us);
+            free(match_us.us);
+            return 1;
+        }
+    }
+    qsort(register_us.us, register_us.used, sizeof(uint32_t), compare_u32);
+    qsort(match_us.us, match_us.used, sizeof(uint32_t), compare_u32);
+    double on_mean_s, off_mean_s;
+    flip_means(set->service_count, set->lenders, set->borrowers, set->flip_s, &on_mean_s,
+               &off_mean_s);
     double window_s = (double) (self->window_end - self->window_at) / US_PER_S;
-    const counts_t *a = &self->at_window, *b = &self->at_end;
-#define PER_S(field) ((double) (b->field - a->field) / window_s)
-    printf("edges: %zu\n", self->edge_count);
-    printf("registered: %zu\n", self->registered);
-    printf("registration_s: %.3f\n", (double) (self->registered_at - self->begin) / US_PER_S);
-    print_quantile("register_p50_ms", &self->register_us, P50);
-    print_quantile("register_p99_ms", &self->register_us, P99);
-    print_quantile("register_max_ms", &self->register_us, 1.0);
+#define PER_S(field) ((double) (b.field - a.field) / window_s)
+    printf("edges: %zu\n", set->edge_count);
+    printf("procs: %zu\n", self->procs);
+    printf("registered: %zu\n", registered);
+    printf("registration_s: %.3f\n", (double) (registered_at - begin) / US_PER_S);
+    print_quantile("register_p50_ms", &register_us, P50);
+    print_quantile("register_p99_ms", &register_us, P99);
+    print_quantile("register_max_ms", &register_us, 1.0);
     printf("window_s: %.3f\n", window_s);
-    printf("match_samples: %zu\n", self->match_us.used);
-    print_quantile("match_p50_ms", &self->match_us, P50);
-    print_quantile("match_p99_ms", &self->match_us, P99);
-    print_quantile("match_max_ms", &self->match_us, 1.0);
-    printf("unanswered: %llu\n", (unsigned long long) self->unanswered);
-    printf("already_matched: %llu\n", (unsigned long long) self->already_matched);
-    printf("withdrawn: %llu\n", (unsigned long long) self->withdrawn);
-    printf("refused: %llu\n", (unsigned long long) self->counts.refused);
-    printf("reregistered: %llu\n", (unsigned long long) self->counts.disconnect);
+    printf("match_samples: %zu\n", match_us.used);
+    print_quantile("match_p50_ms", &match_us, P50);
+    print_quantile("match_p99_ms", &match_us, P99);
+    print_quantile("match_max_ms", &match_us, 1.0);
+    printf("unanswered: %llu\n", (unsigned long long) unanswered);
+    printf("already_matched: %llu\n", (unsigned long long) already_matched);
+    printf("withdrawn: %llu\n", (unsigned long long) withdrawn);
+    printf("refused: %llu\n", (unsigned long long) total.refused);
+    printf("reregistered: %llu\n", (unsigned long long) total.disconnect);
     printf("to_hub_per_s: %.1f\n", PER_S(sent));
     printf("state_per_s: %.1f\n", PER_S(states));
     printf("from_hub_per_s: %.1f\n", PER_S(received));
@@ -1054,14 +1657,20 @@ static void report(fleet_t *self)
                                       + PER_S(disconnect));
     printf("role_changes_per_s: %.1f\n", PER_S(role_changes));
     printf("role_changes_expected_per_s: %.1f\n",
-           self->on_mean_s > 0 ? (double) self->registered / self->flip_s : 0.0);
+           on_mean_s > 0 ? (double) registered / set->flip_s : 0.0);
 #undef PER_S
-    if (self->pid) {
+    if (set->pid) {
         print_cpu("pid_cpu_core", &self->pid_start, &self->pid_end);
         printf("pid_rss_start_kb: %ld\n", self->pid_start.rss_kb);
         printf("pid_rss_end_kb: %ld\n", self->pid_end.rss_kb);
     }
-    print_cpu("bench_cpu_core", &self->self_start, &self->self_end);
+    if (bench_cpu_known)
+        printf("bench_cpu_core: %.3f\n", bench_cpu);
+    else
+        printf("bench_cpu_core: unknown\n");
+    free(register_us.us);
+    free(match_us.us);
+    return 0;
 }
 
 // -- The null hub --------------------------------------------------------------
@@ -1217,7 +1826,7 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
 
 //  Parses the command line into self (or *serve_at). Returns -1 to go on,
 //  else the exit code.
-static int parse_args(fleet_t *self, const char **serve_at, int argc, char **argv)
+static int parse_args(settings_t *self, const char **serve_at, int argc, char **argv)
 {
     double lenders = LENDERS_PCT, borrowers = BORROWERS_PCT, number = 0;
     for (int i = 1; i < argc; i++) {
@@ -1248,6 +1857,9 @@ static int parse_args(fleet_t *self, const char **serve_at, int argc, char **arg
         } else if (strcmp(flag, "--register-window") == 0) {
             ok = parse_number(flag, value, 0, EDGES_MAX, &number);
             self->register_window = (size_t) number;
+        } else if (strcmp(flag, "--procs") == 0) {
+            ok = parse_number(flag, value, 1, PROCS_MAX, &number);
+            self->procs = (size_t) number;
         } else if (strcmp(flag, "--pid") == 0) {
             ok = parse_number(flag, value, 1, 1e9, &number);
             self->pid = (long) number;
@@ -1276,6 +1888,11 @@ static int parse_args(fleet_t *self, const char **serve_at, int argc, char **arg
         fprintf(stderr, PROGRAM ": --hub and --edges are needed (see --help)\n");
         return 2;
     }
+    if (self->procs > self->edge_count) {
+        fprintf(stderr, PROGRAM ": --procs %zu is more than --edges %zu\n", self->procs,
+                self->edge_count);
+        return 2;
+    }
     if (lenders + borrowers > 100) {
         fprintf(stderr, PROGRAM ": --lenders and --borrowers add up to more than 100 %%\n");
         return 2;
@@ -1287,43 +1904,50 @@ static int parse_args(fleet_t *self, const char **serve_at, int argc, char **arg
 
 int main(int argc, char **argv)
 {
-    static fleet_t self;   // large: keep it off the stack
+    settings_t set = {
+        .service_count = SERVICES_DEFAULT, .flip_s = FLIP_S, .duration_s = DURATION_S,
+        .settle_s = SETTLE_S, .register_window = REGISTER_WINDOW, .procs = 1,
+    };
     const char *serve_at = NULL;
-    self.service_count = SERVICES_DEFAULT;
-    self.flip_s = FLIP_S;
-    self.duration_s = DURATION_S;
-    self.settle_s = SETTLE_S;
-    self.register_window = REGISTER_WINDOW;
-    int rc = parse_args(&self, &serve_at, argc, argv);
+    int rc = parse_args(&set, &serve_at, argc, argv);
     if (rc >= 0)
         return rc;
-    volatile sig_atomic_t *stop = spw_daemon_signals();
     if (serve_at)
-        return serve(serve_at, stop);
+        return serve(serve_at, spw_daemon_signals());
 
-    char why[64];
-    snprintf(why, sizeof why, "a fleet of %zu edges", self.edge_count);
-    if (raise_fd_limit((rlim_t) (FDS_PER_EDGE * self.edge_count + FDS_SPARE), why) != 0)
+    //  Every child inherits the limit; the largest part needs the most.
+    size_t most = (set.edge_count + set.procs - 1) / set.procs;
+    char why[96];
+    if (set.procs == 1)
+        snprintf(why, sizeof why, "a fleet of %zu edges", set.edge_count);
+    else
+        snprintf(why, sizeof why, "a fleet of %zu edges over %zu processes (%zu each)",
+                 set.edge_count, set.procs, most);
+    if (raise_fd_limit((rlim_t) (FDS_PER_EDGE * most + FDS_SPARE), why) != 0)
         return 2;
-    self.rng = spw_random_seed();
-    for (size_t s = 0; s < self.service_count; s++)
-        snprintf(self.service_names[s], NAME_MAX_LEN, "svc-%zu", s);
-    self.ctx = zmq_ctx_new();
-    self.epoll = epoll_create1(EPOLL_CLOEXEC);
-    if (!self.ctx || self.epoll < 0
-        || zmq_ctx_set(self.ctx, ZMQ_MAX_SOCKETS, (int) (self.edge_count + SOCKETS_SPARE)) != 0
-        || zmq_ctx_set(self.ctx, ZMQ_IO_THREADS, IO_THREADS) != 0 || make_fleet(&self) != 0) {
-        fprintf(stderr, PROGRAM ": cannot set up the fleet: %s\n", strerror(errno));
-        rc = 1;
-    } else {
-        rc = run(&self, stop);
-        if (rc == 0)
-            report(&self);
+    set.seed = spw_random_seed();
+    coordinator_t self = { .set = &set, .procs = set.procs };
+    self.children = calloc(set.procs, sizeof *self.children);
+    if (!self.children) {
+        say("out of memory");
+        return 1;
     }
-    close_fleet(&self);
-    if (self.epoll >= 0)
-        close(self.epoll);
-    if (self.ctx)
-        zmq_ctx_term(self.ctx);
+    for (size_t k = 0; k < set.procs; k++)
+        self.children[k].fd = -1;
+    self.begin = set.grid = spw_clock_us();
+    //  No ZeroMQ context before this: the children make their own.
+    rc = fork_children(&self) == 0 ? coordinate(&self, spw_daemon_signals()) : 1;
+    if (rc != 0)
+        stop_children(&self);
+    else if (end_children(&self) != 0)
+        rc = 1;
+    else
+        rc = report(&self);
+    for (size_t k = 0; k < set.procs; k++) {
+        free(self.children[k].in);
+        free(self.children[k].register_us.us);
+        free(self.children[k].match_us.us);
+    }
+    free(self.children);
     return rc;
 }
