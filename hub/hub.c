@@ -92,6 +92,13 @@
 //  Connections waiting to be accepted on each bound socket (the kernel
 //  caps it at net.core.somaxconn, 4096 on Debian 12).
 #define SPW_HUB_BACKLOG 4096
+//  A service is matched at most once in this long after new state (the
+//  heartbeat's matching aside): the states of a large fleet that arrive
+//  meanwhile are coalesced into one matching, as an edge coalesces its own
+//  state (docs/scaling.md). A service quiet for longer is matched at once.
+#define SPW_HUB_MATCH_INTERVAL_MS 10
+//  ... or, if longer, this many times what its last matching took.
+#define SPW_HUB_MATCH_SHARE 20
 //  The hub's heartbeats to its edges go out in this many slices a beat.
 #define SPW_HUB_BEAT_SLICES 10
 //  Status requests answered a second at most (and in a burst).
@@ -126,6 +133,8 @@ typedef struct {
     //  proportion or scaled), some demand unmet, some supply left.
     bool short_supply, unmet, spare;
     bool everyone;   // the next matching tells every edge it concerns (the heartbeat's)
+    int64_t matched_at;   // ms: the last matching (0: never)
+    int64_t interval_ms;  // the least time to the next one after new state
 } spw_track_t;
 
 //  One side of a decided pair: the peer and the pair's index.
@@ -166,6 +175,7 @@ struct spw_hub_t {
     int64_t next_tick;
     int64_t next_slice;             // of heartbeats (beat_slice)
     size_t beat_cursor;             // the peer slot the next slice starts at
+    int64_t next_match;             // when a deferred matching is due (INT64_MAX: none)
     spw_drops_t control_drops;
     spw_drops_t state_drops;
     struct {
@@ -338,6 +348,7 @@ static void mark_track(spw_hub_t *self, spw_track_t *track)
     }
     track->dirty = true;
     self->dirty[self->dirty_count++] = track;
+    self->next_match = 0;   // rematch looks at once, and defers what is not due
 }
 
 static void mark_dirty(spw_hub_t *self, const char *service)
@@ -376,12 +387,24 @@ static uint64_t told_total(const spw_peer_t *peer, const char *service)
     return total;
 }
 
+//  The least power of two at or above n (0 for 0).
+static uint64_t power_above(uint64_t n)
+{
+    uint64_t power = 1;
+    while (power < n)
+        power <<= 1;
+    return n ? power : 0;
+}
+
 //  True if a material change of supply or demand, the role and the rest
 //  unchanged, can change the service's matching, as the last one left it:
 //  a lender's fall matters only below what it was told to lend, a rise only
 //  if some demand went unmet; a borrower's rise matters unless nothing was
 //  left to give (then a lender's rise will), a fall only if some demand went
-//  unmet (what it was given and no longer needs waits unused). Under short
+//  unmet (what it was given and no longer needs waits unused). A rise
+//  matters once it passes a power of two, as the edges themselves send a
+//  rise at once only then (docs/protocol.md): a figure that wanders within
+//  its power of two costs no matching until the heartbeat's. Under short
 //  supply every share moves with every figure. The next heartbeat's
 //  matching of every service catches what this passes over.
 static bool change_matters(const spw_track_t *track, const spw_peer_t *peer,
@@ -393,10 +416,13 @@ static bool change_matters(const spw_track_t *track, const spw_peer_t *peer,
     if (now->role == SPW_ROLE_LENDER) {
         uint64_t before = spw_match_supply(old), after = spw_match_supply(now);
         return after < before ? told_total(peer, now->name) > after * SPW_MATCH_MILLI
+                              : track->unmet && power_above(after) > power_above(before);
+    }
+    if (now->role == SPW_ROLE_BORROWER) {
+        uint32_t before = spw_match_demand(old), after = spw_match_demand(now);
+        return after > before ? track->spare && power_above(after) > power_above(before)
                               : track->unmet;
     }
-    if (now->role == SPW_ROLE_BORROWER)
-        return spw_match_demand(now) > spw_match_demand(old) ? track->spare : track->unmet;
     return false;   // neither: its figures take no part
 }
 
@@ -872,11 +898,28 @@ static void rematch(spw_hub_t *self, int64_t now)
     //  A hub that has just started waits one liveness for the edges' state
     //  before it says no live edge offers a service.
     bool warm = now - self->started >= self->hold_ms;
+    size_t deferred = 0;
+    self->next_match = INT64_MAX;
     for (size_t i = 0; i < self->dirty_count; i++) {
-        self->dirty[i]->dirty = false;
-        match_service(self, self->dirty[i], warm, now);
+        spw_track_t *track = self->dirty[i];
+        int64_t due = track->matched_at + track->interval_ms;
+        if (!track->everyone && track->matched_at && now < due) {
+            self->dirty[deferred++] = track;   // coalesced: matched once it is due
+            if (due < self->next_match)
+                self->next_match = due;
+            continue;
+        }
+        track->dirty = false;
+        track->matched_at = now;
+        int64_t started = spw_clock_us();
+        match_service(self, track, warm, now);
+        //  A matching that costs more is done less often: at most
+        //  1/SPW_HUB_MATCH_SHARE of the loop's time per service.
+        int64_t cost_ms = (spw_clock_us() - started) * SPW_HUB_MATCH_SHARE / 1000;
+        track->interval_ms = cost_ms > SPW_HUB_MATCH_INTERVAL_MS ? cost_ms
+                                                                 : SPW_HUB_MATCH_INTERVAL_MS;
     }
-    self->dirty_count = 0;
+    self->dirty_count = deferred;
 }
 
 //  Tells the edges matched with gone recently that it died or left (or,
@@ -1563,6 +1606,8 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         int64_t now = spw_clock_ms();
         int64_t next = self->next_tick < self->next_slice ? self->next_tick : self->next_slice;
+        if (self->dirty_count && self->next_match < next)
+            next = self->next_match;
         long timeout = next > now ? (long) (next - now) : 0;
         if (zmq_poll(items, 4, timeout) < 0) {
             if (errno == EINTR)
@@ -1596,7 +1641,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             if (self->next_slice <= now)   // fell behind: no burst to catch up
                 self->next_slice = now + slice_ms(self);
         }
-        if (self->dirty_count)
+        if (self->dirty_count && now >= self->next_match)
             rematch(self, now);
     }
     spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",
