@@ -710,26 +710,6 @@ static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, si
     track->last_count = count;
 }
 
-//  Records how a matching left supply and demand (change_matters reads it).
-static void weigh(spw_hub_t *self, spw_track_t *track, const spw_match_pair_t *pairs,
-                  size_t count)
-{
-    const spw_capacity_entry_t *entries;
-    size_t edges = spw_capacity_taking_part(self->capacity, track->name, &entries);
-    uint64_t supply = 0, demand = 0, given = 0;
-    for (size_t i = 0; i < edges; i++) {
-        const spw_service_state_t *state = &entries[i].edge->services[entries[i].service];
-        if (!entries[i].edge->draining)
-            supply += spw_match_supply(state);
-        demand += spw_match_demand(state);
-    }
-    for (size_t p = 0; p < count; p++)
-        given += pairs[p].slots_milli;
-    track->short_supply = supply < demand;
-    track->unmet = given < demand * SPW_MATCH_MILLI;
-    track->spare = given < supply * SPW_MATCH_MILLI;
-}
-
 static int side_order(const void *x, const void *y)
 {
     const spw_side_t *a = x, *b = y;
@@ -807,9 +787,10 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
             .borrower_service = last->borrower_service,
         };
     }
+    spw_match_totals_t totals;
     size_t pairs = spw_match_service_kept(self->capacity, track->name, self->policy,
                                           &random_state, self->kept, kept_count, self->pairs,
-                                          SPW_HUB_MAX_PAIRS);
+                                          SPW_HUB_MAX_PAIRS, &totals);
     self->stats.matchings++;
     //  An edge registered but not yet heard from may offer it (restarting).
     bool nobody = warm && spw_capacity_unreported(self->capacity) == 0
@@ -832,7 +813,9 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     self->visit++;
     find_concerned(self, track, pairs, self->kept, kept_count);   // before kept names go
     remember_pairs(track, self->pairs, pairs);
-    weigh(self, track, self->pairs, pairs);
+    track->short_supply = totals.supply < totals.demand;
+    track->unmet = totals.given_milli < totals.demand * SPW_MATCH_MILLI;
+    track->spare = totals.given_milli < totals.supply * SPW_MATCH_MILLI;
     for (size_t i = 0; i < waiting_count; i++)   // nobody offers it: those waiting
         concern(self, edge_peer(self, waiting[i].edge));
     //  The sides of the pairs of the edges concerned, grouped by edge, and

@@ -40,6 +40,7 @@ typedef struct {
     const spw_edge_state_t *edge;
     size_t service;        // the index of its record of the service
     spw_service_state_t *state;   // that record, to mark with the matching's stamp
+    size_t first_pair;     // its first pair in out (SIZE_MAX: none), then next_pair
     uint32_t demand;       // tasks
     uint64_t left_milli;   // demand not yet met
 } borrower_t;
@@ -63,8 +64,8 @@ typedef struct {
     bool short_supply;
     size_t open;           // borrowers before it have nothing left to get
     size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
-    bool kept_any;         // the keep pass gave something
-    bool topped_up;        // ... and a later pass too: pairs may repeat (merge_pairs)
+    bool kept_any;         // the keep pass gave something: a later pass may repeat a pair
+    size_t *next_pair;     // max_out: the next pair of the same borrower (SIZE_MAX: none)
     uint64_t stamp;        // this matching's mark on the service records
     spw_match_pair_t *out;
     size_t max_out, made;
@@ -258,8 +259,20 @@ static bool give(matching_t *m, lender_t *lender, borrower_t *borrower, uint64_t
 {
     if (milli == 0)
         return true;
+    //  A kept pair that a later pass tops up stays one pair: a lender and a
+    //  borrower appear together once (a borrower has a few pairs to look at).
+    for (size_t i = m->kept_any ? borrower->first_pair : SIZE_MAX; i != SIZE_MAX;
+         i = m->next_pair[i])
+        if (m->out[i].lender == lender->edge) {
+            m->out[i].slots_milli += (uint32_t) milli;
+            lender->left_milli -= milli;
+            borrower->left_milli -= milli;
+            return true;
+        }
     if (m->made == m->max_out)
         return false;
+    m->next_pair[m->made] = borrower->first_pair;
+    borrower->first_pair = m->made;
     m->out[m->made++] = (spw_match_pair_t) {
         .lender = lender->edge,
         .borrower = borrower->edge,
@@ -268,7 +281,6 @@ static bool give(matching_t *m, lender_t *lender, borrower_t *borrower, uint64_t
         .lender_service = lender->service,
         .borrower_service = borrower->service,
     };
-    m->topped_up |= m->keeping == SIZE_MAX && m->kept_any;
     lender->left_milli -= milli;
     borrower->left_milli -= milli;
     return true;
@@ -433,53 +445,20 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
     return room;
 }
 
-//  A kept pair may be topped up by a later pass: its shares are added into
-//  its first place, so each lender and borrower appear in one pair at most.
-static int pair_by_edges(const void *x, const void *y)
-{
-    const spw_match_pair_t *const *a = x, *const *b = y;
-    if ((*a)->lender != (*b)->lender)
-        return (*a)->lender < (*b)->lender ? -1 : 1;
-    if ((*a)->borrower != (*b)->borrower)
-        return (*a)->borrower < (*b)->borrower ? -1 : 1;
-    return *a < *b ? -1 : *a > *b;
-}
-
-static size_t merge_pairs(spw_match_pair_t *pairs, size_t count)
-{
-    spw_match_pair_t **order = calloc(count, sizeof *order);
-    if (!order)
-        return count;   // duplicates then count twice on the edge: it sums them
-    for (size_t i = 0; i < count; i++)
-        order[i] = &pairs[i];
-    qsort(order, count, sizeof *order, pair_by_edges);
-    for (size_t i = 1, head = 0; i < count; i++)
-        if (order[i]->lender == order[head]->lender
-            && order[i]->borrower == order[head]->borrower) {
-            order[head]->slots_milli += order[i]->slots_milli;   // head: the earliest
-            order[i]->slots_milli = 0;
-        }
-        else
-            head = i;
-    free(order);
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++)
-        if (pairs[i].slots_milli)
-            pairs[kept++] = pairs[i];
-    return kept;
-}
-
 size_t spw_match_service(const spw_capacity_t *table, const char *service, spw_policy_t policy,
                          uint64_t *random_state, spw_match_pair_t *out, size_t max_out)
 {
-    return spw_match_service_kept(table, service, policy, random_state, NULL, 0, out, max_out);
+    return spw_match_service_kept(table, service, policy, random_state, NULL, 0, out, max_out,
+                                  NULL);
 }
 
 size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
                               spw_policy_t policy, uint64_t *random_state,
                               const spw_match_kept_t *kept, size_t kept_count,
-                              spw_match_pair_t *out, size_t max_out)
+                              spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals)
 {
+    if (totals)
+        *totals = (spw_match_totals_t) { 0 };
     assert(table && service && (out || max_out == 0));
     assert(policy == SPW_POLICY_MOST_SPARE || policy == SPW_POLICY_RANDOM
            || policy == SPW_POLICY_SHORTEST_WAIT);
@@ -493,16 +472,18 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         .ordered = calloc(edges, sizeof *m.ordered),
         .borrowers = calloc(edges, sizeof *m.borrowers),
         .shares = calloc(edges, sizeof *m.shares),
+        .next_pair = malloc(max_out * sizeof *m.next_pair),
         .out = out,
         .max_out = max_out,
         .keeping = SIZE_MAX,
         .stamp = ++stamps,
     };
-    if (!m.lenders || !m.ordered || !m.borrowers || !m.shares) {
+    if (!m.lenders || !m.ordered || !m.borrowers || !m.shares || !m.next_pair) {
         free(m.lenders);
         free(m.ordered);
         free(m.borrowers);
         free(m.shares);
+        free(m.next_pair);
         return 0;
     }
 
@@ -532,6 +513,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
                 .state = state,
                 .demand = demand,
                 .left_milli = (uint64_t) demand * SPW_MATCH_MILLI,
+                .first_pair = SIZE_MAX,
             };
             total_demand += demand;
         }
@@ -559,9 +541,13 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         m.open = 0;
         for (size_t l = 0; room && !all_served(&m) && (lender = lender_at(&m, l)); l++)
             room = take_turn(&m, lender, false);
-        if (m.topped_up)
-            m.made = merge_pairs(out, m.made);
     }
+    if (totals) {
+        *totals = (spw_match_totals_t) { .supply = total_supply, .demand = total_demand };
+        for (size_t p = 0; p < m.made; p++)
+            totals->given_milli += out[p].slots_milli;
+    }
+    free(m.next_pair);
     free(m.lenders);
     free(m.ordered);
     free(m.borrowers);

@@ -139,10 +139,16 @@ typedef struct {
 //  pairs, not the fill of every borrower after it in the order; a lender
 //  and a borrower appear in one pair at most. The kept pairs come first in
 //  out, in their order.
+//  If totals is not NULL it gets the matching's total supply and demand
+//  (slots and tasks, as read) and what the pairs give (thousandths).
+typedef struct {
+    uint64_t supply, demand, given_milli;
+} spw_match_totals_t;
+
 size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
                               spw_policy_t policy, uint64_t *random_state,
                               const spw_match_kept_t *kept, size_t kept_count,
-                              spw_match_pair_t *out, size_t max_out);
+                              spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals);
 
 //  The slots a service's state can lend: idle + lent capped at workers and
 //  at SPW_MATCH_COUNT_MAX if the edge is a lender, else 0. Ignores alive.

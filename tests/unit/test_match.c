@@ -501,7 +501,7 @@ static void test_match_keeps_its_invariants_over_generated_tables(void **state)
             spw_match_pair_t again[MAX_PAIRS];
             random_state = t;
             size_t remade = spw_match_service_kept(table, SERVICE, policies[p], &random_state,
-                                                   kept, kept_count, again, MAX_PAIRS);
+                                                   kept, kept_count, again, MAX_PAIRS, NULL);
             snprintf(what, sizeof what, "table %zu, %s, kept", t, spw_policy_name(policies[p]));
             check_invariants(edges, table, again, remade, what);
             bool split = false;   // short supply split in proportion keeps nothing
@@ -517,7 +517,7 @@ static void test_match_keeps_its_invariants_over_generated_tables(void **state)
                         .lender = edges[a].name, .borrower = edges[b].name,
                         .slots_milli = 1 + draw(&seed, 3 * MILLI) };
             remade = spw_match_service_kept(table, SERVICE, policies[p], &random_state, kept,
-                                            kept_count, again, MAX_PAIRS);
+                                            kept_count, again, MAX_PAIRS, NULL);
             snprintf(what, sizeof what, "table %zu, %s, kept any", t,
                      spw_policy_name(policies[p]));
             check_invariants(edges, table, again, remade, what);
@@ -555,15 +555,19 @@ static void test_match_kept_pairs_stand_when_a_borrower_joins(void **state)
     describe(out, made, text, sizeof text);
     assert_string_equal(text, "l1>b0:4000 l1>b1:2000 l2>b1:1000 l2>b2:3000");
     made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, kept, 2, out,
-                                  MAX_PAIRS);
+                                  MAX_PAIRS, NULL);
     describe(out, made, text, sizeof text);
     assert_string_equal(text, "l1>b1:3000 l1>b2:3000 l2>b0:4000");
     //  A kept pair below what is wanted that the fill tops up stays one pair.
     spw_match_kept_t less[] = { { .lender = "l1", .borrower = "b1", .slots_milli = 1000 } };
+    spw_match_totals_t totals;
     made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, less, 1, out,
-                                  MAX_PAIRS);
+                                  MAX_PAIRS, &totals);
     describe(out, made, text, sizeof text);
     assert_string_equal(text, "l1>b1:2000 l1>b0:4000 l2>b1:1000 l2>b2:3000");
+    assert_int_equal(totals.supply, 12);
+    assert_int_equal(totals.demand, 10);
+    assert_int_equal(totals.given_milli, 10 * MILLI);
     spw_capacity_destroy(&table);
 }
 
