@@ -4,9 +4,10 @@
 //
 //  The edge needs one address, the hub's control endpoint. It registers
 //  there (DEALER) with its name, a random epoch for this process, the cloud
-//  endpoint peers should use and its zone; the hub's WELCOME names the state
-//  endpoint, where the edge's PUB connects and publishes its capacity at
-//  every heartbeat and, coalesced, when it changes. The edge sends a
+//  endpoint peers should use and its zone, and sends its state on the same
+//  connection at every heartbeat and, coalesced, when it grows (the state
+//  endpoint WELCOME names is for publishers of older versions; this edge
+//  does not use it). The edge sends a
 //  HEARTBEAT on the control link at every tick; a hub that does not know it
 //  (restarted) answers DISCONNECT and the edge registers again. A hub silent
 //  for its liveness is dead: the edge keeps its matches for one credit lease
