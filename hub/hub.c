@@ -135,6 +135,7 @@ typedef struct {
     bool everyone;   // the next matching tells every edge it concerns (the heartbeat's)
     int64_t matched_at;   // ms: the last matching (0: never)
     int64_t interval_ms;  // the least time to the next one after new state
+    double cost_us;       // what a matching after new state takes, smoothed
 } spw_track_t;
 
 //  One side of a decided pair: the peer and the pair's index.
@@ -894,13 +895,23 @@ static void rematch(spw_hub_t *self, int64_t now)
         }
         track->dirty = false;
         track->matched_at = now;
+        bool everyone = track->everyone;
         int64_t started = spw_clock_us();
         match_service(self, track, warm, now);
         //  A matching that costs more is done less often: at most
-        //  1/SPW_HUB_MATCH_SHARE of the loop's time per service.
-        int64_t cost_ms = (spw_clock_us() - started) * SPW_HUB_MATCH_SHARE / 1000;
-        track->interval_ms = cost_ms > SPW_HUB_MATCH_INTERVAL_MS ? cost_ms
-                                                                 : SPW_HUB_MATCH_INTERVAL_MS;
+        //  1/SPW_HUB_MATCH_SHARE of the loop's time per service, by the
+        //  cost of matchings after new state (smoothed; the heartbeat's,
+        //  which tells everyone, costs more and comes once a beat), and
+        //  never less often than four times a heartbeat.
+        if (!everyone) {
+            double cost_us = (double) (spw_clock_us() - started);
+            track->cost_us = track->cost_us > 0 ? 0.8 * track->cost_us + 0.2 * cost_us : cost_us;
+        }
+        int64_t interval = (int64_t) (track->cost_us * SPW_HUB_MATCH_SHARE / 1000.0);
+        int64_t longest = self->config.heartbeat_ms / 4;
+        track->interval_ms = interval < SPW_HUB_MATCH_INTERVAL_MS ? SPW_HUB_MATCH_INTERVAL_MS
+                           : interval > longest                 ? longest
+                                                                : interval;
     }
     self->dirty_count = deferred;
 }

@@ -175,11 +175,6 @@ spw_peer_t *spw_peers_slot(spw_peers_t *self, size_t i)
 
 void spw_peers_met(spw_peer_t *peer, const char *partner, int64_t now)
 {
-    if (!peer->partners) {
-        peer->partners = calloc(SPW_PEERS_PARTNERS_MAX, sizeof *peer->partners);
-        if (!peer->partners)
-            return;
-    }
     size_t oldest = 0;
     for (size_t i = 0; i < peer->partner_count; i++) {
         if (strcmp(peer->partners[i].name, partner) == 0) {
@@ -189,7 +184,17 @@ void spw_peers_met(spw_peer_t *peer, const char *partner, int64_t now)
         if (peer->partners[i].last < peer->partners[oldest].last)
             oldest = i;
     }
-    size_t at = peer->partner_count < SPW_PEERS_PARTNERS_MAX ? peer->partner_count++ : oldest;
+    if (peer->partner_count == peer->partner_size && peer->partner_size < SPW_PEERS_PARTNERS_MAX) {
+        size_t size = peer->partner_size ? 2 * peer->partner_size : 4;
+        if (size > SPW_PEERS_PARTNERS_MAX)
+            size = SPW_PEERS_PARTNERS_MAX;
+        spw_partner_t *grown = realloc(peer->partners, size * sizeof *grown);
+        if (!grown)
+            return;
+        peer->partners = grown;
+        peer->partner_size = size;
+    }
+    size_t at = peer->partner_count < peer->partner_size ? peer->partner_count++ : oldest;
     snprintf(peer->partners[at].name, sizeof peer->partners[at].name, "%s", partner);
     peer->partners[at].last = now;
 }

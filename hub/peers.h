@@ -52,8 +52,8 @@ typedef struct {
     spw_told_t *told;                     // the loop's, grown as needed (told_size)
     size_t told_count, told_size;
     bool told_full;                       // logged that told could not hold all
-    spw_partner_t *partners;              // SPW_PEERS_PARTNERS_MAX once first needed
-    size_t partner_count;
+    spw_partner_t *partners;              // grown as needed, to SPW_PEERS_PARTNERS_MAX
+    size_t partner_count, partner_size;
     uint64_t visited;                     // the loop's mark while it matches a service
     uint64_t lends_visit;                 // the matching in which it lends to lends_to
     char lends_to[SPW_CAPACITY_NAME_MAX + 1];
