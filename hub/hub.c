@@ -93,11 +93,12 @@
 //  caps it at net.core.somaxconn, 4096 on Debian 12).
 #define SPW_HUB_BACKLOG 4096
 //  A service is matched at most once in this long after new state (the
-//  heartbeat's matching aside): the states of a large fleet that arrive
-//  meanwhile are coalesced into one matching, as an edge coalesces its own
-//  state (docs/scaling.md). A service quiet for longer is matched at once.
-#define SPW_HUB_MATCH_INTERVAL_MS 10
-//  ... or, if longer, this many times what its last matching took.
+//  heartbeat's matching aside), or, if longer, SPW_HUB_MATCH_SHARE times
+//  what its matchings take: the states of a large fleet that arrive
+//  meanwhile are coalesced into one matching (docs/scaling.md), and a
+//  small fleet's are matched within a millisecond. A service quiet for
+//  longer is matched at once.
+#define SPW_HUB_MATCH_INTERVAL_MS 1
 #define SPW_HUB_MATCH_SHARE 20
 //  The hub's heartbeats to its edges go out in this many slices a beat.
 #define SPW_HUB_BEAT_SLICES 10
