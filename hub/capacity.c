@@ -46,6 +46,7 @@ struct spw_capacity_t {
     zhashx_t *by_name;                 // name -> record in use
     zhashx_t *by_service;              // service name -> service_index_t
     size_t unreported;                 // live edges that sent no state yet
+    size_t live;                       // records alive
 };
 
 //  True if text is a terminated string of at most max bytes (empty allowed).
@@ -196,6 +197,7 @@ static void retire(spw_capacity_t *self, spw_edge_state_t *edge)
     if (!edge->reported)
         self->unreported--;
     edge->alive = false;
+    self->live--;
 }
 
 static void reset_record(spw_capacity_t *self, spw_edge_state_t *edge, const char *name,
@@ -213,6 +215,7 @@ static void reset_record(spw_capacity_t *self, spw_edge_state_t *edge, const cha
     edge->last_heard = now;
     edge->alive = true;
     self->unreported++;
+    self->live++;
 }
 
 static void release_slot(spw_capacity_t *self, spw_edge_state_t *edge)
@@ -230,6 +233,8 @@ static void release_slot(spw_capacity_t *self, spw_edge_state_t *edge)
 //  NULL if every record is alive.
 static spw_edge_state_t *claim_slot(spw_capacity_t *self)
 {
+    if (self->free_count == 0 && self->live == self->count)
+        return NULL;   // every record alive: no scan for a dead one
     if (self->free_count == 0) {
         spw_edge_state_t *victim = NULL;
         for (size_t i = 0; i < self->count; i++) {

@@ -75,8 +75,8 @@
 //  edge is told at most this many partners per service.
 #define SPW_HUB_MAX_MATCHES \
     (SPW_MAX_RECORDS_LEN / (1 + SPW_MAX_NAME_LEN + 1 + SPW_MAX_ENDPOINT_LEN + 8 + 1 + 4))
-//  What the hub remembers having told one edge: partners over all services.
-#define SPW_HUB_TOLD_MAX 256
+//  What one service's MATCH can say: its partners and the no-offer mark.
+#define SPW_HUB_TOLD_MAX (SPW_HUB_MAX_MATCHES + 1)
 //  A match the matching no longer decides stands this many heartbeats
 //  more: a borrower whose backlog drains for an instant (an open-loop
 //  load, between two bursts) keeps its lenders instead of losing them and
@@ -266,6 +266,8 @@ static spw_peer_t *peer_claim(spw_hub_t *self, const char *name)
         sweep_peers(self);
         peer = spw_peers_claim(self->peers, name);
     }
+    if (peer)
+        peer->told_limit = (size_t) self->config.max_services * SPW_HUB_TOLD_MAX;
     return peer;
 }
 
@@ -513,7 +515,8 @@ static bool told_differs(const spw_peer_t *peer, const char *service, const spw_
         told++;
         bool found = false;
         for (size_t f = 0; f < count && !found; f++)
-            found = fresh[f].role == old->role && strcmp(fresh[f].partner, old->partner) == 0
+            found = fresh[f].role == old->role && fresh[f].epoch == old->epoch
+                 && strcmp(fresh[f].partner, old->partner) == 0
                  && !spw_match_changed(old->slots_milli, fresh[f].slots_milli);
         if (!found)
             return true;
@@ -537,15 +540,18 @@ static void told_replace(spw_peer_t *peer, const char *service, const spw_told_t
                          size_t count)
 {
     told_remove(peer, service, NULL);
+    //  Room for all it can be told: every service's MATCH, remembered whole,
+    //  or a match it was told could never be withdrawn.
+    size_t limit = peer->told_limit;
     size_t wanted = peer->told_count + count;
-    if (wanted > SPW_HUB_TOLD_MAX)
-        wanted = SPW_HUB_TOLD_MAX;
+    if (wanted > limit)
+        wanted = limit;
     if (wanted > peer->told_size) {
         size_t size = peer->told_size ? peer->told_size : 4;
         while (size < wanted)
             size *= 2;
-        if (size > SPW_HUB_TOLD_MAX)
-            size = SPW_HUB_TOLD_MAX;
+        if (size > limit)
+            size = limit;
         spw_told_t *grown = realloc(peer->told, size * sizeof *grown);
         if (grown) {
             peer->told = grown;
@@ -630,10 +636,15 @@ static size_t hold_matches(spw_hub_t *self, spw_peer_t *peer, const char *servic
         bool lends = old->role == SPW_MATCH_LEND_TO;
         const char *lender = lends ? peer->name : old->partner;
         const char *borrower = lends ? old->partner : peer->name;
-        if (decided)
+        if (decided) {
             old->seen = now;
-        else if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES
-                 && !lends_elsewhere(self, lender, borrower))
+            continue;
+        }
+        //  Held only while the partner is the process it was told of.
+        spw_edge_state_t *partner = spw_capacity_find(self->capacity, old->partner);
+        if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES && partner
+            && partner->alive && partner->epoch == old->epoch
+            && !lends_elsewhere(self, lender, borrower))
             fresh[count++] = *old;
     }
     return count;
@@ -660,6 +671,7 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
                   lends ? pair->borrower->name : pair->lender->name);
         f->role = lends ? SPW_MATCH_LEND_TO : SPW_MATCH_BORROW_FROM;
         f->slots_milli = pair->slots_milli;
+        f->epoch = lends ? pair->borrower->epoch : pair->lender->epoch;
         f->seen = now;
     }
     fresh = hold_matches(self, peer, service, self->fresh, fresh,
@@ -671,7 +683,6 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
         *f = (spw_told_t) { .role = 0, .seen = now };
         snprintf(f->service, sizeof f->service, "%s", service);
     }
-    peer->retell = false;
     if (told_differs(peer, service, self->fresh, fresh)) {
         send_match(self, peer, service, self->fresh, fresh);
         //  Partners it was told of now: they hear of its death, as do
@@ -754,7 +765,8 @@ static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
         bool same = pair->kept != SIZE_MAX && kept[pair->kept].slots_milli == pair->slots_milli;
         if (pair->kept != SIZE_MAX)
             continued[pair->kept] = true;
-        if (track->everyone || !same || (lender && lender->retell) || (borrower && borrower->retell)) {
+        if (track->everyone || !same || (lender && lender->retell && !told_holds(lender, track->name))
+            || (borrower && borrower->retell && !told_holds(borrower, track->name))) {
             concern(self, lender);
             concern(self, borrower);
         }
@@ -1467,6 +1479,9 @@ static void tick(spw_hub_t *self, int64_t now)
         sweep_peers(self);   // some record went (evicted): its peer with it
     mark_all(self);
     rematch(self, now);
+    //  Every service was told to every edge it concerns: nothing to retell.
+    for (size_t i = 0; i < spw_peers_count(self->peers); i++)
+        spw_peers_at(self->peers, i)->retell = false;
 }
 
 //  Sends HEARTBEAT to the next slice of the peers' slots: each live edge

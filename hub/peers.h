@@ -32,6 +32,7 @@ typedef struct {
     char partner[SPW_CAPACITY_NAME_MAX + 1];
     uint8_t role;          // spw_match_role_t, 0 for the no-offer mark
     uint32_t slots_milli;
+    uint64_t epoch;        // the partner's process, as told
     int64_t seen;          // ms: the last matching that decided it
 } spw_told_t;
 
@@ -50,7 +51,7 @@ typedef struct {
     int64_t sampled_at;
     double out_per_s, in_per_s;
     spw_told_t *told;                     // the loop's, grown as needed (told_size)
-    size_t told_count, told_size;
+    size_t told_count, told_size, told_limit;
     bool told_full;                       // logged that told could not hold all
     spw_partner_t *partners;              // grown as needed, to SPW_PEERS_PARTNERS_MAX
     size_t partner_count, partner_size;
