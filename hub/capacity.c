@@ -21,6 +21,7 @@
 
 #include "capacity.h"
 
+#include "spw_array.h"
 #include "spw_proto.h"
 
 #include <czmq.h>
@@ -149,14 +150,10 @@ static void index_edge(spw_capacity_t *self, spw_edge_state_t *edge)
         state->offers = state->workers > 0;
         if (!part)
             continue;
-        if (index->count == index->size) {
-            size_t size = index->size ? index->size * 2 : 16;
-            spw_capacity_entry_t *grown = realloc(index->entries, size * sizeof *grown);
-            if (!grown)
-                continue;
-            index->entries = grown;
-            index->size = size;
-        }
+        if (spw_grow(&index->entries, &index->size, index->count + 1, sizeof *index->entries, 16,
+                     0)
+            != 0)
+            continue;
         state->index_at = index->count;
         state->indexed = true;
         index->entries[index->count++] = (spw_capacity_entry_t) { edge, s };
@@ -336,13 +333,10 @@ int spw_capacity_update(spw_capacity_t *self, const char *name, uint64_t epoch,
     if (!edge || count > self->max_services || (count > 0 && !services)
         || !services_are_valid(services, count))
         return -1;
-    if (count > edge->services_allocated) {
-        spw_service_state_t *grown = realloc(edge->services, count * sizeof *grown);
-        if (!grown)
-            return -1;
-        edge->services = grown;
-        edge->services_allocated = count;
-    }
+    if (spw_grow(&edge->services, &edge->services_allocated, count, sizeof *edge->services, 4,
+                 self->max_services)
+        != 0)
+        return -1;
     unindex_edge(self, edge);
     for (size_t i = 0; i < count; i++) {
         spw_service_state_t *target = &edge->services[i];

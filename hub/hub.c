@@ -44,6 +44,7 @@
 #include "peers.h"
 #include "status.h"
 
+#include "spw_array.h"
 #include "spw_clock.h"
 #include "spw_connections.h"
 #include "spw_curve.h"
@@ -167,8 +168,9 @@ struct spw_hub_t {
     spw_match_kept_t *kept;         // scratch: the last one's pairs, SPW_HUB_MAX_PAIRS
     spw_side_t *sides;              // scratch: both sides of every pair
     spw_peer_t **still_told;        // scratch: a track's told list being rebuilt
+    size_t still_size;
     spw_peer_t **concerned;         // scratch: the edges a matching concerns
-    size_t concerned_count, concerned_size;   // (still_told is as large)
+    size_t concerned_count, concerned_size;
     bool *continued;                // scratch: kept pairs the matching continued
     spw_match_entry_t *entries;     // scratch: one MATCH message
     spw_told_t *fresh;              // scratch: what one edge should be told
@@ -342,14 +344,10 @@ static void mark_track(spw_hub_t *self, spw_track_t *track)
 {
     if (!track || track->dirty)
         return;
-    if (self->dirty_count == self->dirty_size) {
-        size_t size = self->dirty_size ? self->dirty_size * 2 : 64;
-        spw_track_t **grown = realloc(self->dirty, size * sizeof *grown);
-        if (!grown)
-            return;
-        self->dirty = grown;
-        self->dirty_size = size;
-    }
+    if (spw_grow(&self->dirty, &self->dirty_size, self->dirty_count + 1, sizeof *self->dirty, 64,
+                 0)
+        != 0)
+        return;
     track->dirty = true;
     self->dirty[self->dirty_count++] = track;
     self->next_match = 0;   // rematch looks at once, and defers what is not due
@@ -542,22 +540,9 @@ static void told_replace(spw_peer_t *peer, const char *service, const spw_told_t
     told_remove(peer, service, NULL);
     //  Room for all it can be told: every service's MATCH, remembered whole,
     //  or a match it was told could never be withdrawn.
-    size_t limit = peer->told_limit;
     size_t wanted = peer->told_count + count;
-    if (wanted > limit)
-        wanted = limit;
-    if (wanted > peer->told_size) {
-        size_t size = peer->told_size ? peer->told_size : 4;
-        while (size < wanted)
-            size *= 2;
-        if (size > limit)
-            size = limit;
-        spw_told_t *grown = realloc(peer->told, size * sizeof *grown);
-        if (grown) {
-            peer->told = grown;
-            peer->told_size = size;
-        }
-    }
+    spw_grow(&peer->told, &peer->told_size, wanted < peer->told_limit ? wanted : peer->told_limit,
+             sizeof *peer->told, 4, peer->told_limit);   // short of memory: fewer remembered
     size_t kept = 0;
     for (size_t f = 0; f < count && peer->told_count < peer->told_size; f++, kept++)
         peer->told[peer->told_count++] = fresh[f];
@@ -699,14 +684,9 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
 //  keeps none: the next matching decides afresh).
 static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, size_t count)
 {
-    if (count > track->last_size) {
-        spw_last_pair_t *grown = realloc(track->last, count * sizeof *grown);
-        if (!grown) {
-            track->last_count = 0;
-            return;
-        }
-        track->last = grown;
-        track->last_size = count;
+    if (spw_grow(&track->last, &track->last_size, count, sizeof *track->last, 16, 0) != 0) {
+        track->last_count = 0;
+        return;
     }
     for (size_t p = 0; p < count; p++) {
         spw_last_pair_t *last = &track->last[p];
@@ -813,17 +793,11 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     size_t waiting_count =
         nobody ? spw_capacity_taking_part(self->capacity, track->name, &waiting) : 0;
     size_t needed = 2 * pairs + 2 * kept_count + track->told_count + waiting_count;
-    if (needed > self->concerned_size) {
-        spw_peer_t **grown = realloc(self->concerned, needed * sizeof *grown);
-        spw_peer_t **still = realloc(self->still_told, needed * sizeof *still);
-        if (grown)
-            self->concerned = grown;
-        if (still)
-            self->still_told = still;
-        if (!grown || !still)
-            return;   // out of memory: the next heartbeat's matching tries again
-        self->concerned_size = needed;
-    }
+    if (spw_grow(&self->concerned, &self->concerned_size, needed, sizeof *self->concerned, 64, 0)
+            != 0
+        || spw_grow(&self->still_told, &self->still_size, needed, sizeof *self->still_told, 64, 0)
+               != 0)
+        return;   // out of memory: the next heartbeat's matching tries again
     self->visit++;
     find_concerned(self, track, pairs, self->kept, kept_count);   // before kept names go
     remember_pairs(track, self->pairs, pairs);
@@ -877,13 +851,8 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     //  another adds those newly told (those told before are on it).
     size_t keep = track->everyone ? 0 : track->told_count;
     track->everyone = false;
-    if (keep + still > track->told_size) {
-        spw_peer_t **grown = realloc(track->told, (keep + still) * sizeof *grown);
-        if (!grown)
-            return;   // out of memory: some matches are not withdrawn until the next beat's
-        track->told = grown;
-        track->told_size = keep + still;
-    }
+    if (spw_grow(&track->told, &track->told_size, keep + still, sizeof *track->told, 16, 0) != 0)
+        return;   // out of memory: some matches are not withdrawn until the next beat's
     if (still)
         memcpy(track->told + keep, self->still_told, still * sizeof *track->told);
     track->told_count = keep + still;

@@ -8,6 +8,8 @@
 
 #include "peers.h"
 
+#include "spw_array.h"
+
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,16 +186,11 @@ void spw_peers_met(spw_peer_t *peer, const char *partner, int64_t now)
         if (peer->partners[i].last < peer->partners[oldest].last)
             oldest = i;
     }
-    if (peer->partner_count == peer->partner_size && peer->partner_size < SPW_PEERS_PARTNERS_MAX) {
-        size_t size = peer->partner_size ? 2 * peer->partner_size : 4;
-        if (size > SPW_PEERS_PARTNERS_MAX)
-            size = SPW_PEERS_PARTNERS_MAX;
-        spw_partner_t *grown = realloc(peer->partners, size * sizeof *grown);
-        if (!grown)
-            return;
-        peer->partners = grown;
-        peer->partner_size = size;
-    }
+    if (peer->partner_count < SPW_PEERS_PARTNERS_MAX
+        && spw_grow(&peer->partners, &peer->partner_size, peer->partner_count + 1,
+                    sizeof *peer->partners, 4, SPW_PEERS_PARTNERS_MAX)
+               != 0)
+        return;
     size_t at = peer->partner_count < peer->partner_size ? peer->partner_count++ : oldest;
     snprintf(peer->partners[at].name, sizeof peer->partners[at].name, "%s", partner);
     peer->partners[at].last = now;

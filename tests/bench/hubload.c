@@ -66,7 +66,9 @@
 //  edge registered, a socket error, a child lost, interrupted), 2 on bad
 //  arguments or too few open files.
 
+#include "bench.h"
 #include "spillway.h"
+#include "spw_array.h"
 #include "spw_daemon.h"
 #include "spw_random.h"
 
@@ -390,38 +392,23 @@ static uint32_t walk(uint64_t *rng, uint32_t value, uint32_t low, uint32_t high)
 //  Adds one latency to a growable array; a sample is lost if out of memory.
 static void samples_add(samples_t *samples, int64_t us)
 {
-    if (samples->used == samples->size) {
-        size_t size = samples->size ? samples->size * 2 : 1024;
-        uint32_t *grown = realloc(samples->us, size * sizeof *grown);
-        if (!grown)
-            return;
-        samples->us = grown;
-        samples->size = size;
-    }
+    if (spw_grow(&samples->us, &samples->size, samples->used + 1, sizeof *samples->us, 1024, 0)
+        != 0)
+        return;
     samples->us[samples->used++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t) us;
 }
 
 //  Adds count latencies to a growable array. Returns 0, or -1 if out of memory.
 static int samples_append(samples_t *samples, const uint32_t *us, size_t count)
 {
-    if (samples->used + count > samples->size) {
-        size_t size = samples->used + count;
-        uint32_t *grown = realloc(samples->us, (size ? size : 1) * sizeof *grown);
-        if (!grown)
-            return -1;
-        samples->us = grown;
-        samples->size = size;
-    }
+    if (spw_grow(&samples->us, &samples->size, samples->used + count, sizeof *samples->us, 1024,
+                 0)
+        != 0)
+        return -1;
     if (count)
         memcpy(samples->us + samples->used, us, count * sizeof *us);
     samples->used += count;
     return 0;
-}
-
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-    return (x > y) - (x < y);
 }
 
 //  Prints "name: " and the p-quantile (nearest rank) of sorted samples in
@@ -432,23 +419,7 @@ static void print_quantile(const char *name, const samples_t *samples, double p)
         printf("%s: none\n", name);
         return;
     }
-    size_t rank = (size_t) ceil(p * (double) samples->used);
-    printf("%s: %.3f\n", name, samples->us[rank ? rank - 1 : 0] / US_PER_MS);
-}
-
-//  Parses a number in [min, max]; false with a one-line error if it is not.
-static bool parse_number(const char *flag, const char *text, double min, double max, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (!*text || *end || errno || !(value >= min && value <= max)) {
-        fprintf(stderr, PROGRAM ": %s must be a number from %g to %g, got '%s'\n", flag, min,
-                max, text);
-        return false;
-    }
-    *out = value;
-    return true;
+    printf("%s: %.3f\n", name, samples->us[bench_rank(p, samples->used)] / US_PER_MS);
 }
 
 //  Reads a process's CPU ticks (utime + stime, every thread) and VmRSS.
@@ -1623,8 +1594,8 @@ static int report(coordinator_t *self)
             return 1;
         }
     }
-    qsort(register_us.us, register_us.used, sizeof(uint32_t), compare_u32);
-    qsort(match_us.us, match_us.used, sizeof(uint32_t), compare_u32);
+    qsort(register_us.us, register_us.used, sizeof(uint32_t), bench_compare_u32);
+    qsort(match_us.us, match_us.used, sizeof(uint32_t), bench_compare_u32);
     double on_mean_s, off_mean_s;
     flip_means(set->service_count, set->lenders, set->borrowers, set->flip_s, &on_mean_s,
                &off_mean_s);
@@ -1849,32 +1820,32 @@ static int parse_args(settings_t *self, const char **serve_at, int argc, char **
         else if (strcmp(flag, "--ready-file") == 0)
             self->ready_file = value;
         else if (strcmp(flag, "--edges") == 0) {
-            ok = parse_number(flag, value, 1, EDGES_MAX, &number);
+            ok = bench_parse_number(PROGRAM, flag, value, 1, EDGES_MAX, &number);
             self->edge_count = (size_t) number;
         } else if (strcmp(flag, "--services") == 0) {
-            ok = parse_number(flag, value, 1, SERVICES_MAX, &number);
+            ok = bench_parse_number(PROGRAM, flag, value, 1, SERVICES_MAX, &number);
             self->service_count = (size_t) number;
         } else if (strcmp(flag, "--register-window") == 0) {
-            ok = parse_number(flag, value, 0, EDGES_MAX, &number);
+            ok = bench_parse_number(PROGRAM, flag, value, 0, EDGES_MAX, &number);
             self->register_window = (size_t) number;
         } else if (strcmp(flag, "--procs") == 0) {
-            ok = parse_number(flag, value, 1, PROCS_MAX, &number);
+            ok = bench_parse_number(PROGRAM, flag, value, 1, PROCS_MAX, &number);
             self->procs = (size_t) number;
         } else if (strcmp(flag, "--pid") == 0) {
-            ok = parse_number(flag, value, 1, 1e9, &number);
+            ok = bench_parse_number(PROGRAM, flag, value, 1, 1e9, &number);
             self->pid = (long) number;
         } else if (strcmp(flag, "--lenders") == 0)
-            ok = parse_number(flag, value, 0, 100, &lenders);
+            ok = bench_parse_number(PROGRAM, flag, value, 0, 100, &lenders);
         else if (strcmp(flag, "--borrowers") == 0)
-            ok = parse_number(flag, value, 0, 100, &borrowers);
+            ok = bench_parse_number(PROGRAM, flag, value, 0, 100, &borrowers);
         else if (strcmp(flag, "--flip-s") == 0)
-            ok = parse_number(flag, value, 0, DURATION_MAX_S, &self->flip_s);
+            ok = bench_parse_number(PROGRAM, flag, value, 0, DURATION_MAX_S, &self->flip_s);
         else if (strcmp(flag, "--duration") == 0)
-            ok = parse_number(flag, value, 0.1, DURATION_MAX_S, &self->duration_s);
+            ok = bench_parse_number(PROGRAM, flag, value, 0.1, DURATION_MAX_S, &self->duration_s);
         else if (strcmp(flag, "--settle") == 0)
-            ok = parse_number(flag, value, 0, DURATION_MAX_S, &self->settle_s);
+            ok = bench_parse_number(PROGRAM, flag, value, 0, DURATION_MAX_S, &self->settle_s);
         else if (strcmp(flag, "--hold-s") == 0)
-            ok = parse_number(flag, value, 0, HOLD_MAX_S, &self->hold_s);
+            ok = bench_parse_number(PROGRAM, flag, value, 0, HOLD_MAX_S, &self->hold_s);
         else {
             fprintf(stderr, PROGRAM ": unknown argument '%s' (see --help)\n", flag);
             return 2;

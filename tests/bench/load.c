@@ -35,6 +35,7 @@
 //  Exit 0 if the run completed with no bad reply, 1 otherwise, 2 on bad
 //  arguments.
 
+#include "bench.h"
 #include "spillway.h"
 #include "spw_daemon.h"
 #include "task.h"
@@ -202,35 +203,12 @@ static void samples_add(samples_t *samples, uint64_t *rng, int64_t us)
         samples->us[pick] = value;
 }
 
-//  Orders two latencies for qsort.
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-    return (x > y) - (x < y);
-}
-
 //  The p-quantile (nearest rank) of sorted latencies; -1 if none.
 static int64_t quantile(const samples_t *samples, double p)
 {
     if (samples->used == 0)
         return -1;
-    size_t rank = (size_t) ceil(p * (double) samples->used);
-    return samples->us[rank ? rank - 1 : 0];
-}
-
-//  Parses a number in [min, max]; false with a one-line error if it is not.
-static bool parse_number(const char *flag, const char *text, double min, double max, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (!*text || *end || errno || !(value >= min && value <= max)) {
-        fprintf(stderr, PROGRAM ": %s must be a number from %g to %g, got '%s'\n", flag, min,
-                max, text);
-        return false;
-    }
-    *out = value;
-    return true;
+    return samples->us[bench_rank(p, samples->used)];
 }
 
 //  Parses the command line. Returns -1 to go on, else the exit code.
@@ -262,17 +240,17 @@ static int parse_args(load_t *self, int argc, char **argv)
             continue;
         }
         if (strcmp(flag, "--warmup") == 0) {
-            if (!parse_number(flag, value, 0, DURATION_MAX_S, &self->warmup_s))
+            if (!bench_parse_number(PROGRAM, flag, value, 0, DURATION_MAX_S, &self->warmup_s))
                 return 2;
             continue;
         }
         if (strcmp(flag, "--duration") == 0) {
-            if (!parse_number(flag, value, 1e-3, DURATION_MAX_S, &self->duration_s))
+            if (!bench_parse_number(PROGRAM, flag, value, 1e-3, DURATION_MAX_S, &self->duration_s))
                 return 2;
             continue;
         }
         if (strcmp(flag, "--timeout-ms") == 0) {
-            if (!parse_number(flag, value, 1, TIMEOUT_MAX_MS, &number))
+            if (!bench_parse_number(PROGRAM, flag, value, 1, TIMEOUT_MAX_MS, &number))
                 return 2;
             self->timeout_ms = (uint32_t) number;
             continue;
@@ -296,21 +274,21 @@ static int parse_args(load_t *self, int argc, char **argv)
             }
             group->edges[group->edge_count++] = value;
         } else if (strcmp(flag, "--clients") == 0) {
-            if (!parse_number(flag, value, 1, CLIENTS_MAX, &number))
+            if (!bench_parse_number(PROGRAM, flag, value, 1, CLIENTS_MAX, &number))
                 return 2;
             group->clients = (size_t) number;
         } else if (strcmp(flag, "--window") == 0) {
-            if (!parse_number(flag, value, 1, SLOTS_PER_CLIENT, &number))
+            if (!bench_parse_number(PROGRAM, flag, value, 1, SLOTS_PER_CLIENT, &number))
                 return 2;
             group->window = (size_t) number;
         } else if (strcmp(flag, "--rate") == 0) {
-            if (!parse_number(flag, value, 1e-3, RATE_MAX, &group->rate))
+            if (!bench_parse_number(PROGRAM, flag, value, 1e-3, RATE_MAX, &group->rate))
                 return 2;
         } else if (strcmp(flag, "--service-us") == 0) {
-            if (!parse_number(flag, value, 0, BENCH_TASK_SERVICE_US_MAX, &number))
+            if (!bench_parse_number(PROGRAM, flag, value, 0, BENCH_TASK_SERVICE_US_MAX, &number))
                 return 2;
             group->service_us = (uint32_t) number;
-        } else if (!parse_number(flag, value, 0, DURATION_MAX_S, &group->move_s)) {
+        } else if (!bench_parse_number(PROGRAM, flag, value, 0, DURATION_MAX_S, &group->move_s)) {
             return 2;
         }
     }
@@ -631,7 +609,7 @@ static void print_group(load_t *self, group_t *group)
     for (size_t c = 0; c < group->clients; c++)
         for (size_t s = 0; s < SLOTS_PER_CLIENT; s++)
             lost += group->client[c].slots[s].busy && group->client[c].slots[s].measured;
-    qsort(group->samples.us, group->samples.used, sizeof *group->samples.us, compare_u32);
+    qsort(group->samples.us, group->samples.used, sizeof *group->samples.us, bench_compare_u32);
     char p50[FIGURE_TEXT_MAX] = "-", p99[FIGURE_TEXT_MAX] = "-";
     if (group->samples.used) {
         snprintf(p50, sizeof p50, "%lld", (long long) quantile(&group->samples, P50));
