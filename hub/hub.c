@@ -138,6 +138,13 @@ typedef struct {
     int64_t matched_at;   // ms: the last matching (0: never)
     int64_t interval_ms;  // the least time to the next one after new state
     double cost_us;       // what a matching after new state takes, smoothed
+    //  What the last matching left, for a borrower that appears before
+    //  the next (serve_newcomer): its lenders in policy order with their
+    //  spare (NULL: none kept), those before leftover_first spent, and its
+    //  totals with what was given since.
+    spw_match_spare_t *leftover;
+    size_t leftover_first;
+    spw_match_totals_t totals;
 } spw_track_t;
 
 //  One side of a decided pair: the peer and the pair's index.
@@ -185,7 +192,8 @@ struct spw_hub_t {
     struct {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
-            messages_out, forbidden, handshakes_refused, members, matchings;
+            messages_out, forbidden, handshakes_refused, members, matchings,
+            matchings_everyone, served_at_once;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -316,6 +324,7 @@ static void track_destroy(void **item)
     if (track) {
         free(track->told);
         free(track->last);
+        spw_match_spare_destroy(&track->leftover);
         free(track);
         *item = NULL;
     }
@@ -441,17 +450,23 @@ static const spw_service_state_t *find_service(const spw_service_state_t *record
     return NULL;
 }
 
+static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
+                           int64_t now);
+
 //  Marks the services whose matching an edge's new state (edge, now) changes
-//  against its previous figures (old[0, old_count)).
+//  against its previous figures (old[0, old_count)); a borrower that has
+//  just appeared is served at once where it can be (serve_newcomer).
 static void mark_changes(spw_hub_t *self, const spw_edge_state_t *edge,
-                         const spw_service_state_t *old, size_t old_count)
+                         const spw_service_state_t *old, size_t old_count, int64_t at)
 {
     spw_peer_t *peer = edge_peer(self, edge);
     for (size_t s = 0; s < edge->service_count; s++) {
         const spw_service_state_t *now = &edge->services[s];
         const spw_service_state_t *was = find_service(old, old_count, now->name, s);
+        bool newcomer = now->role == SPW_ROLE_BORROWER && (!was || was->role != now->role);
         if (figures_matter(was, now)
-            && (!was || change_matters(zhashx_lookup(self->tracks, now->name), peer, was, now)))
+            && (!was || change_matters(zhashx_lookup(self->tracks, now->name), peer, was, now))
+            && !(newcomer && serve_newcomer(self, edge, s, at)))
             mark_dirty(self, now->name);
     }
     for (size_t s = 0; s < old_count; s++)   // services it no longer lists
@@ -680,16 +695,17 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
     return told_holds(peer, service);
 }
 
-//  Keeps a matching's pairs by name for the next one (out of memory, it
-//  keeps none: the next matching decides afresh).
-static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, size_t count)
+//  Keeps a matching's pairs by name for the next one, from the at-th on
+//  (out of memory, it keeps none: the next matching decides afresh).
+static void remember_pairs(spw_track_t *track, size_t at, const spw_match_pair_t *pairs,
+                           size_t count)
 {
-    if (spw_grow(&track->last, &track->last_size, count, sizeof *track->last, 16, 0) != 0) {
+    if (spw_grow(&track->last, &track->last_size, at + count, sizeof *track->last, 16, 0) != 0) {
         track->last_count = 0;
         return;
     }
     for (size_t p = 0; p < count; p++) {
-        spw_last_pair_t *last = &track->last[p];
+        spw_last_pair_t *last = &track->last[at + p];
         copy_name(last->lender, sizeof last->lender, pairs[p].lender->name);
         copy_name(last->borrower, sizeof last->borrower, pairs[p].borrower->name);
         last->slots_milli = pairs[p].slots_milli;
@@ -700,7 +716,7 @@ static void remember_pairs(spw_track_t *track, const spw_match_pair_t *pairs, si
         last->lender_service = pairs[p].lender_service;
         last->borrower_service = pairs[p].borrower_service;
     }
-    track->last_count = count;
+    track->last_count = at + count;
 }
 
 static int side_order(const void *x, const void *y)
@@ -782,10 +798,16 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
         };
     }
     spw_match_totals_t totals;
-    size_t pairs = spw_match_service_kept(self->capacity, track->name, self->policy,
-                                          &random_state, self->kept, kept_count, self->pairs,
-                                          SPW_HUB_MAX_PAIRS, &totals);
+    if (!track->leftover)
+        track->leftover = spw_match_spare_new();   // out of memory: newcomers wait for a matching
+    size_t pairs = spw_match_service_spare(self->capacity, track->name, self->policy,
+                                           &random_state, self->kept, kept_count, self->pairs,
+                                           SPW_HUB_MAX_PAIRS, &totals, track->leftover);
+    track->leftover_first = 0;
+    track->totals = totals;
     self->stats.matchings++;
+    if (track->everyone)
+        self->stats.matchings_everyone++;
     //  An edge registered but not yet heard from may offer it (restarting).
     bool nobody = warm && spw_capacity_unreported(self->capacity) == 0
                && spw_capacity_offering(self->capacity, track->name) == 0;
@@ -800,7 +822,7 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
         return;   // out of memory: the next heartbeat's matching tries again
     self->visit++;
     find_concerned(self, track, pairs, self->kept, kept_count);   // before kept names go
-    remember_pairs(track, self->pairs, pairs);
+    remember_pairs(track, 0, self->pairs, pairs);
     track->short_supply = totals.supply < totals.demand;
     track->unmet = totals.given_milli < totals.demand * SPW_MATCH_MILLI;
     track->spare = totals.given_milli < totals.supply * SPW_MATCH_MILLI;
@@ -856,6 +878,139 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     if (still)
         memcpy(track->told + keep, self->still_told, still * sizeof *track->told);
     track->told_count = keep + still;
+}
+
+// -- Serving a newcomer at once -----------------------------------------------
+
+//  What a lender of the last matching can give now: what that matching
+//  left it, less any fall of its supply since; 0 if it no longer lends
+//  (dead, another process, draining, its role or the service gone).
+static uint64_t spare_now(const spw_match_lender_t *lender, const char *service)
+{
+    const spw_edge_state_t *edge = lender->edge;
+    if (!edge->alive || edge->epoch != lender->epoch || edge->draining
+        || lender->service >= edge->service_count)
+        return 0;
+    const spw_service_state_t *state = &edge->services[lender->service];
+    if (strcmp(state->name, service) != 0)
+        return 0;
+    uint32_t supply = spw_match_supply(state);
+    uint64_t fell =
+        supply < lender->supply ? (uint64_t) (lender->supply - supply) * SPW_MATCH_MILLI : 0;
+    return lender->left_milli > fell ? lender->left_milli - fell : 0;
+}
+
+//  Tells peer its matches of a service as it was last told them, with the
+//  pairs[0, count) added (peer is each one's lender if lends, else its
+//  borrower): a MATCH that adds partners and changes no other.
+static void tell_added(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, bool lends,
+                       const spw_match_pair_t *pairs, size_t count, int64_t now)
+{
+    bool held = told_holds(peer, track->name);
+    uint8_t role = lends ? SPW_MATCH_LEND_TO : SPW_MATCH_BORROW_FROM;
+    size_t fresh = 0;
+    for (size_t t = 0; t < peer->told_count && fresh < SPW_HUB_MAX_MATCHES; t++)
+        if (peer->told[t].role && strcmp(peer->told[t].service, track->name) == 0)
+            self->fresh[fresh++] = peer->told[t];   // a no-offer mark goes: it is offered
+    for (size_t p = 0; p < count; p++) {
+        const spw_edge_state_t *partner = lends ? pairs[p].borrower : pairs[p].lender;
+        spw_told_t *f = NULL;
+        for (size_t i = 0; i < fresh && !f; i++)
+            if (self->fresh[i].role == role && strcmp(self->fresh[i].partner, partner->name) == 0)
+                f = &self->fresh[i];
+        if (!f && fresh == SPW_HUB_MAX_MATCHES)
+            break;
+        if (!f)
+            f = &self->fresh[fresh++];
+        *f = (spw_told_t) { .role = role, .slots_milli = pairs[p].slots_milli,
+                            .epoch = partner->epoch, .seen = now };
+        copy_name(f->service, sizeof f->service, track->name);
+        copy_name(f->partner, sizeof f->partner, partner->name);
+        spw_peers_met(peer, partner->name, now);
+    }
+    send_match(self, peer, track->name, self->fresh, fresh);
+    told_replace(peer, track->name, self->fresh, fresh);
+    if (!held
+        && spw_grow(&track->told, &track->told_size, track->told_count + 1, sizeof *track->told,
+                    16, 0)
+               == 0)
+        track->told[track->told_count++] = peer;
+}
+
+//  True if peer was told of lenders of service (it borrows already).
+static bool told_borrows(const spw_peer_t *peer, const char *service)
+{
+    for (size_t t = 0; t < peer->told_count; t++)
+        if (peer->told[t].role == SPW_MATCH_BORROW_FROM
+            && strcmp(peer->told[t].service, service) == 0)
+            return true;
+    return false;
+}
+
+//  Serves a borrower that has just appeared (it was not one, and holds no
+//  lender of the service) at once from the spare the last matching left,
+//  instead of waiting for the next matching: the lenders in policy order,
+//  each giving what it has spare, as that matching's fill pass would have
+//  served it (its zone's lenders first, as the zone pass). Its pairs join
+//  the last matching's, so the next matching keeps them and tells nobody
+//  again. Not when supply would then be short (shares in proportion move
+//  everyone): the matching serves it, coalesced as ever. Returns whether
+//  the whole demand was served, so that no matching is needed for it.
+static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t s, int64_t now)
+{
+    const spw_service_state_t *state = &edge->services[s];
+    spw_track_t *track = zhashx_lookup(self->tracks, state->name);
+    spw_peer_t *borrower = edge_peer(self, edge);
+    uint64_t demand = edge->draining ? 0 : spw_match_demand(state);
+    if (!track || !track->leftover || !track->matched_at || demand == 0 || !borrower
+        || !borrower->identity_len || track->totals.supply < track->totals.demand + demand
+        || track->last_count >= SPW_HUB_MAX_PAIRS || told_borrows(borrower, track->name))
+        return false;
+    size_t most = SPW_HUB_MAX_PAIRS - track->last_count;
+    if (most > SPW_HUB_MAX_MATCHES)
+        most = SPW_HUB_MAX_MATCHES;
+    uint64_t want = demand * SPW_MATCH_MILLI, given = 0;
+    size_t made = 0;
+    //  Its zone's lenders first, if it has a zone and some lender has one.
+    bool zoned = edge->zone[0] && spw_match_spare_zoned(track->leftover);
+    for (int pass = zoned ? 0 : 1; pass < 2; pass++) {
+        spw_match_lender_t *lender;
+        for (size_t i = track->leftover_first;
+             want > 0 && made < most && (lender = spw_match_spare_at(track->leftover, i)); i++) {
+            uint64_t spare = spare_now(lender, track->name);
+            if (spare == 0 && i == track->leftover_first)
+                track->leftover_first++;   // spent (or gone) until the next matching
+            spw_peer_t *peer = spare ? edge_peer(self, lender->edge) : NULL;
+            if (!peer || !peer->identity_len || spw_capacity_avoids(edge, lender->edge)
+                || (pass == 0 && strcmp(lender->edge->zone, edge->zone) != 0))
+                continue;
+            uint64_t milli = spare < want ? spare : want;
+            lender->left_milli -= milli;
+            want -= milli;
+            given += milli;
+            self->pairs[made++] = (spw_match_pair_t) {
+                .lender = lender->edge,
+                .borrower = edge,
+                .slots_milli = (uint32_t) milli,
+                .kept = SIZE_MAX,
+                .lender_service = lender->service,
+                .borrower_service = s,
+            };
+        }
+    }
+    if (made == 0)
+        return false;
+    remember_pairs(track, track->last_count, self->pairs, made);
+    for (size_t p = 0; p < made; p++)
+        tell_added(self, track, edge_peer(self, self->pairs[p].lender), true, &self->pairs[p], 1,
+                   now);
+    tell_added(self, track, borrower, false, self->pairs, made, now);
+    track->totals.demand += demand;
+    track->totals.given_milli += given;
+    track->unmet = track->totals.given_milli < track->totals.demand * SPW_MATCH_MILLI;
+    track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+    self->stats.served_at_once++;
+    return want == 0;
 }
 
 //  Matches the services new state asked for; edges hear only what changed.
@@ -1134,6 +1289,8 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
         { "died", self->stats.died },
         { "matches", self->stats.matches },
         { "matchings", self->stats.matchings },
+        { "matchings_everyone", self->stats.matchings_everyone },
+        { "served_at_once", self->stats.served_at_once },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
@@ -1344,7 +1501,7 @@ static void handle_state(spw_hub_t *self, const spw_msg_t *msg, const spw_proto_
         || (avoided_before && memcmp(edge->avoid, avoided_names, sizeof avoided_names) != 0))
         mark_edge(self, edge);
     else
-        mark_changes(self, edge, self->previous, previous);
+        mark_changes(self, edge, self->previous, previous, now);
     spw_peer_t *peer = edge_peer(self, edge);
     if (peer)
         sample_rates(peer, in->out, in->in, now);

@@ -28,13 +28,7 @@
 
 #define PERCENT 100   // SPW_MATCH_CHANGE_PERCENT is out of this
 
-typedef struct {
-    const spw_edge_state_t *edge;
-    size_t service;        // the index of its record of the service
-    uint32_t supply;       // slots, as ordered by the policy
-    double rate;           // tasks/s, >= 0
-    uint64_t left_milli;   // supply not yet given
-} lender_t;
+typedef spw_match_lender_t lender_t;
 
 typedef struct {
     const spw_edge_state_t *edge;
@@ -52,12 +46,23 @@ typedef struct {
     uint64_t remainder;    // of the exact share, for largest-remainder rounding
 } share_t;
 
+//  A matching's lenders in policy order, taken from a heap as needed; what
+//  a matching leaves (spw_match_spare_t) is the same.
 typedef struct {
     lender_t *lenders;     // as found; then, but for the random policy, a heap
     size_t lender_count;
     lender_t *ordered;     // the lenders in policy order, taken from the heap as needed
     size_t ordered_count;
     int (*before)(const void *, const void *);   // the heap's order; NULL: lenders is ordered
+} lender_order_t;
+
+struct spw_match_spare_t {
+    lender_order_t order;
+    bool zoned;
+};
+
+typedef struct {
+    lender_order_t order;  // its lenders as found (the keep pass indexes them), then ordered
     borrower_t *borrowers;
     size_t borrower_count;
     share_t *shares;       // borrower_count of scratch
@@ -210,10 +215,10 @@ static void sift_down(lender_t *heap, size_t count, size_t at,
 //  the others are a heap from which lender_at takes the lenders in order
 //  as the passes need them, so that a matching that serves every borrower
 //  from the first few lenders does not sort the thousands it never uses.
-static void order_lenders(matching_t *m, spw_policy_t policy, uint64_t *random_state)
+static void order_lenders(lender_order_t *order, spw_policy_t policy, uint64_t *random_state)
 {
-    lender_t *lenders = m->lenders;
-    size_t count = m->lender_count;
+    lender_t *lenders = order->lenders;
+    size_t count = order->lender_count;
     if (policy == SPW_POLICY_RANDOM) {
         //  Name order first, so the draw does not depend on the table's.
         qsort(lenders, count, sizeof *lenders, lender_by_name);
@@ -225,26 +230,27 @@ static void order_lenders(matching_t *m, spw_policy_t policy, uint64_t *random_s
             lenders[i - 1] = lenders[j];
             lenders[j] = swap;
         }
-        memcpy(m->ordered, lenders, count * sizeof *lenders);
-        m->ordered_count = count;
+        memcpy(order->ordered, lenders, count * sizeof *lenders);
+        order->ordered_count = count;
         return;
     }
-    m->before = policy == SPW_POLICY_SHORTEST_WAIT ? lender_by_shortest_wait
-                                                   : lender_by_most_spare;
+    order->before = policy == SPW_POLICY_SHORTEST_WAIT ? lender_by_shortest_wait
+                                                       : lender_by_most_spare;
     for (size_t i = count / 2; i-- > 0;)
-        sift_down(lenders, count, i, m->before);
+        sift_down(lenders, count, i, order->before);
 }
 
 //  The i-th lender in policy order, or NULL past the last.
-static lender_t *lender_at(matching_t *m, size_t i)
+static lender_t *lender_at(lender_order_t *order, size_t i)
 {
-    while (m->ordered_count <= i && m->before && m->ordered_count < m->lender_count) {
-        size_t left = m->lender_count - m->ordered_count;   // in the heap
-        m->ordered[m->ordered_count++] = m->lenders[0];
-        m->lenders[0] = m->lenders[left - 1];
-        sift_down(m->lenders, left - 1, 0, m->before);
+    while (order->ordered_count <= i && order->before
+           && order->ordered_count < order->lender_count) {
+        size_t left = order->lender_count - order->ordered_count;   // in the heap
+        order->ordered[order->ordered_count++] = order->lenders[0];
+        order->lenders[0] = order->lenders[left - 1];
+        sift_down(order->lenders, left - 1, 0, order->before);
     }
-    return i < m->ordered_count ? &m->ordered[i] : NULL;
+    return i < order->ordered_count ? &order->ordered[i] : NULL;
 }
 
 // -- passes ------------------------------------------------------------------
@@ -383,8 +389,8 @@ static bool all_served(matching_t *m)
 static bool zones_matter(const matching_t *m)
 {
     bool lenders = false, borrowers = false;
-    for (size_t l = 0; l < m->lender_count && !lenders; l++)
-        lenders = m->lenders[l].edge->zone[0] != '\0';
+    for (size_t l = 0; l < m->order.lender_count && !lenders; l++)
+        lenders = m->order.lenders[l].edge->zone[0] != '\0';
     for (size_t b = 0; b < m->borrower_count && !borrowers; b++)
         borrowers = m->borrowers[b].edge->zone[0] != '\0';
     return lenders && borrowers;
@@ -428,7 +434,7 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
                       pair->borrower_service, pair->borrower, m->stamp);
         if (!lends || !borrows || !lends->match_lends || borrows->match_lends)
             continue;
-        lender_t *lender = &m->lenders[lends->match_at];
+        lender_t *lender = &m->order.lenders[lends->match_at];
         borrower_t *borrower = &m->borrowers[borrows->match_at];
         if (spw_capacity_avoids(borrower->edge, lender->edge))
             continue;
@@ -457,8 +463,55 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
                               const spw_match_kept_t *kept, size_t kept_count,
                               spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals)
 {
+    return spw_match_service_spare(table, service, policy, random_state, kept, kept_count, out,
+                                   max_out, totals, NULL);
+}
+
+// -- what a matching leaves --------------------------------------------------
+
+spw_match_spare_t *spw_match_spare_new(void)
+{
+    return calloc(1, sizeof(spw_match_spare_t));
+}
+
+static void order_free(lender_order_t *order)
+{
+    free(order->lenders);
+    free(order->ordered);
+    *order = (lender_order_t) { 0 };
+}
+
+void spw_match_spare_destroy(spw_match_spare_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    order_free(&(*self_p)->order);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+spw_match_lender_t *spw_match_spare_at(spw_match_spare_t *self, size_t i)
+{
+    return self ? lender_at(&self->order, i) : NULL;
+}
+
+bool spw_match_spare_zoned(const spw_match_spare_t *self)
+{
+    return self && self->zoned;
+}
+
+size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
+                               spw_policy_t policy, uint64_t *random_state,
+                               const spw_match_kept_t *kept, size_t kept_count,
+                               spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals,
+                               spw_match_spare_t *spare)
+{
     if (totals)
         *totals = (spw_match_totals_t) { 0 };
+    if (spare) {
+        order_free(&spare->order);
+        spare->zoned = false;
+    }
     assert(table && service && (out || max_out == 0));
     assert(policy == SPW_POLICY_MOST_SPARE || policy == SPW_POLICY_RANDOM
            || policy == SPW_POLICY_SHORTEST_WAIT);
@@ -468,8 +521,8 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         return 0;
     static uint64_t stamps;   // one a matching: the hub's loop is one thread
     matching_t m = {
-        .lenders = calloc(edges, sizeof *m.lenders),
-        .ordered = calloc(edges, sizeof *m.ordered),
+        .order = { .lenders = calloc(edges, sizeof(lender_t)),
+                   .ordered = calloc(edges, sizeof(lender_t)) },
         .borrowers = calloc(edges, sizeof *m.borrowers),
         .shares = calloc(edges, sizeof *m.shares),
         .next_pair = malloc(max_out * sizeof *m.next_pair),
@@ -478,9 +531,8 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         .keeping = SIZE_MAX,
         .stamp = ++stamps,
     };
-    if (!m.lenders || !m.ordered || !m.borrowers || !m.shares || !m.next_pair) {
-        free(m.lenders);
-        free(m.ordered);
+    if (!m.order.lenders || !m.order.ordered || !m.borrowers || !m.shares || !m.next_pair) {
+        order_free(&m.order);
         free(m.borrowers);
         free(m.shares);
         free(m.next_pair);
@@ -488,6 +540,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
     }
 
     uint64_t total_supply = 0, total_demand = 0;
+    bool lenders_zoned = false;
     for (size_t i = 0; i < edges; i++) {
         const spw_edge_state_t *edge = entries[i].edge;
         spw_service_state_t *state = &edge->services[entries[i].service];
@@ -496,15 +549,17 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         if (supply > 0) {
             state->match_stamp = m.stamp;
             state->match_lends = true;
-            state->match_at = m.lender_count;
-            m.lenders[m.lender_count++] = (lender_t) {
+            state->match_at = m.order.lender_count;
+            m.order.lenders[m.order.lender_count++] = (lender_t) {
                 .edge = edge,
+                .epoch = edge->epoch,
                 .service = entries[i].service,
                 .supply = supply,
                 .rate = state->rate >= 0.0 ? state->rate : 0.0,   // NaN reads as 0
                 .left_milli = (uint64_t) supply * SPW_MATCH_MILLI,
             };
             total_supply += supply;
+            lenders_zoned |= edge->zone[0] != '\0';
         }
         else if (demand > 0) {
             m.borrowers[m.borrower_count++] = (borrower_t) {
@@ -518,7 +573,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
             total_demand += demand;
         }
     }
-    if (m.lender_count > 0 && m.borrower_count > 0) {
+    if (m.order.lender_count > 0 && m.borrower_count > 0) {
         qsort(m.borrowers, m.borrower_count, sizeof *m.borrowers, borrower_by_demand);
         for (size_t b = 0; b < m.borrower_count; b++) {
             m.borrowers[b].state->match_stamp = m.stamp;
@@ -526,7 +581,7 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
             m.borrowers[b].state->match_at = b;
         }
         m.short_supply = total_supply < total_demand;
-        if (m.short_supply && m.lender_count > max_out / m.borrower_count)
+        if (m.short_supply && m.order.lender_count > max_out / m.borrower_count)
             scale_demand(&m, total_supply, total_demand);
         bool zoned = zones_matter(&m);
         //  Short supply split in proportion shares every lender anew:
@@ -534,22 +589,32 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
         //  place as found, so it comes before they are ordered.
         bool room = m.short_supply || !kept_count
                  || keep_pairs(&m, table, service, kept, kept_count);
-        order_lenders(&m, policy, random_state);
+        order_lenders(&m.order, policy, random_state);
         lender_t *lender;
-        for (size_t l = 0; zoned && room && (lender = lender_at(&m, l)); l++)
+        for (size_t l = 0; zoned && room && (lender = lender_at(&m.order, l)); l++)
             room = take_turn(&m, lender, true);
         m.open = 0;
-        for (size_t l = 0; room && !all_served(&m) && (lender = lender_at(&m, l)); l++)
+        for (size_t l = 0; room && !all_served(&m) && (lender = lender_at(&m.order, l)); l++)
             room = take_turn(&m, lender, false);
+    }
+    else if (spare && m.order.lender_count > 0) {
+        //  Nobody to serve: the lenders are still ordered for the caller,
+        //  on a copy of the random state (which only a matching advances).
+        uint64_t copy = random_state ? *random_state : 0;
+        order_lenders(&m.order, policy, &copy);
     }
     if (totals) {
         *totals = (spw_match_totals_t) { .supply = total_supply, .demand = total_demand };
         for (size_t p = 0; p < m.made; p++)
             totals->given_milli += out[p].slots_milli;
     }
+    if (spare) {
+        spare->order = m.order;   // the lenders, as the passes left them
+        spare->zoned = lenders_zoned;
+    }
+    else
+        order_free(&m.order);
     free(m.next_pair);
-    free(m.lenders);
-    free(m.ordered);
     free(m.borrowers);
     free(m.shares);
     return m.made;

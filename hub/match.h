@@ -150,6 +150,42 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
                               const spw_match_kept_t *kept, size_t kept_count,
                               spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals);
 
+//  What a matching leaves: its lenders in policy order, each with what it
+//  has not given. The hub serves a borrower that appears between two
+//  matchings from it at once, first lender with spare first, as the next
+//  matching's fill pass would (docs/scheduling.md).
+typedef struct spw_match_spare_t spw_match_spare_t;
+
+typedef struct {
+    const spw_edge_state_t *edge;
+    uint64_t epoch;        // the edge's, when matched: another epoch is another process
+    size_t service;        // the index of its record of the service
+    uint32_t supply;       // slots, as read and ordered by the policy
+    double rate;           // tasks/s, >= 0
+    uint64_t left_milli;   // supply the matching did not give (the caller may take it)
+} spw_match_lender_t;
+
+spw_match_spare_t *spw_match_spare_new(void);
+void spw_match_spare_destroy(spw_match_spare_t **self_p);
+
+//  The i-th lender of the last matching in policy order (with spare or
+//  not), or NULL past the last; ordering is lazy, so the first few cost
+//  little. The records it points at are the table's (capacity.h).
+spw_match_lender_t *spw_match_spare_at(spw_match_spare_t *self, size_t i);
+
+//  True if some lender of the last matching has a zone: a borrower with a
+//  zone is served by its zone's lenders first (the zone pass).
+bool spw_match_spare_zoned(const spw_match_spare_t *self);
+
+//  spw_match_service_kept that also leaves its lenders in spare (if not
+//  NULL), replacing what spare held. Nothing to match (no lender or no
+//  borrower) still orders the lenders, without advancing *random_state.
+size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
+                               spw_policy_t policy, uint64_t *random_state,
+                               const spw_match_kept_t *kept, size_t kept_count,
+                               spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals,
+                               spw_match_spare_t *spare);
+
 //  The slots a service's state can lend: idle + lent capped at workers and
 //  at SPW_MATCH_COUNT_MAX if the edge is a lender, else 0. Ignores alive.
 uint32_t spw_match_supply(const spw_service_state_t *state);

@@ -571,6 +571,141 @@ static void test_match_kept_pairs_stand_when_a_borrower_joins(void **state)
     spw_capacity_destroy(&table);
 }
 
+//  What a matching leaves (spw_match_service_spare): its lenders in policy
+//  order, each with what it did not give. A borrower that comes next,
+//  served from it first lender first (as the hub serves a newcomer at
+//  once), gets exactly what the next matching's fill pass would give it,
+//  and that matching keeps those pairs as they are: nobody is told again.
+static void test_match_spare_serves_a_newcomer_as_the_next_matching_would(void **state)
+{
+    (void) state;
+    static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+    const size_t name_count = sizeof names / sizeof names[0];
+    const spw_policy_t policies[] = { SPW_POLICY_MOST_SPARE, SPW_POLICY_RANDOM,
+                                      SPW_POLICY_SHORTEST_WAIT };
+    static const char *const zones[] = { "", "eu", "us" };
+    const size_t zone_count = sizeof zones / sizeof zones[0];
+    uint64_t seed = 77;
+    size_t served = 0;
+    for (size_t t = 0; t < GENERATED_TABLES; t++) {
+        edge_spec_t edges[MAX_EDGES] = { { .name = NULL } };
+        size_t count = 1 + draw(&seed, (uint32_t) name_count);
+        bool zoned = t % 2;   // zones on odd tables
+        for (size_t e = 0; e < count; e++) {
+            uint32_t workers = draw(&seed, GENERATED_MAX + 1);
+            edges[e] = (edge_spec_t) {
+                .name = names[e],
+                .zone = zones[zoned ? draw(&seed, (uint32_t) zone_count) : 0],
+                .workers = workers,
+                .idle = workers ? draw(&seed, workers + 1) : 0,
+                .queued = draw(&seed, 3) ? 0 : draw(&seed, GENERATED_MAX + 1),
+                .lent = draw(&seed, 2) ? 0 : draw(&seed, GENERATED_MAX + 1),
+                .rate = draw(&seed, 3),
+                .dead = draw(&seed, 8) == 0,
+            };
+        }
+        uint32_t demand = 1 + draw(&seed, GENERATED_MAX);
+        spw_capacity_t *before = build_table(edges);
+        const char *zone = zones[zoned ? 1 + draw(&seed, (uint32_t) zone_count - 1) : 0];
+        edges[count] = (edge_spec_t) { BORROWER("n", demand), .zone = zone };
+        spw_capacity_t *after = build_table(edges);
+        for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
+            char what[64];
+            snprintf(what, sizeof what, "table %zu, %s", t, spw_policy_name(policies[p]));
+            spw_match_spare_t *spare = spw_match_spare_new();
+            assert_non_null(spare);
+            spw_match_pair_t out[MAX_PAIRS];
+            spw_match_totals_t totals;
+            uint64_t random_state = t;
+            size_t made = spw_match_service_spare(before, SERVICE, policies[p], &random_state,
+                                                  NULL, 0, out, MAX_PAIRS, &totals, spare);
+            //  Every lender once, in policy order, with what it did not give.
+            size_t lenders = 0;
+            spw_match_lender_t *lender;
+            for (size_t i = 0; (lender = spw_match_spare_at(spare, i)); i++, lenders++) {
+                uint64_t given = 0;
+                for (size_t q = 0; q < made; q++)
+                    if (out[q].lender == lender->edge)
+                        given += out[q].slots_milli;
+                if (lender->left_milli + given != (uint64_t) lender->supply * MILLI)
+                    fail_msg("%s: %s left %llu after giving %llu of %u slots", what,
+                             lender->edge->name, (unsigned long long) lender->left_milli,
+                             (unsigned long long) given, lender->supply);
+                spw_match_lender_t *next = spw_match_spare_at(spare, i + 1);
+                if (policies[p] == SPW_POLICY_MOST_SPARE && next && next->supply > lender->supply)
+                    fail_msg("%s: %s (%u) before %s (%u)", what, lender->edge->name,
+                             lender->supply, next->edge->name, next->supply);
+            }
+            size_t expected_lenders = 0;
+            for (size_t e = 0; e < count; e++)
+                expected_lenders += !edges[e].dead
+                                 && spw_match_supply(spw_capacity_service(
+                                        spw_capacity_find(before, edges[e].name), SERVICE))
+                                        > 0;
+            assert_int_equal(lenders, expected_lenders);
+            if (totals.supply < totals.demand + demand) {
+                spw_match_spare_destroy(&spare);
+                continue;   // short supply: the hub matches instead
+            }
+            //  The newcomer, served first lender with spare first (its
+            //  zone's first, if some lender has a zone).
+            spw_match_kept_t kept[MAX_PAIRS];
+            for (size_t q = 0; q < made; q++)
+                kept[q] = (spw_match_kept_t) { .lender = out[q].lender->name,
+                                               .borrower = out[q].borrower->name,
+                                               .slots_milli = out[q].slots_milli };
+            size_t kept_count = made;
+            uint64_t want = (uint64_t) demand * MILLI;
+            bool lenders_zoned = false;
+            for (size_t e = 0; e < count; e++)
+                lenders_zoned |= edges[e].zone[0] && !edges[e].dead
+                              && spw_match_supply(spw_capacity_service(
+                                     spw_capacity_find(before, edges[e].name), SERVICE))
+                                     > 0;
+            assert_int_equal(spw_match_spare_zoned(spare), lenders_zoned);
+            for (size_t pass = *zone && lenders_zoned ? 0 : 1, i = 0; pass < 2; pass++, i = 0)
+                for (; want > 0 && (lender = spw_match_spare_at(spare, i)); i++) {
+                uint64_t milli = lender->left_milli < want ? lender->left_milli : want;
+                if (milli == 0 || (pass == 0 && strcmp(lender->edge->zone, zone) != 0))
+                    continue;
+                lender->left_milli -= milli;
+                want -= milli;
+                kept[kept_count++] = (spw_match_kept_t) {
+                    .lender = lender->edge->name, .borrower = "n",
+                    .slots_milli = (uint32_t) milli };
+            }
+            assert_int_equal(want, 0);
+            served++;
+            //  The next matching, keeping the last one's pairs, fills the
+            //  newcomer the same way; keeping the newcomer's too, it is
+            //  the same again.
+            for (size_t round = 0; round < 2; round++) {
+                spw_match_pair_t again[MAX_PAIRS];
+                random_state = t;
+                size_t remade = spw_match_service_kept(after, SERVICE, policies[p],
+                                                       &random_state, kept,
+                                                       round ? kept_count : made, again,
+                                                       MAX_PAIRS, NULL);
+                char text[512], expected[512];
+                describe(again, remade, text, sizeof text);
+                size_t used = 0;
+                expected[0] = '\0';
+                for (size_t q = 0; q < kept_count; q++)
+                    used += (size_t) snprintf(expected + used, sizeof expected - used, "%s%s>%s:%u",
+                                              q ? " " : "", kept[q].lender, kept[q].borrower,
+                                              kept[q].slots_milli);
+                if (strcmp(text, expected) != 0)
+                    fail_msg("%s, round %zu: matched %s, served %s", what, round, text,
+                             expected);
+            }
+            spw_match_spare_destroy(&spare);
+        }
+        spw_capacity_destroy(&before);
+        spw_capacity_destroy(&after);
+    }
+    assert_true(served > GENERATED_TABLES / 4);   // the case is not vacuous
+}
+
 // -- random -------------------------------------------------------------------
 
 #define DRAWS 2000
@@ -832,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_match_skips_a_lender_its_borrower_cut_off),
         cmocka_unit_test(test_match_keeps_its_invariants_over_generated_tables),
         cmocka_unit_test(test_match_kept_pairs_stand_when_a_borrower_joins),
+        cmocka_unit_test(test_match_spare_serves_a_newcomer_as_the_next_matching_would),
         cmocka_unit_test(test_match_random_is_reproducible_per_seed_whatever_the_registration_order),
         cmocka_unit_test(test_match_random_reaches_every_live_lender_about_equally),
         cmocka_unit_test(test_match_random_advances_the_state_and_other_policies_leave_it),
