@@ -86,7 +86,7 @@
 //  lender the matching gives to others is not held (hold_matches).
 #define SPW_HUB_MATCH_HOLD_BEATS 2
 //  Pairs decided for one service at most (lenders x borrowers when short).
-#define SPW_HUB_MAX_PAIRS 4096
+#define SPW_HUB_MAX_PAIRS 16384
 //  The services the hub answers on its control socket.
 #define SPW_HUB_STATUS_SERVICE      "spillway.status"
 #define SPW_HUB_STATUS_TEXT_SERVICE "spillway.status.text"
@@ -134,16 +134,20 @@ typedef struct {
     //  How the last matching left supply and demand: short (split in
     //  proportion or scaled), some demand unmet, some supply left.
     bool short_supply, unmet, spare;
-    bool everyone;   // the next matching tells every edge it concerns (the heartbeat's)
+    //  The next matching is the heartbeat's: it also retells the edges
+    //  that hold matches no matching decides (holders, as each was told
+    //  last), so that a hold ends on time, and tidies the told list.
+    bool everyone;
+    spw_peer_t **holders;
+    size_t holders_count, holders_size;
     int64_t matched_at;   // ms: the last matching (0: never)
+    int64_t decided_at;   // ms: when the last matching decided its pairs
     int64_t interval_ms;  // the least time to the next one after new state
     double cost_us;       // what a matching after new state takes, smoothed
     //  What the last matching left, for a borrower that appears before
     //  the next (serve_newcomer): its lenders in policy order with their
-    //  spare (NULL: none kept), those before leftover_first spent, and its
-    //  totals with what was given since.
+    //  spare (NULL: none kept), and its totals with what was given since.
     spw_match_spare_t *leftover;
-    size_t leftover_first;
     spw_match_totals_t totals;
 } spw_track_t;
 
@@ -193,7 +197,7 @@ struct spw_hub_t {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
             messages_out, forbidden, handshakes_refused, members, matchings,
-            matchings_everyone, served_at_once;
+            matchings_everyone, served_at_once, released_at_once;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -323,6 +327,7 @@ static void track_destroy(void **item)
     spw_track_t *track = *item;
     if (track) {
         free(track->told);
+        free(track->holders);
         free(track->last);
         spw_match_spare_destroy(&track->leftover);
         free(track);
@@ -452,6 +457,8 @@ static const spw_service_state_t *find_service(const spw_service_state_t *record
 
 static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
                            int64_t now);
+static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
+                             const spw_service_state_t *was, int64_t now);
 
 //  Marks the services whose matching an edge's new state (edge, now) changes
 //  against its previous figures (old[0, old_count)); a borrower that has
@@ -464,9 +471,11 @@ static void mark_changes(spw_hub_t *self, const spw_edge_state_t *edge,
         const spw_service_state_t *now = &edge->services[s];
         const spw_service_state_t *was = find_service(old, old_count, now->name, s);
         bool newcomer = now->role == SPW_ROLE_BORROWER && (!was || was->role != now->role);
+        bool leaver = was && was->role == SPW_ROLE_BORROWER && now->role != SPW_ROLE_BORROWER;
         if (figures_matter(was, now)
             && (!was || change_matters(zhashx_lookup(self->tracks, now->name), peer, was, now))
-            && !(newcomer && serve_newcomer(self, edge, s, at)))
+            && !(newcomer && serve_newcomer(self, edge, s, at))
+            && !(leaver && release_borrower(self, edge, was, at)))
             mark_dirty(self, now->name);
     }
     for (size_t s = 0; s < old_count; s++)   // services it no longer lists
@@ -650,13 +659,25 @@ static size_t hold_matches(spw_hub_t *self, spw_peer_t *peer, const char *servic
     return count;
 }
 
+//  Lists peer among a track's holders: the heartbeat's matching retells
+//  it, so that what it holds ends on time.
+static void add_holder(spw_track_t *track, spw_peer_t *peer)
+{
+    if (peer
+        && spw_grow(&track->holders, &track->holders_size, track->holders_count + 1,
+                    sizeof *track->holders, 16, 0)
+               == 0)
+        track->holders[track->holders_count++] = peer;
+}
+
 //  Tells one edge what changed in its matches of a service: the pairs of
 //  sides[0, count) (all of them its own), those it holds, and the no-offer
 //  mark if nobody offers a service it waits on. Returns whether it holds
 //  anything of the service afterwards.
-static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
+static bool tell_edge(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer,
                       const spw_side_t *sides, size_t count, bool nobody, int64_t now)
 {
+    const char *service = track->name;
     peer->visited = self->visit;
     spw_edge_state_t *edge = peer->identity_len ? peer_edge(self, peer) : NULL;
     if (!edge)
@@ -674,8 +695,12 @@ static bool tell_edge(spw_hub_t *self, spw_peer_t *peer, const char *service,
         f->epoch = lends ? pair->borrower->epoch : pair->lender->epoch;
         f->seen = now;
     }
+    size_t decided = fresh;
     fresh = hold_matches(self, peer, service, self->fresh, fresh,
                          SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
+    //  It holds what no matching decides: the heartbeat's retells it.
+    if (fresh > decided)
+        add_holder(track, peer);
     //  An edge waiting on a service nobody offers hears so, once.
     spw_service_state_t *mine = spw_capacity_service(edge, service);
     if (nobody && mine && mine->queued && fresh < SPW_HUB_TOLD_MAX) {
@@ -742,12 +767,27 @@ static bool concern(spw_hub_t *self, spw_peer_t *peer)
     return true;
 }
 
-//  Marks the edges a matching concerns. After the heartbeat's matching of
-//  everything (track->everyone): every edge of a pair and every edge told
-//  of the service. Otherwise only those whose pairs changed: a pair that is
-//  new or whose share moved, a kept pair that was dropped, and an edge that
-//  registered again (told nothing since). So a matching after one edge's
-//  change tells a few edges, however many pairs stand.
+//  Records that peer's match with partner (in role) of service was decided
+//  at the matching of time at: a pair kept unchanged is not retold, so its
+//  told entry says when it was last decided only once the pair ends, and
+//  its hold counts from then.
+static void told_decided(spw_peer_t *peer, const char *service, const char *partner,
+                         uint8_t role, int64_t at)
+{
+    for (size_t t = 0; peer && partner && t < peer->told_count; t++) {
+        spw_told_t *told = &peer->told[t];
+        if (told->role == role && told->seen < at && strcmp(told->partner, partner) == 0
+            && strcmp(told->service, service) == 0)
+            told->seen = at;
+    }
+}
+
+//  Marks the edges a matching concerns: those whose pairs changed (a pair
+//  that is new or whose share moved, a kept pair that was dropped), an
+//  edge that registered again (told nothing since), and, at the
+//  heartbeat's matching, the edges that hold matches no matching decides.
+//  So a matching after one edge's change tells a few edges, however many
+//  pairs stand.
 static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
                            const spw_match_kept_t *kept, size_t kept_count)
 {
@@ -761,7 +801,7 @@ static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
         bool same = pair->kept != SIZE_MAX && kept[pair->kept].slots_milli == pair->slots_milli;
         if (pair->kept != SIZE_MAX)
             continued[pair->kept] = true;
-        if (track->everyone || !same || (lender && lender->retell && !told_holds(lender, track->name))
+        if (!same || (lender && lender->retell && !told_holds(lender, track->name))
             || (borrower && borrower->retell && !told_holds(borrower, track->name))) {
             concern(self, lender);
             concern(self, borrower);
@@ -769,12 +809,37 @@ static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
     }
     for (size_t k = 0; k < kept_count; k++)
         if (!continued[k]) {
-            concern(self, spw_peers_find(self->peers, kept[k].lender));
-            concern(self, spw_peers_find(self->peers, kept[k].borrower));
+            spw_peer_t *lender = spw_peers_find(self->peers, kept[k].lender);
+            spw_peer_t *borrower = spw_peers_find(self->peers, kept[k].borrower);
+            told_decided(lender, track->name, kept[k].borrower, SPW_MATCH_LEND_TO,
+                         track->decided_at);
+            told_decided(borrower, track->name, kept[k].lender, SPW_MATCH_BORROW_FROM,
+                         track->decided_at);
+            concern(self, lender);
+            concern(self, borrower);
         }
-    for (size_t i = 0; track->everyone && i < track->told_count; i++)
-        if (*track->told[i]->name)
-            concern(self, track->told[i]);
+    for (size_t i = 0; track->everyone && i < track->holders_count; i++)
+        if (*track->holders[i]->name)
+            concern(self, track->holders[i]);
+    if (track->everyone)
+        track->holders_count = 0;   // those that still hold are listed again as told
+}
+
+//  Drops from a track's told list the edges that hold nothing of it any
+//  more, and repeats: the heartbeat's, so that the list stays as long as
+//  the edges it names.
+static void tidy_told(spw_hub_t *self, spw_track_t *track)
+{
+    self->visit++;
+    size_t kept = 0;
+    for (size_t i = 0; i < track->told_count; i++) {
+        spw_peer_t *peer = track->told[i];
+        if (*peer->name && peer->concerned != self->visit && told_holds(peer, track->name)) {
+            peer->concerned = self->visit;
+            track->told[kept++] = peer;
+        }
+    }
+    track->told_count = kept;
 }
 
 //  Matches one service and tells the edges it concerns what changed for
@@ -803,7 +868,6 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     size_t pairs = spw_match_service_spare(self->capacity, track->name, self->policy,
                                            &random_state, self->kept, kept_count, self->pairs,
                                            SPW_HUB_MAX_PAIRS, &totals, track->leftover);
-    track->leftover_first = 0;
     track->totals = totals;
     self->stats.matchings++;
     if (track->everyone)
@@ -814,7 +878,7 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     const spw_capacity_entry_t *waiting = NULL;
     size_t waiting_count =
         nobody ? spw_capacity_taking_part(self->capacity, track->name, &waiting) : 0;
-    size_t needed = 2 * pairs + 2 * kept_count + track->told_count + waiting_count;
+    size_t needed = 2 * pairs + 2 * kept_count + track->holders_count + waiting_count;
     if (spw_grow(&self->concerned, &self->concerned_size, needed, sizeof *self->concerned, 64, 0)
             != 0
         || spw_grow(&self->still_told, &self->still_size, needed, sizeof *self->still_told, 64, 0)
@@ -856,8 +920,8 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
             next++;
         spw_peer_t *peer = self->sides[first].peer;
         bool held = told_holds(peer, track->name);
-        if (tell_edge(self, peer, track->name, &self->sides[first], next - first, nobody, now)
-            && (track->everyone || !held))
+        if (tell_edge(self, track, peer, &self->sides[first], next - first, nobody, now)
+            && !held)
             self->still_told[still++] = peer;
     }
     //  The edges concerned with no pair now: their matches end (or are held).
@@ -865,39 +929,57 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
         spw_peer_t *peer = self->concerned[i];
         bool held = told_holds(peer, track->name);
         if (peer->visited != self->visit
-            && tell_edge(self, peer, track->name, NULL, 0, nobody, now)
-            && (track->everyone || !held))
+            && tell_edge(self, track, peer, NULL, 0, nobody, now) && !held)
             self->still_told[still++] = peer;
     }
-    //  The heartbeat's matching rebuilds the list of those told of it;
-    //  another adds those newly told (those told before are on it).
-    size_t keep = track->everyone ? 0 : track->told_count;
+    //  Those newly told join the list of those told of it (those told
+    //  before are on it); the heartbeat's matching tidies it.
+    track->decided_at = now;
+    size_t keep = track->told_count;
+    if (spw_grow(&track->told, &track->told_size, keep + still, sizeof *track->told, 16, 0) == 0) {
+        if (still)
+            memcpy(track->told + keep, self->still_told, still * sizeof *track->told);
+        track->told_count = keep + still;
+    }
+    if (track->everyone)
+        tidy_told(self, track);
     track->everyone = false;
-    if (spw_grow(&track->told, &track->told_size, keep + still, sizeof *track->told, 16, 0) != 0)
-        return;   // out of memory: some matches are not withdrawn until the next beat's
-    if (still)
-        memcpy(track->told + keep, self->still_told, still * sizeof *track->told);
-    track->told_count = keep + still;
 }
 
 // -- Serving a newcomer at once -----------------------------------------------
 
-//  What a lender of the last matching can give now: what that matching
-//  left it, less any fall of its supply since; 0 if it no longer lends
-//  (dead, another process, draining, its role or the service gone).
-static uint64_t spare_now(const spw_match_lender_t *lender, const char *service)
+//  One newcomer as serve_newcomer offers it lenders.
+typedef struct {
+    spw_hub_t *hub;
+    const spw_edge_state_t *borrower;
+    const char *service;
+} newcomer_t;
+
+//  Whether a lender of the last matching can serve a newcomer: spent if it
+//  no longer lends (dead, another process, draining, its role or the
+//  service gone) or its supply fell by what it had left, else its spare
+//  lowered by any fall; skipped if the newcomer cut it off or it has no
+//  route to be told.
+static spw_match_use_t newcomer_may_use(spw_match_lender_t *lender, void *arg)
 {
+    const newcomer_t *newcomer = arg;
     const spw_edge_state_t *edge = lender->edge;
     if (!edge->alive || edge->epoch != lender->epoch || edge->draining
-        || lender->service >= edge->service_count)
-        return 0;
-    const spw_service_state_t *state = &edge->services[lender->service];
-    if (strcmp(state->name, service) != 0)
-        return 0;
-    uint32_t supply = spw_match_supply(state);
-    uint64_t fell =
-        supply < lender->supply ? (uint64_t) (lender->supply - supply) * SPW_MATCH_MILLI : 0;
-    return lender->left_milli > fell ? lender->left_milli - fell : 0;
+        || lender->service >= edge->service_count
+        || strcmp(edge->services[lender->service].name, newcomer->service) != 0)
+        return SPW_MATCH_SPENT;
+    uint32_t supply = spw_match_supply(&edge->services[lender->service]);
+    if (supply < lender->supply) {
+        uint64_t fell = (uint64_t) (lender->supply - supply) * SPW_MATCH_MILLI;
+        lender->left_milli = lender->left_milli > fell ? lender->left_milli - fell : 0;
+        lender->supply = supply;
+        if (lender->left_milli == 0)
+            return SPW_MATCH_SPENT;
+    }
+    spw_peer_t *peer = edge_peer(newcomer->hub, edge);
+    if (!peer || !peer->identity_len || spw_capacity_avoids(newcomer->borrower, edge))
+        return SPW_MATCH_SKIP;
+    return SPW_MATCH_USE;
 }
 
 //  Tells peer its matches of a service as it was last told them, with the
@@ -972,28 +1054,23 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
     uint64_t want = demand * SPW_MATCH_MILLI, given = 0;
     size_t made = 0;
     //  Its zone's lenders first, if it has a zone and some lender has one.
+    newcomer_t newcomer = { .hub = self, .borrower = edge, .service = track->name };
     bool zoned = edge->zone[0] && spw_match_spare_zoned(track->leftover);
     for (int pass = zoned ? 0 : 1; pass < 2; pass++) {
-        spw_match_lender_t *lender;
-        for (size_t i = track->leftover_first;
-             want > 0 && made < most && (lender = spw_match_spare_at(track->leftover, i)); i++) {
-            uint64_t spare = spare_now(lender, track->name);
-            if (spare == 0 && i == track->leftover_first)
-                track->leftover_first++;   // spent (or gone) until the next matching
-            spw_peer_t *peer = spare ? edge_peer(self, lender->edge) : NULL;
-            if (!peer || !peer->identity_len || spw_capacity_avoids(edge, lender->edge)
-                || (pass == 0 && strcmp(lender->edge->zone, edge->zone) != 0))
-                continue;
-            uint64_t milli = spare < want ? spare : want;
-            lender->left_milli -= milli;
+        spw_match_lender_t lender;
+        uint64_t milli;
+        while (want > 0 && made < most
+               && (milli = spw_match_spare_take(track->leftover, pass == 0 ? edge->zone : NULL,
+                                                newcomer_may_use, &newcomer, want, &lender))
+                      > 0) {
             want -= milli;
             given += milli;
             self->pairs[made++] = (spw_match_pair_t) {
-                .lender = lender->edge,
+                .lender = lender.edge,
                 .borrower = edge,
                 .slots_milli = (uint32_t) milli,
                 .kept = SIZE_MAX,
-                .lender_service = lender->service,
+                .lender_service = lender.service,
                 .borrower_service = s,
             };
         }
@@ -1011,6 +1088,106 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
     track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
     self->stats.served_at_once++;
     return want == 0;
+}
+
+//  Tells peer its matches of a service as it was last told them, less its
+//  matches in role with the partners[0, count): a MATCH that ends those
+//  and changes no other.
+static void tell_without(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, uint8_t role,
+                         const spw_edge_state_t *const *partners, size_t count)
+{
+    size_t fresh = 0;
+    for (size_t t = 0; t < peer->told_count && fresh < SPW_HUB_TOLD_MAX; t++) {
+        const spw_told_t *told = &peer->told[t];
+        if (strcmp(told->service, track->name) != 0)
+            continue;
+        bool ends = false;
+        for (size_t i = 0; i < count && !ends && told->role == role; i++)
+            ends = strcmp(told->partner, partners[i]->name) == 0;
+        if (!ends)
+            self->fresh[fresh++] = *told;
+    }
+    send_match(self, peer, track->name, self->fresh, fresh);
+    told_replace(peer, track->name, self->fresh, fresh);
+}
+
+//  Releases a borrower that has just stopped borrowing (was is its record
+//  before; a lender now lends from the next matching on) at once, instead of matching the
+//  service again: its pairs leave the last matching's, and each ends as a
+//  matching would end it (hold_matches): held, told as before, while its
+//  hold runs and its lender lends to nobody else, withdrawn from both
+//  edges otherwise. The slots it had wait for the next matching; a
+//  newcomer is served meanwhile from the spare of others. Not under short
+//  supply or with demand unmet, where those slots belong to others at
+//  once: the matching does it. Returns whether it released it.
+static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
+                             const spw_service_state_t *was, int64_t now)
+{
+    spw_track_t *track = zhashx_lookup(self->tracks, was->name);
+    spw_peer_t *borrower = edge_peer(self, edge);
+    if (!track || !track->matched_at || track->short_supply || track->unmet || !borrower
+        || !borrower->identity_len)
+        return false;
+    const spw_edge_state_t *lenders[SPW_HUB_MAX_MATCHES];
+    bool ends[SPW_HUB_MAX_MATCHES];
+    size_t mine = 0;
+    uint64_t given = 0;
+    for (size_t p = 0; p < track->last_count; p++) {
+        const spw_last_pair_t *last = &track->last[p];
+        if (last->borrower_edge != edge || last->borrower_epoch != edge->epoch)
+            continue;
+        if (mine == SPW_HUB_MAX_MATCHES)
+            return false;   // more than it was told: the matching sorts it out
+        lenders[mine++] = last->lender_edge;
+        given += last->slots_milli;
+    }
+    //  Its pairs leave the last matching's, the others keep their order.
+    size_t kept = 0;
+    for (size_t p = 0; p < track->last_count; p++)
+        if (track->last[p].borrower_edge != edge || track->last[p].borrower_epoch != edge->epoch)
+            track->last[kept++] = track->last[p];
+    track->last_count = kept;
+    track->totals.demand -= spw_match_demand(was);
+    track->totals.given_milli -= given;
+    track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+    //  A match ends unless its lender lends to nobody else and its hold
+    //  (from the matching that last decided it) still runs.
+    int64_t hold_ms = SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms;
+    const spw_edge_state_t *ended[SPW_HUB_MAX_MATCHES];
+    size_t ending = 0;
+    bool holds = false;
+    for (size_t i = 0; i < mine; i++)
+        ends[i] = false;
+    for (size_t p = 0; p < kept; p++)
+        for (size_t i = 0; i < mine; i++)
+            ends[i] |= track->last[p].lender_edge == lenders[i];
+    for (size_t i = 0; i < mine; i++) {
+        spw_peer_t *lender = edge_peer(self, lenders[i]);
+        told_decided(borrower, track->name, lenders[i]->name, SPW_MATCH_BORROW_FROM,
+                     track->decided_at);
+        told_decided(lender, track->name, edge->name, SPW_MATCH_LEND_TO, track->decided_at);
+        const spw_told_t *told = NULL;
+        for (size_t t = 0; t < borrower->told_count && !told; t++)
+            if (borrower->told[t].role == SPW_MATCH_BORROW_FROM
+                && strcmp(borrower->told[t].partner, lenders[i]->name) == 0
+                && strcmp(borrower->told[t].service, track->name) == 0)
+                told = &borrower->told[t];
+        if (!ends[i] && told && now - told->seen < hold_ms && lenders[i]->alive) {
+            holds = true;
+            add_holder(track, lender);
+            continue;
+        }
+        ended[ending++] = lenders[i];
+        if (lender && lender->identity_len)
+            tell_without(self, track, lender, SPW_MATCH_LEND_TO, (const spw_edge_state_t *[]) { edge },
+                         1);
+    }
+    if (ending)
+        tell_without(self, track, borrower, SPW_MATCH_BORROW_FROM, ended, ending);
+    if (holds)
+        add_holder(track, borrower);
+    self->stats.released_at_once++;
+    return true;
 }
 
 //  Matches the services new state asked for; edges hear only what changed.
@@ -1291,6 +1468,7 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
         { "matchings", self->stats.matchings },
         { "matchings_everyone", self->stats.matchings_everyone },
         { "served_at_once", self->stats.served_at_once },
+        { "released_at_once", self->stats.released_at_once },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },

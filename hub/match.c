@@ -19,6 +19,7 @@
 
 #include "match.h"
 
+#include "spw_array.h"
 #include "spw_proto.h"
 #include "spw_random.h"
 
@@ -56,9 +57,19 @@ typedef struct {
     int (*before)(const void *, const void *);   // the heap's order; NULL: lenders is ordered
 } lender_order_t;
 
+//  What a matching leaves: every lender once, in lenders[0, count). For a
+//  policy that orders by spare (before set) they are a heap in that
+//  order, kept as spare is taken, with the spent ones (nothing left)
+//  moved past count; for the random order they stay in it, spent ones
+//  before first.
 struct spw_match_spare_t {
-    lender_order_t order;
+    lender_order_t order;  // as the matching left it, until spw_match_spare_new's next use
+    lender_t *lenders;
+    size_t count, total, first;
+    int (*before)(const void *, const void *);
     bool zoned;
+    lender_t **skipped;    // scratch for spw_match_spare_pick
+    size_t skipped_size;
 };
 
 typedef struct {
@@ -113,11 +124,14 @@ static int lender_by_name(const void *x, const void *y)
     return strcmp(a->edge->name, b->edge->name);
 }
 
+//  Most spare: what is left to give when the lenders are ordered (the
+//  supply less what the keep pass gave), so that a lender whose slots are
+//  mostly out with kept pairs comes after one with all of its own.
 static int lender_by_most_spare(const void *x, const void *y)
 {
     const lender_t *a = x, *b = y;
-    if (a->supply != b->supply)
-        return a->supply > b->supply ? -1 : 1;
+    if (a->left_milli != b->left_milli)
+        return a->left_milli > b->left_milli ? -1 : 1;
     return lender_by_name(a, b);
 }
 
@@ -486,18 +500,182 @@ void spw_match_spare_destroy(spw_match_spare_t **self_p)
     if (!self_p || !*self_p)
         return;
     order_free(&(*self_p)->order);
+    free((*self_p)->skipped);
     free(*self_p);
     *self_p = NULL;
 }
 
-spw_match_lender_t *spw_match_spare_at(spw_match_spare_t *self, size_t i)
+//  Takes a matching's lenders (whatever its passes left ordered): all of
+//  them into one array, a heap by the policy's order of spare as left, or
+//  the random order as drawn.
+static void spare_keep(spw_match_spare_t *self, lender_order_t *order, bool zoned)
 {
-    return self ? lender_at(&self->order, i) : NULL;
+    order_free(&self->order);
+    self->order = *order;
+    *order = (lender_order_t) { 0 };
+    lender_order_t *kept = &self->order;
+    self->before = kept->before;
+    self->zoned = zoned;
+    self->first = 0;
+    self->total = kept->lender_count;
+    if (!self->before) {   // random: ordered holds them all, in order
+        self->lenders = kept->ordered;
+        self->count = kept->ordered_count;
+        return;
+    }
+    //  The heap's rest after the ordered (popped) ones, then one heap.
+    size_t in_heap = kept->lender_count - kept->ordered_count;
+    memmove(kept->ordered + kept->ordered_count, kept->lenders, in_heap * sizeof(lender_t));
+    self->lenders = kept->ordered;
+    self->count = kept->lender_count;
+    for (size_t i = self->count / 2; i-- > 0;)
+        sift_down(self->lenders, self->count, i, self->before);
+}
+
+//  Moves a spent heap lender past count (its spare is gone until the next
+//  matching), keeping the heap.
+static void spare_drop(spw_match_spare_t *self, size_t at)
+{
+    size_t last = --self->count;
+    if (at != last) {
+        lender_t swap = self->lenders[at];
+        self->lenders[at] = self->lenders[last];
+        self->lenders[last] = swap;
+        //  The one moved in may belong above or below.
+        while (at > 0 && self->before(&self->lenders[at], &self->lenders[(at - 1) / 2]) < 0) {
+            swap = self->lenders[at];
+            self->lenders[at] = self->lenders[(at - 1) / 2];
+            self->lenders[(at - 1) / 2] = swap;
+            at = (at - 1) / 2;
+        }
+        sift_down(self->lenders, self->count, at, self->before);
+    }
+}
+
+size_t spw_match_spare_count(const spw_match_spare_t *self)
+{
+    return self ? self->total : 0;
+}
+
+spw_match_lender_t *spw_match_spare_lender(spw_match_spare_t *self, size_t i)
+{
+    return self && i < self->total ? &self->lenders[i] : NULL;
 }
 
 bool spw_match_spare_zoned(const spw_match_spare_t *self)
 {
     return self && self->zoned;
+}
+
+//  Puts back into the heap the lenders set aside past count (at the
+//  positions skipped[0, skipped), each below the one before): a spent one
+//  between them moves out as each comes back.
+static void spare_restore(spw_match_spare_t *self, size_t skipped)
+{
+    for (size_t i = skipped; i-- > 0;) {
+        size_t at = (size_t) (self->skipped[i] - self->lenders);
+        if (at != self->count) {
+            lender_t swap = self->lenders[at];
+            self->lenders[at] = self->lenders[self->count];
+            self->lenders[self->count] = swap;
+        }
+        at = self->count++;
+        while (at > 0 && self->before(&self->lenders[at], &self->lenders[(at - 1) / 2]) < 0) {
+            lender_t swap = self->lenders[at];
+            self->lenders[at] = self->lenders[(at - 1) / 2];
+            self->lenders[(at - 1) / 2] = swap;
+            at = (at - 1) / 2;
+        }
+    }
+}
+
+//  The best lender that usable takes, by a walk: in order from the first
+//  not spent (random), or the best of a zone by the policy (its lenders
+//  are anywhere in the heap).
+static lender_t *spare_walk(spw_match_spare_t *self, const char *zone,
+                            spw_match_use_t (*usable)(spw_match_lender_t *, void *), void *arg)
+{
+    lender_t *best = NULL;
+    for (size_t i = self->before ? 0 : self->first; i < self->count; i++) {
+        lender_t *lender = &self->lenders[i];
+        if (lender->left_milli == 0) {
+            if (!self->before && i == self->first)
+                self->first++;
+            continue;
+        }
+        if ((zone && strcmp(lender->edge->zone, zone) != 0)
+            || (best && self->before(lender, best) >= 0))
+            continue;   // (best is set only under a policy's order)
+        spw_match_use_t use = usable(lender, arg);
+        if (use == SPW_MATCH_SPENT)
+            lender->left_milli = 0;   // the heap drops it when it comes up
+        if (use != SPW_MATCH_USE || lender->left_milli == 0
+            || (best && self->before(lender, best) >= 0))
+            continue;
+        best = lender;
+        if (!self->before)
+            break;
+    }
+    return best;
+}
+
+uint64_t spw_match_spare_take(spw_match_spare_t *self, const char *zone,
+                              spw_match_use_t (*usable)(spw_match_lender_t *, void *), void *arg,
+                              uint64_t want, spw_match_lender_t *taken)
+{
+    if (!self || !self->lenders || want == 0)
+        return 0;
+    lender_t *found = NULL;
+    size_t skipped = 0;
+    if (!self->before || zone)
+        found = spare_walk(self, zone, usable, arg);
+    else
+        //  The heap's top, setting aside those this borrower cannot use.
+        while (self->count > 0) {
+            lender_t *top = &self->lenders[0];
+            uint64_t left = top->left_milli;
+            spw_match_use_t use = left == 0 ? SPW_MATCH_SPENT : usable(top, arg);
+            if (use == SPW_MATCH_USE && top->left_milli == left) {
+                found = top;
+                break;
+            }
+            if (use == SPW_MATCH_USE && top->left_milli > 0) {
+                sift_down(self->lenders, self->count, 0, self->before);   // it had less
+                continue;
+            }
+            if (use == SPW_MATCH_SPENT || top->left_milli == 0) {
+                spare_drop(self, 0);
+                continue;
+            }
+            if (spw_grow(&self->skipped, &self->skipped_size, skipped + 1,
+                         sizeof *self->skipped, 8, 0)
+                != 0)
+                break;   // out of memory: no lender (the matching serves it)
+            spare_drop(self, 0);   // set aside past count, put back below
+            self->skipped[skipped++] = &self->lenders[self->count];
+        }
+    uint64_t milli = 0;
+    if (found) {
+        milli = found->left_milli < want ? found->left_milli : want;
+        found->left_milli -= milli;
+        *taken = *found;
+        if (self->before && !zone) {   // on top of the heap: it sinks, or leaves if spent
+            if (found->left_milli == 0)
+                spare_drop(self, 0);
+            else
+                sift_down(self->lenders, self->count, 0, self->before);
+        }
+        else if (self->before) {   // found by a walk, anywhere in the heap
+            size_t at = (size_t) (found - self->lenders);
+            if (found->left_milli == 0)
+                spare_drop(self, at);
+            else
+                sift_down(self->lenders, self->count, at, self->before);
+        }
+    }
+    if (skipped)
+        spare_restore(self, skipped);
+    return milli;
 }
 
 size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
@@ -508,10 +686,6 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
 {
     if (totals)
         *totals = (spw_match_totals_t) { 0 };
-    if (spare) {
-        order_free(&spare->order);
-        spare->zoned = false;
-    }
     assert(table && service && (out || max_out == 0));
     assert(policy == SPW_POLICY_MOST_SPARE || policy == SPW_POLICY_RANDOM
            || policy == SPW_POLICY_SHORTEST_WAIT);
@@ -608,10 +782,8 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
         for (size_t p = 0; p < m.made; p++)
             totals->given_milli += out[p].slots_milli;
     }
-    if (spare) {
-        spare->order = m.order;   // the lenders, as the passes left them
-        spare->zoned = lenders_zoned;
-    }
+    if (spare)
+        spare_keep(spare, &m.order, lenders_zoned);
     else
         order_free(&m.order);
     free(m.next_pair);

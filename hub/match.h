@@ -64,7 +64,7 @@
 #define SPW_MATCH_CHANGE_PERCENT 25          // a weight change above this is material
 
 typedef enum {
-    SPW_POLICY_MOST_SPARE,     // largest supply first; ties in name order (the default)
+    SPW_POLICY_MOST_SPARE,     // most spare first; ties in name order (the default)
     SPW_POLICY_RANDOM,         // a uniformly random order, as the seed's peering3
     SPW_POLICY_SHORTEST_WAIT,  // highest rate first; ties by larger supply, then name
 } spw_policy_t;
@@ -95,14 +95,15 @@ typedef struct {
 } spw_match_pair_t;
 
 //  The policies order the lenders (spw_policy_t above):
-//  - SPW_POLICY_MOST_SPARE: largest supply first, ties by name;
+//  - SPW_POLICY_MOST_SPARE: most spare first (supply less what the keep
+//    pass gave it), ties by name;
 //  - SPW_POLICY_RANDOM: a uniformly random order drawn from *random_state
 //    (splitmix64; NULL reads as a seed of 0), independent of the table's
 //    registration order; it advances the state whenever there are lenders
 //    and borrowers. To keep a random matching stable between state changes,
 //    pass a copy of the same state each time;
-//  - SPW_POLICY_SHORTEST_WAIT: highest rate (tasks/s) first, ties by larger
-//    supply, then name. Under lending every lender has an empty queue, so
+//  - SPW_POLICY_SHORTEST_WAIT: highest rate (tasks/s) first, ties by more
+//    spare, then name. Under lending every lender has an empty queue, so
 //    queued / rate would be 0 for all of them; what a borrowed task waits
 //    for is the lender's turnover, and the edge's recent rate is the hub's
 //    only measure of it (a higher rate also means the DONEs that renew
@@ -150,10 +151,10 @@ size_t spw_match_service_kept(const spw_capacity_t *table, const char *service,
                               const spw_match_kept_t *kept, size_t kept_count,
                               spw_match_pair_t *out, size_t max_out, spw_match_totals_t *totals);
 
-//  What a matching leaves: its lenders in policy order, each with what it
-//  has not given. The hub serves a borrower that appears between two
-//  matchings from it at once, first lender with spare first, as the next
-//  matching's fill pass would (docs/scheduling.md).
+//  What a matching leaves: its lenders, each with what it has not given,
+//  in the policy's order of what they have left. The hub serves a borrower
+//  that appears between two matchings from it at once, as the next
+//  matching's fill would (docs/scheduling.md).
 typedef struct spw_match_spare_t spw_match_spare_t;
 
 typedef struct {
@@ -168,14 +169,30 @@ typedef struct {
 spw_match_spare_t *spw_match_spare_new(void);
 void spw_match_spare_destroy(spw_match_spare_t **self_p);
 
-//  The i-th lender of the last matching in policy order (with spare or
-//  not), or NULL past the last; ordering is lazy, so the first few cost
-//  little. The records it points at are the table's (capacity.h).
-spw_match_lender_t *spw_match_spare_at(spw_match_spare_t *self, size_t i);
+//  The lenders of the last matching, all of them, in no particular order
+//  (to inspect); the records they point at are the table's (capacity.h).
+size_t spw_match_spare_count(const spw_match_spare_t *self);
+spw_match_lender_t *spw_match_spare_lender(spw_match_spare_t *self, size_t i);
 
 //  True if some lender of the last matching has a zone: a borrower with a
 //  zone is served by its zone's lenders first (the zone pass).
 bool spw_match_spare_zoned(const spw_match_spare_t *self);
+
+//  What a caller says of a lender offered to one borrower: take from it,
+//  skip it (this borrower may not use it), or spent (nobody may: it no
+//  longer lends). usable may lower the lender's left_milli to what it
+//  really has now (its supply fell since the matching).
+typedef enum { SPW_MATCH_USE, SPW_MATCH_SKIP, SPW_MATCH_SPENT } spw_match_use_t;
+
+//  Takes up to want thousandths from the first lender, in the policy's
+//  order of the spare left now, that usable takes (with zone, of that zone
+//  only), as the next matching's fill would; *taken gets a copy of that
+//  lender as it was taken from. Returns what it took, 0 if no lender has
+//  any. O(log lenders) a take, plus the lenders skipped; a zone's or the
+//  random order's takes walk the lenders.
+uint64_t spw_match_spare_take(spw_match_spare_t *self, const char *zone,
+                              spw_match_use_t (*usable)(spw_match_lender_t *, void *), void *arg,
+                              uint64_t want, spw_match_lender_t *taken);
 
 //  spw_match_service_kept that also leaves its lenders in spare (if not
 //  NULL), replacing what spare held. Nothing to match (no lender or no

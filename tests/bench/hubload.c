@@ -59,8 +59,11 @@
 //
 //  `bench-hub --serve EP` is the ceiling: a bare ROUTER that answers
 //  REGISTER with WELCOME (heartbeat 1000 ms, liveness 3), sends each
-//  registered edge HEARTBEAT every second, and decodes every STATE and
-//  discards it: the least a hub must do for the same fleet.
+//  registered edge HEARTBEAT every second (in ten slices, as the hub),
+//  decodes every STATE and answers
+//  each service it borrows with an empty MATCH at once: the least a hub
+//  must do for the same fleet, and the least latency an ask can see on
+//  this machine under it.
 //
 //  Exit 0 if the run completed (whatever the figures), 1 on a failure (no
 //  edge registered, a socket error, a child lost, interrupted), 2 on bad
@@ -165,6 +168,7 @@
 #define UNIFORM_SCALE      0x1.0p-53
 //  The null hub.
 #define NULL_HEARTBEAT_MS  1000
+#define NULL_BEAT_SLICES   10     // heartbeats go out in this many slices a beat
 #define NULL_LIVENESS      3
 #define NULL_HWM           1000
 #define NULL_BACKLOG       4096
@@ -1711,7 +1715,27 @@ static void null_on_message(void *arg, spw_msg_t *msg, int64_t now)
         return;
     }
     if (in.cmd == SPW_CMD_STATE) {
-        self->states++;   // decoded, and that is all
+        //  Decoded, and each service it borrows answered with an empty
+        //  MATCH: the least latency a hub can give an ask.
+        self->states++;
+        size_t offset = 0;
+        spw_service_figures_t figures;
+        while (spw_proto_next_figures(&in, &offset, &figures) == 1) {
+            if (figures.role != SPW_ROLE_BORROWER)
+                continue;
+            char service[SPW_MAX_SERVICE_LEN + 1];
+            size_t len = figures.service_len < SPW_MAX_SERVICE_LEN ? figures.service_len
+                                                                   : SPW_MAX_SERVICE_LEN;
+            memcpy(service, figures.service, len);
+            service[len] = '\0';
+            spw_msg_t out;
+            spw_msg_init(&out);
+            spw_msg_add_share(&out, &msg->frame[0]);
+            if (spw_proto_put_match(&out, service, 0, NULL, 0) == 0)
+                spw_msg_send(&out, self->router, ZMQ_DONTWAIT);
+            else
+                spw_msg_reset(&out);
+        }
         return;
     }
     if (in.cmd != SPW_CMD_REGISTER)
@@ -1726,10 +1750,15 @@ static void null_on_message(void *arg, spw_msg_t *msg, int64_t now)
     spw_msg_send(&out, self->router, ZMQ_DONTWAIT);
 }
 
-//  HEARTBEAT to every registered edge.
-static void null_beat(null_hub_t *self)
+//  HEARTBEAT to the registered edges of the next slice of the set: as the
+//  hub, in NULL_BEAT_SLICES small bursts a beat rather than one.
+static void null_beat(null_hub_t *self, size_t *cursor)
 {
-    for (size_t i = 0; i < self->size; i++) {
+    size_t slice = (self->size + NULL_BEAT_SLICES - 1) / NULL_BEAT_SLICES;
+    size_t end = *cursor + slice < self->size ? *cursor + slice : self->size;
+    size_t i = *cursor;
+    *cursor = end < self->size ? end : 0;
+    for (; i < end; i++) {
         if (!self->set[i].len)
             continue;
         spw_msg_t out;
@@ -1759,7 +1788,8 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
         return 1;
     }
     spw_drops_t drops = { .name = "control" };
-    int64_t next_beat = spw_clock_ms() + NULL_HEARTBEAT_MS;
+    int64_t next_beat = spw_clock_ms() + NULL_HEARTBEAT_MS / NULL_BEAT_SLICES;
+    size_t beat_cursor = 0;
     int rc = 0;
     while (!*stop) {
         int64_t now = spw_clock_ms();
@@ -1778,10 +1808,10 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
             break;
         }
         if (now >= next_beat) {
-            null_beat(&self);
-            next_beat += NULL_HEARTBEAT_MS;
+            null_beat(&self, &beat_cursor);
+            next_beat += NULL_HEARTBEAT_MS / NULL_BEAT_SLICES;
             if (next_beat <= now)
-                next_beat = now + NULL_HEARTBEAT_MS;
+                next_beat = now + NULL_HEARTBEAT_MS / NULL_BEAT_SLICES;
         }
     }
     fprintf(stderr, PROGRAM ": null hub: edges=%zu registered=%llu states=%llu dropped=%llu\n",

@@ -400,6 +400,54 @@ def test_match_pairs_borrower_and_lender_once_and_again_only_on_change():
             edge.close()
 
 
+def test_a_borrower_is_served_on_arrival_and_released_as_it_stops():
+    """A borrower that appears after a matching takes the spare that
+    matching left at once; one that stops is withdrawn at once where its
+    lender lends to others, and held (then ended) where it does not."""
+    with Cluster("hub-delta") as c:
+        hub = start_hub(c, "--heartbeat-ms", "300")
+        l, b1, b2 = FakeEdge(c, hub, "L"), FakeEdge(c, hub, "B1"), FakeEdge(c, hub, "B2")
+        for edge in (l, b1, b2):
+            check(edge.register()[1] == WELCOME, "%s not welcomed" % edge.name)
+        l.companions, b1.companions, b2.companions = [b1, b2], [l, b2], [l, b1]
+        l.services = figures(("echo", 10, 10, 0, 0, 1000))
+        b1.services = figures(("echo", 1, 0, 4, 1, 1000))
+        b2.services = figures(("echo", 1, 1, 0, 0, 1000))
+        check(next_match(b1, "echo")[1] == [("L", l.endpoint, BORROW_FROM, 4000)], "B1")
+        check(next_match(l, "echo")[1] == [("B1", b1.endpoint, LEND_TO, 4000)], "L")
+        before = status_json(hub)["counters"]
+        # B2 comes: L's spare serves it, and L hears both borrowers.
+        b2.services = figures(("echo", 1, 0, 3, 1, 1000))
+        check(next_match(b2, "echo")[1] == [("L", l.endpoint, BORROW_FROM, 3000)], "B2 came")
+        check(sorted(next_match(l, "echo")[1])
+              == [("B1", b1.endpoint, LEND_TO, 4000), ("B2", b2.endpoint, LEND_TO, 3000)],
+              "L should lend to both")
+        after = status_json(hub)["counters"]
+        check(after["served_at_once"] > before["served_at_once"]
+              and after["matchings"] - before["matchings"] <= 1,
+              "B2 should be served at once: %r -> %r" % (before, after))
+        # B2 stops: L lends to B1 still, so the match ends now, no hold.
+        b2.services = figures(("echo", 1, 1, 0, 0, 1000))
+        stopped = time.monotonic()
+        check(next_match(b2, "echo")[1] == [], "B2 should hear its match end")
+        check(next_match(l, "echo")[1] == [("B1", b1.endpoint, LEND_TO, 4000)],
+              "L should lend to B1 alone")
+        check(time.monotonic() - stopped < 0.6, "the end was held: %.2fs"
+              % (time.monotonic() - stopped))
+        check(status_json(hub)["counters"]["released_at_once"] > after["released_at_once"],
+              "B2 should be released at once")
+        # B1 stops: L lends to nobody else, so the match is held two
+        # heartbeats, then ends for both.
+        b1.services = figures(("echo", 1, 1, 0, 0, 1000))
+        stopped = time.monotonic()
+        check(no_match_for(b1, "echo", 0.3), "B1's match ended without its hold")
+        check(next_match(b1, "echo")[1] == [] and time.monotonic() - stopped >= 0.6,
+              "B1's match should end after its hold")
+        check(next_match(l, "echo")[1] == [], "L should hear the end")
+        for edge in (l, b1, b2):
+            edge.close()
+
+
 def test_garbage_on_both_sockets_does_not_kill_it():
     with Cluster("hub-garbage") as c:
         hub = start_hub(c)
@@ -557,6 +605,7 @@ if __name__ == "__main__":
         test_status_shows_the_figures_an_edge_reported,
         test_silent_edge_is_declared_dead_and_its_partners_are_told,
         test_match_pairs_borrower_and_lender_once_and_again_only_on_change,
+        test_a_borrower_is_served_on_arrival_and_released_as_it_stops,
         test_garbage_on_both_sockets_does_not_kill_it,
         test_top_refreshes_until_sigterm,
         test_status_is_paged_and_rate_limited_and_edges_are_heard_through_a_flood,
