@@ -57,6 +57,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include "spw_http.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -205,7 +207,14 @@ struct spw_hub_t {
     uint64_t sampled_messages, sampled_delegated;
     int64_t sampled_at;
     double messages_per_s, delegated_per_s;
+    spw_http_t *http;   // NULL: no http endpoint
+    //  How long the loop's turns take (a histogram, SPW_HUB_LOOP_BUCKETS).
+    uint64_t loop_buckets[5], loop_turns;
+    double loop_seconds;
 };
+
+//  The upper bounds (seconds) of the loop-turn histogram's buckets.
+static const double loop_bounds[] = { 0.0001, 0.001, 0.01, 0.1, 1.0 };
 
 //  Counts a dropped message and logs it unless one was logged recently.
 //  peer_frame is the frame naming the sender, or -1 when there is none.
@@ -1737,6 +1746,8 @@ static void on_state(void *arg, spw_msg_t *msg, int64_t now)
 
 //  Folds the messages and the delegated tasks of the last window into
 //  per-second rates for the status.
+static void publish_http(spw_hub_t *self, int64_t now);
+
 static void sample_messages(spw_hub_t *self, int64_t now)
 {
     uint64_t messages = self->stats.messages_in + self->stats.messages_out, delegated = 0;
@@ -1783,9 +1794,127 @@ static void tick(spw_hub_t *self, int64_t now)
         sweep_peers(self);   // some record went (evicted): its peer with it
     mark_all(self);
     rematch(self, now);
+    publish_http(self, now);
     //  Every service was told to every edge it concerns: nothing to retell.
     for (size_t i = 0; i < spw_peers_count(self->peers); i++)
         spw_peers_at(self->peers, i)->retell = false;
+}
+
+// -- The http endpoint ---------------------------------------------------------
+
+static void counter(spw_text_t *text, const char *name, const char *help, uint64_t value)
+{
+    spw_metric_head(text, name, "counter", help);
+    spw_text_printf(text, "%s %llu\n", name, (unsigned long long) value);
+}
+
+//  Publishes /metrics and /readyz (docs/operations.md lists every metric):
+//  once a heartbeat, from the loop, so that a request never waits on it.
+static void publish_http(spw_hub_t *self, int64_t now)
+{
+    if (!self->http)
+        return;
+    bool ready = now - self->started >= self->hold_ms;
+    const char *readiness = ready ? "ready: it has heard its edges for one liveness\n"
+                                  : "not ready: waiting one liveness to hear its edges\n";
+    spw_http_publish(self->http, "/readyz", ready ? 200 : 503, "text/plain; charset=utf-8",
+                     readiness, strlen(readiness));
+    size_t alive = 0, dead = 0, draining = 0;
+    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
+        const spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
+        alive += edge->alive && !edge->draining;
+        draining += edge->alive && edge->draining;
+        dead += !edge->alive;
+    }
+    spw_text_t text = { 0 };
+    spw_metric_head(&text, "spillway_hub_edges", "gauge", "Edges the hub tracks, by state.");
+    spw_text_printf(&text,
+                    "spillway_hub_edges{state=\"alive\"} %zu\n"
+                    "spillway_hub_edges{state=\"draining\"} %zu\n"
+                    "spillway_hub_edges{state=\"dead\"} %zu\n",
+                    alive, draining, dead);
+    counter(&text, "spillway_hub_registrations_total", "Edges registered.",
+            self->stats.registered);
+    counter(&text, "spillway_hub_registrations_refused_total", "Registrations refused.",
+            self->stats.refused);
+    counter(&text, "spillway_hub_edges_left_total", "Edges that said goodbye.",
+            self->stats.left);
+    counter(&text, "spillway_hub_edges_died_total", "Edges declared dead (silent).",
+            self->stats.died);
+    counter(&text, "spillway_hub_matchings_total", "Matchings of one service.",
+            self->stats.matchings);
+    counter(&text, "spillway_hub_borrowers_served_at_once_total",
+            "Borrowers served on arrival from what the last matching left.",
+            self->stats.served_at_once);
+    counter(&text, "spillway_hub_borrowers_released_at_once_total",
+            "Borrowers released from their pairs as they stopped.",
+            self->stats.released_at_once);
+    spw_metric_head(&text, "spillway_hub_messages_sent_total", "counter",
+                    "Messages sent to edges, by kind.");
+    spw_text_printf(&text,
+                    "spillway_hub_messages_sent_total{kind=\"match\"} %llu\n"
+                    "spillway_hub_messages_sent_total{kind=\"member\"} %llu\n"
+                    "spillway_hub_messages_sent_total{kind=\"any\"} %llu\n",
+                    (unsigned long long) self->stats.matches,
+                    (unsigned long long) self->stats.members,
+                    (unsigned long long) self->stats.messages_out);
+    spw_metric_head(&text, "spillway_hub_messages_received_total", "counter",
+                    "Messages received from edges and tools, by kind.");
+    spw_text_printf(&text,
+                    "spillway_hub_messages_received_total{kind=\"state\"} %llu\n"
+                    "spillway_hub_messages_received_total{kind=\"any\"} %llu\n",
+                    (unsigned long long) self->stats.states,
+                    (unsigned long long) self->stats.messages_in);
+    spw_metric_head(&text, "spillway_hub_messages_dropped_total", "counter",
+                    "Messages dropped as malformed or not allowed, by socket.");
+    spw_text_printf(&text,
+                    "spillway_hub_messages_dropped_total{socket=\"control\"} %llu\n"
+                    "spillway_hub_messages_dropped_total{socket=\"state\"} %llu\n",
+                    (unsigned long long) self->control_drops.count,
+                    (unsigned long long) self->state_drops.count);
+    counter(&text, "spillway_hub_forbidden_total", "Messages refused by CURVE role.",
+            self->stats.forbidden);
+    spw_metric_head(&text, "spillway_hub_connections", "gauge",
+                    "Connections open on the hub's sockets.");
+    spw_text_printf(&text, "spillway_hub_connections %zu\n",
+                    spw_connections_open(self->listeners[0])
+                        + spw_connections_open(self->listeners[1]));
+    spw_metric_head(&text, "spillway_hub_messages_per_delegated_task", "gauge",
+                    "Hub messages per task delegated between edges, over the last second.");
+    spw_text_printf(&text, "spillway_hub_messages_per_delegated_task %.3f\n",
+                    self->delegated_per_s > 0 ? self->messages_per_s / self->delegated_per_s
+                                              : 0.0);
+    spw_metric_head(&text, "spillway_hub_loop_turn_seconds", "histogram",
+                    "How long each turn of the hub's loop takes (its work after a wakeup).");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < sizeof loop_bounds / sizeof loop_bounds[0]; b++) {
+        cumulative += self->loop_buckets[b];
+        spw_text_printf(&text, "spillway_hub_loop_turn_seconds_bucket{le=\"%g\"} %llu\n",
+                        loop_bounds[b], (unsigned long long) cumulative);
+    }
+    spw_text_printf(&text,
+                    "spillway_hub_loop_turn_seconds_bucket{le=\"+Inf\"} %llu\n"
+                    "spillway_hub_loop_turn_seconds_sum %.6f\n"
+                    "spillway_hub_loop_turn_seconds_count %llu\n",
+                    (unsigned long long) self->loop_turns, self->loop_seconds,
+                    (unsigned long long) self->loop_turns);
+    if (!text.failed)
+        spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
+                         text.data, text.len);
+    spw_text_free(&text);
+}
+
+//  Counts one turn of the loop that took us microseconds.
+static void count_turn(spw_hub_t *self, int64_t us)
+{
+    double seconds = (double) us / 1e6;
+    size_t b = 0;
+    while (b < sizeof loop_bounds / sizeof loop_bounds[0] && seconds > loop_bounds[b])
+        b++;
+    if (b < sizeof loop_bounds / sizeof loop_bounds[0])
+        self->loop_buckets[b]++;
+    self->loop_turns++;
+    self->loop_seconds += seconds;
 }
 
 //  Sends HEARTBEAT to the next slice of the peers' slots: each live edge
@@ -1894,6 +2023,24 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         return NULL;
     }
     self->started = spw_clock_ms();
+    if (*config->http) {
+        //  With keys, the endpoint would show the cluster to anyone: it
+        //  wants a token then.
+        char token[256] = "";
+        if (*config->curve_dir && !*config->http_token_file) {
+            snprintf(err, errlen, "with curve_dir set, http needs http_token_file");
+            spw_hub_destroy(&self);
+            return NULL;
+        }
+        if ((*config->http_token_file
+             && spw_http_read_token(config->http_token_file, token, sizeof token, err, errlen)
+                    != 0)
+            || !(self->http = spw_http_start(config->http, token, err, errlen))) {
+            spw_hub_destroy(&self);
+            return NULL;
+        }
+        publish_http(self, self->started);
+    }
     self->next_tick = self->started + config->heartbeat_ms;
     self->next_slice = self->started + slice_ms(self);
     self->status_tokens = SPW_HUB_STATUS_PER_S;
@@ -1906,8 +2053,10 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
 int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
 {
     spw_log(SPW_LOG_INFO, "started",
-            "control=%s state=%s state_advertise=%s policy=%s heartbeat_ms=%lld liveness=%lld",
+            "control=%s state=%s state_advertise=%s http=%s policy=%s heartbeat_ms=%lld "
+            "liveness=%lld",
             self->config.control, self->config.state, self->state_endpoint,
+            *self->config.http ? self->config.http : "off",
             spw_policy_name(self->policy), (long long) self->config.heartbeat_ms,
             (long long) self->config.liveness);
     zmq_pollitem_t items[] = {
@@ -1931,6 +2080,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             break;
         }
         now = spw_clock_ms();
+        int64_t turn = spw_clock_us();
         for (size_t l = 0; l < 2; l++)
             if (items[2 + l].revents & ZMQ_POLLIN)
                 spw_connections_on_events(self->listeners[l], now);
@@ -1957,6 +2107,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         }
         if (self->dirty_count && now >= self->next_match)
             rematch(self, now);
+        count_turn(self, spw_clock_us() - turn);
     }
     spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",
             spw_capacity_count(self->capacity), (unsigned long long) self->stats.registered,
@@ -1987,6 +2138,7 @@ void spw_hub_destroy(spw_hub_t **self_p)
     free(self->pairs);
     free(self->entries);
     free(self->fresh);
+    spw_http_stop(&self->http);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
     else if (self->ctx)

@@ -225,6 +225,18 @@ static void sift_down(lender_t *heap, size_t count, size_t at,
     }
 }
 
+//  Sifts heap[at] up the heap; returns where it came to rest.
+static size_t sift_up(lender_t *heap, size_t at, int (*before)(const void *, const void *))
+{
+    while (at > 0 && before(&heap[at], &heap[(at - 1) / 2]) < 0) {
+        lender_t swap = heap[at];
+        heap[at] = heap[(at - 1) / 2];
+        heap[(at - 1) / 2] = swap;
+        at = (at - 1) / 2;
+    }
+    return at;
+}
+
 //  Orders the lenders by the policy. The random order is drawn at once;
 //  the others are a heap from which lender_at takes the lenders in order
 //  as the passes need them, so that a matching that serves every borrower
@@ -542,12 +554,7 @@ static void spare_drop(spw_match_spare_t *self, size_t at)
         self->lenders[at] = self->lenders[last];
         self->lenders[last] = swap;
         //  The one moved in may belong above or below.
-        while (at > 0 && self->before(&self->lenders[at], &self->lenders[(at - 1) / 2]) < 0) {
-            swap = self->lenders[at];
-            self->lenders[at] = self->lenders[(at - 1) / 2];
-            self->lenders[(at - 1) / 2] = swap;
-            at = (at - 1) / 2;
-        }
+        at = sift_up(self->lenders, at, self->before);
         sift_down(self->lenders, self->count, at, self->before);
     }
 }
@@ -579,13 +586,7 @@ static void spare_restore(spw_match_spare_t *self, size_t skipped)
             self->lenders[at] = self->lenders[self->count];
             self->lenders[self->count] = swap;
         }
-        at = self->count++;
-        while (at > 0 && self->before(&self->lenders[at], &self->lenders[(at - 1) / 2]) < 0) {
-            lender_t swap = self->lenders[at];
-            self->lenders[at] = self->lenders[(at - 1) / 2];
-            self->lenders[(at - 1) / 2] = swap;
-            at = (at - 1) / 2;
-        }
+        sift_up(self->lenders, self->count++, self->before);
     }
 }
 

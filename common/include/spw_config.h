@@ -102,6 +102,8 @@ typedef struct {
     int64_t max_connections;  // per bound socket
     int64_t max_services;
     char curve_dir[SPW_PATH_MAX];  // empty: plaintext
+    char http[SPW_ENDPOINT_MAX];   // HOST:PORT of /metrics, /healthz, /readyz; empty: off
+    char http_token_file[SPW_PATH_MAX];  // the bearer token the endpoint wants; empty: none
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t
 } spw_hub_config_t;

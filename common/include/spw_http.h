@@ -1,0 +1,74 @@
+//  spw_http.h: the read-only HTTP endpoint of a hub or an edge (/metrics,
+//  /healthz, /readyz; docs/operations.md).
+//
+//  The loop never serves a request. It publishes documents (the metrics
+//  text, whether it is ready) whenever it likes, as copies; libmicrohttpd
+//  serves the last published copy from its own thread. So a slow, hostile
+//  or numerous HTTP client costs that thread, never the loop: the loop's
+//  only work is rendering and a copy under a mutex that no request holds
+//  for longer than a copy.
+//
+//  Bounds: SPW_HTTP_MAX_CONNECTIONS connections at once (SPW_HTTP_PER_IP
+//  from one address), SPW_HTTP_TIMEOUT_S of silence closes one, request
+//  headers beyond SPW_HTTP_REQUEST_BYTES are refused, a document is at
+//  most SPW_HTTP_MAX_DOCUMENT bytes. GET and HEAD only, no request body.
+
+#ifndef SPW_HTTP_H_INCLUDED
+#define SPW_HTTP_H_INCLUDED
+
+#include <stddef.h>
+
+#define SPW_HTTP_MAX_CONNECTIONS 32
+#define SPW_HTTP_PER_IP          8
+#define SPW_HTTP_TIMEOUT_S       10
+#define SPW_HTTP_REQUEST_BYTES   16384
+#define SPW_HTTP_MAX_DOCUMENT    (8u << 20)
+#define SPW_HTTP_MAX_PATHS       8
+
+typedef struct spw_http_t spw_http_t;
+
+//  Reads "HOST:PORT" (HOST an IPv4 address, or localhost; PORT 1 to
+//  65535). 0, or -1 with a one-line reason in err.
+int spw_http_parse(const char *listen, char *host, size_t host_size, unsigned *port, char *err,
+                   size_t errlen);
+
+//  Starts serving at listen ("HOST:PORT"). With a token (not NULL or
+//  empty), every path but /healthz wants "Authorization: Bearer TOKEN".
+//  NULL with a reason in err if listen is malformed or cannot be bound.
+spw_http_t *spw_http_start(const char *listen, const char *token, char *err, size_t errlen);
+
+//  Stops serving (waits for its thread) and frees; nulls the pointer. Safe
+//  on NULL.
+void spw_http_stop(spw_http_t **self_p);
+
+//  Serves body[0, len) (copied) at path with the status and content type,
+//  replacing what was there. -1 if out of memory, the document is too
+//  large or the table of paths is full (what was there stays).
+int spw_http_publish(spw_http_t *self, const char *path, unsigned status, const char *type,
+                     const char *body, size_t len);
+
+//  Reads the first line of path (trailing spaces and the newline cut) as
+//  a token into token. 0, or -1 with a one-line reason (no file, empty,
+//  longer than size - 1).
+int spw_http_read_token(const char *path, char *token, size_t size, char *err, size_t errlen);
+
+//  A text document grown as it is written (the metrics page). failed is
+//  set once out of memory; the text written before stays.
+typedef struct {
+    char *data;
+    size_t len, size;
+    int failed;
+} spw_text_t;
+
+void spw_text_printf(spw_text_t *text, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+void spw_text_free(spw_text_t *text);
+
+//  A Prometheus metric's "# HELP" and "# TYPE" lines.
+void spw_metric_head(spw_text_t *text, const char *name, const char *type, const char *help);
+
+//  Requests answered, and refused (unknown path, method, token), since start.
+void spw_http_counts(spw_http_t *self, unsigned long long *answered,
+                     unsigned long long *refused);
+
+#endif

@@ -1,0 +1,299 @@
+//  http.c: the read-only HTTP endpoint (see spw_http.h), on libmicrohttpd.
+//
+//  One epoll thread of libmicrohttpd's serves every connection; what it
+//  serves is a table of documents the loop replaces whole under a mutex.
+//  A request copies its document under that mutex and sends the copy, so
+//  the loop waits at most for one copy, never for a client.
+
+#include "spw_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char path[64];
+    unsigned status;
+    char type[64];
+    char *body;
+    size_t len;
+} document_t;
+
+struct spw_http_t {
+    struct MHD_Daemon *daemon;
+    pthread_mutex_t lock;
+    document_t documents[SPW_HTTP_MAX_PATHS];
+    size_t count;
+    char *token;   // NULL: none wanted
+    unsigned long long answered, refused;
+};
+
+int spw_http_parse(const char *listen, char *host, size_t host_size, unsigned *port, char *err,
+                   size_t errlen)
+{
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    if (!colon || colon == listen || (size_t) (colon - listen) >= host_size) {
+        snprintf(err, errlen, "http must be HOST:PORT (an IPv4 address or localhost), got '%s'",
+                 listen ? listen : "");
+        return -1;
+    }
+    memcpy(host, listen, (size_t) (colon - listen));
+    host[colon - listen] = '\0';
+    char *end = NULL;
+    unsigned long value = strtoul(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || value == 0 || value > 65535) {
+        snprintf(err, errlen, "http port must be 1 to 65535, got '%s'", colon + 1);
+        return -1;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, host_size, "127.0.0.1");
+    struct in_addr addr;
+    if (inet_pton(AF_INET, host, &addr) != 1) {
+        snprintf(err, errlen, "http host must be an IPv4 address or localhost, got '%s'", host);
+        return -1;
+    }
+    *port = (unsigned) value;
+    return 0;
+}
+
+//  True if the two strings are equal, in time that depends on their
+//  lengths only (a token is not guessed byte by byte).
+static bool same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char) (a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *connection, unsigned status,
+                              const char *type, const char *body, size_t len)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_MUST_COPY);
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result rc = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+static enum MHD_Result refuse(spw_http_t *self, struct MHD_Connection *connection,
+                              unsigned status, const char *why)
+{
+    pthread_mutex_lock(&self->lock);
+    self->refused++;
+    pthread_mutex_unlock(&self->lock);
+    return answer(connection, status, "text/plain; charset=utf-8", why, strlen(why));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **state)
+{
+    (void) version;
+    (void) upload_data;
+    (void) state;
+    spw_http_t *self = cls;
+    if (*upload_data_size)
+        return refuse(self, connection, MHD_HTTP_CONTENT_TOO_LARGE, "no request body here\n");
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return refuse(self, connection, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or HEAD only\n");
+    if (strcmp(url, "/healthz") == 0) {
+        pthread_mutex_lock(&self->lock);
+        self->answered++;
+        pthread_mutex_unlock(&self->lock);
+        return answer(connection, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3);
+    }
+    if (self->token) {
+        const char *given =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!given || strncmp(given, "Bearer ", 7) != 0 || !same_secret(given + 7, self->token))
+            return refuse(self, connection, MHD_HTTP_UNAUTHORIZED,
+                          "this endpoint wants Authorization: Bearer TOKEN (http_token_file)\n");
+    }
+    enum MHD_Result rc = MHD_NO;
+    bool found = false;
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->count && !found; i++) {
+        document_t *doc = &self->documents[i];
+        if (strcmp(doc->path, url) == 0) {
+            found = true;
+            self->answered++;
+            rc = answer(connection, doc->status, doc->type, doc->body, doc->len);
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (!found)
+        return refuse(self, connection, MHD_HTTP_NOT_FOUND, "no such path\n");
+    return rc;
+}
+
+spw_http_t *spw_http_start(const char *listen, const char *token, char *err, size_t errlen)
+{
+    char host[64];
+    unsigned port;
+    if (spw_http_parse(listen, host, sizeof host, &port, err, errlen) != 0)
+        return NULL;
+    spw_http_t *self = calloc(1, sizeof *self);
+    if (!self || pthread_mutex_init(&self->lock, NULL) != 0) {
+        free(self);
+        snprintf(err, errlen, "out of memory for the http endpoint");
+        return NULL;
+    }
+    if (token && *token && !(self->token = strdup(token))) {
+        spw_http_stop(&self);
+        snprintf(err, errlen, "out of memory for the http endpoint");
+        return NULL;
+    }
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+    inet_pton(AF_INET, host, &addr.sin_addr);
+    self->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD, (uint16_t) port, NULL, NULL, on_request, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) SPW_HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) SPW_HTTP_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) SPW_HTTP_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) SPW_HTTP_REQUEST_BYTES,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf(err, errlen, "cannot serve http at %s:%u (in use, or not an address here)", host,
+                 port);
+        spw_http_stop(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void spw_http_stop(spw_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    spw_http_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    for (size_t i = 0; i < self->count; i++)
+        free(self->documents[i].body);
+    free(self->token);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+int spw_http_publish(spw_http_t *self, const char *path, unsigned status, const char *type,
+                     const char *body, size_t len)
+{
+    if (!self || len > SPW_HTTP_MAX_DOCUMENT || strlen(path) >= sizeof self->documents[0].path
+        || strlen(type) >= sizeof self->documents[0].type)
+        return -1;
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, body, len);
+    int rc = 0;
+    pthread_mutex_lock(&self->lock);
+    document_t *doc = NULL;
+    for (size_t i = 0; i < self->count && !doc; i++)
+        if (strcmp(self->documents[i].path, path) == 0)
+            doc = &self->documents[i];
+    if (!doc && self->count < SPW_HTTP_MAX_PATHS) {
+        doc = &self->documents[self->count++];
+        snprintf(doc->path, sizeof doc->path, "%s", path);
+        doc->body = NULL;
+    }
+    if (doc) {
+        free(doc->body);
+        doc->body = copy;
+        doc->len = len;
+        doc->status = status;
+        snprintf(doc->type, sizeof doc->type, "%s", type);
+    }
+    else
+        rc = -1;
+    pthread_mutex_unlock(&self->lock);
+    if (rc != 0)
+        free(copy);
+    return rc;
+}
+
+int spw_http_read_token(const char *path, char *token, size_t size, char *err, size_t errlen)
+{
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        snprintf(err, errlen, "cannot read http_token_file %s", path);
+        return -1;
+    }
+    char line[1024];
+    bool read = fgets(line, sizeof line, file) != NULL;
+    fclose(file);
+    size_t len = read ? strcspn(line, "\r\n") : 0;
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len >= size) {
+        snprintf(err, errlen, "http_token_file %s must hold a token of 1 to %zu bytes on its "
+                 "first line", path, size - 1);
+        return -1;
+    }
+    memcpy(token, line, len);
+    token[len] = '\0';
+    return 0;
+}
+
+void spw_text_printf(spw_text_t *text, const char *format, ...)
+{
+    for (int pass = 0; pass < 2 && !text->failed; pass++) {
+        va_list args;
+        va_start(args, format);
+        size_t room = text->size - text->len;
+        int n = vsnprintf(text->data ? text->data + text->len : NULL, room, format, args);
+        va_end(args);
+        if (n < 0) {
+            text->failed = 1;
+            return;
+        }
+        if ((size_t) n < room) {
+            text->len += (size_t) n;
+            return;
+        }
+        size_t size = text->size ? text->size : 4096;
+        while (size < text->len + (size_t) n + 1)
+            size *= 2;
+        char *grown = realloc(text->data, size);
+        if (!grown) {
+            text->failed = 1;
+            return;
+        }
+        text->data = grown;
+        text->size = size;
+    }
+}
+
+void spw_text_free(spw_text_t *text)
+{
+    free(text->data);
+    *text = (spw_text_t) { 0 };
+}
+
+void spw_metric_head(spw_text_t *text, const char *name, const char *type, const char *help)
+{
+    spw_text_printf(text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void spw_http_counts(spw_http_t *self, unsigned long long *answered,
+                     unsigned long long *refused)
+{
+    pthread_mutex_lock(&self->lock);
+    *answered = self->answered;
+    *refused = self->refused;
+    pthread_mutex_unlock(&self->lock);
+}
