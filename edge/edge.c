@@ -28,10 +28,12 @@
 
 #include "cloud.h"
 #include "hublink.h"
+#include "metrics.h"
 #include "life.h"
 
 #include "spw_clock.h"
 #include "spw_daemon.h"
+#include "spw_http.h"
 #include "spw_log.h"
 #include "spw_proto.h"
 #include "spw_socket.h"
@@ -1117,6 +1119,7 @@ static void tick(spw_edge_t *self, int64_t now)
         spw_proto_put_heartbeat(&out);
         spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
     }
+    spw_edge_publish_http(self, now);
 }
 
 static void expire_tasks(spw_edge_t *self, int64_t now)
@@ -1136,29 +1139,6 @@ static void expire_tasks(spw_edge_t *self, int64_t now)
 }
 
 typedef struct {
-    char *buf;
-    size_t size;
-    size_t len;
-} spw_text_t;
-
-static void text_add(spw_text_t *text, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void text_add(spw_text_t *text, const char *fmt, ...)
-{
-    if (text->len >= text->size)
-        return;
-    va_list args;
-    va_start(args, fmt);
-    int n = vsnprintf(text->buf + text->len, text->size - text->len, fmt, args);
-    va_end(args);
-    if (n > 0)
-        text->len += (size_t) n;
-    if (text->len > text->size - 1)
-        text->len = text->size - 1;
-}
-
-typedef struct {
     spw_text_t *text;
     spw_edge_t *edge;
 } spw_stats_pass_t;
@@ -1167,7 +1147,7 @@ static void add_service_stats(spw_service_t *service, void *arg)
 {
     spw_stats_pass_t *pass = arg;
     spw_credit_t *credit = pass->edge->credit;
-    text_add(pass->text,
+    spw_text_printf(pass->text,
              "service=%s workers=%zu slots=%zu idle=%zu queued=%zu running=%zu delegated=%zu "
              "done=%llu lent=%zu prefetched=%zu credit_out=%u credit_held=%u\n",
              service->name, service->workers, service->slots, service->idle,
@@ -1196,9 +1176,8 @@ static uint64_t refused_connections(const spw_edge_t *self)
 static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t kind,
                          uint64_t request_id, int64_t now)
 {
-    char buf[8192];
-    spw_text_t text = { buf, sizeof buf, 0 };
-    text_add(&text,
+    spw_text_t text = { 0 };
+    spw_text_printf(&text,
              "schema=%d edge=%s uptime_ms=%lld workers=%zu tasks=%zu accepted=%llu done=%llu "
              "task_errors=%llu timeouts=%llu failed=%llu overloaded=%llu no_service=%llu "
              "bad_requests=%llu too_large=%llu forbidden=%llu handshakes_refused=%llu "
@@ -1236,9 +1215,14 @@ static void answer_stats(spw_edge_t *self, zmq_msg_t *client, spw_client_kind_t 
     spw_pool_each_service(self->pool, add_service_stats, &pass);
     spw_msg_t body;
     spw_msg_init(&body);
-    spw_msg_add_mem(&body, buf, text.len);
-    send_reply(self, client, kind, request_id, SPW_STATUS_OK, 0, &body, 0, 1, NULL);
+    if (text.failed)
+        spw_msg_add_mem(&body, "out of memory\n", 14);
+    else
+        spw_msg_add_mem(&body, text.data, text.len);
+    send_reply(self, client, kind, request_id, text.failed ? SPW_STATUS_FAILED : SPW_STATUS_OK, 0,
+               &body, 0, 1, NULL);
     spw_msg_reset(&body);
+    spw_text_free(&text);
 }
 
 spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errlen)
@@ -1319,6 +1303,15 @@ spw_edge_t *spw_edge_new(const spw_edge_config_t *config, char *err, size_t errl
         return NULL;
     }
     self->started = spw_clock_ms();
+    if (*config->http) {
+        self->http = spw_http_open(config->http, config->http_token_file, *config->curve_dir,
+                                   err, errlen);
+        if (!self->http) {
+            spw_edge_destroy(&self);
+            return NULL;
+        }
+        spw_edge_publish_http(self, self->started);
+    }
     self->next_heartbeat = self->started + config->heartbeat_ms;
     return self;
 }
@@ -1352,9 +1345,11 @@ static void on_peer(void *arg, spw_msg_t *msg, int64_t now)
 
 int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
 {
-    spw_log(SPW_LOG_INFO, "started", "frontend=%s backend=%s cloud=%s hub=%s default_service=%s",
+    spw_log(SPW_LOG_INFO, "started",
+            "frontend=%s backend=%s cloud=%s hub=%s http=%s default_service=%s",
             self->config.frontend, self->config.backend, self->cloud ? self->config.cloud : "-",
-            self->control ? self->config.hub : "-", self->config.default_service);
+            self->control ? self->config.hub : "-", *self->config.http ? self->config.http : "off",
+            self->config.default_service);
     int rc = 0;
     sig_atomic_t signals = 0;
     while (!self->fatal) {
@@ -1514,6 +1509,7 @@ void spw_edge_destroy(spw_edge_t **self_p)
     spw_clients_destroy(&self->clients);
     spw_clients_destroy(&self->key_slots);
     spw_pool_destroy(&self->pool);
+    spw_http_stop(&self->http);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
     else if (self->ctx)

@@ -72,6 +72,7 @@ struct spw_edge_t {
     spw_edge_config_t config;
     void *ctx;
     spw_curve_t *curve;            // NULL: plaintext (no curve_dir)
+    struct spw_http_t *http;       // NULL: no http endpoint (metrics.c)
     spw_curve_keys_t curve_keys;   // this edge's keys, to serve with
     void *frontend;
     void *backend;

@@ -1802,12 +1802,6 @@ static void tick(spw_hub_t *self, int64_t now)
 
 // -- The http endpoint ---------------------------------------------------------
 
-static void counter(spw_text_t *text, const char *name, const char *help, uint64_t value)
-{
-    spw_metric_head(text, name, "counter", help);
-    spw_text_printf(text, "%s %llu\n", name, (unsigned long long) value);
-}
-
 //  Publishes /metrics and /readyz (docs/operations.md lists every metric):
 //  once a heartbeat, from the loop, so that a request never waits on it.
 static void publish_http(spw_hub_t *self, int64_t now)
@@ -1833,20 +1827,20 @@ static void publish_http(spw_hub_t *self, int64_t now)
                     "spillway_hub_edges{state=\"draining\"} %zu\n"
                     "spillway_hub_edges{state=\"dead\"} %zu\n",
                     alive, draining, dead);
-    counter(&text, "spillway_hub_registrations_total", "Edges registered.",
+    spw_metric_counter(&text, "spillway_hub_registrations_total", "Edges registered.",
             self->stats.registered);
-    counter(&text, "spillway_hub_registrations_refused_total", "Registrations refused.",
+    spw_metric_counter(&text, "spillway_hub_registrations_refused_total", "Registrations refused.",
             self->stats.refused);
-    counter(&text, "spillway_hub_edges_left_total", "Edges that said goodbye.",
+    spw_metric_counter(&text, "spillway_hub_edges_left_total", "Edges that said goodbye.",
             self->stats.left);
-    counter(&text, "spillway_hub_edges_died_total", "Edges declared dead (silent).",
+    spw_metric_counter(&text, "spillway_hub_edges_died_total", "Edges declared dead (silent).",
             self->stats.died);
-    counter(&text, "spillway_hub_matchings_total", "Matchings of one service.",
+    spw_metric_counter(&text, "spillway_hub_matchings_total", "Matchings of one service.",
             self->stats.matchings);
-    counter(&text, "spillway_hub_borrowers_served_at_once_total",
+    spw_metric_counter(&text, "spillway_hub_borrowers_served_at_once_total",
             "Borrowers served on arrival from what the last matching left.",
             self->stats.served_at_once);
-    counter(&text, "spillway_hub_borrowers_released_at_once_total",
+    spw_metric_counter(&text, "spillway_hub_borrowers_released_at_once_total",
             "Borrowers released from their pairs as they stopped.",
             self->stats.released_at_once);
     spw_metric_head(&text, "spillway_hub_messages_sent_total", "counter",
@@ -1872,7 +1866,7 @@ static void publish_http(spw_hub_t *self, int64_t now)
                     "spillway_hub_messages_dropped_total{socket=\"state\"} %llu\n",
                     (unsigned long long) self->control_drops.count,
                     (unsigned long long) self->state_drops.count);
-    counter(&text, "spillway_hub_forbidden_total", "Messages refused by CURVE role.",
+    spw_metric_counter(&text, "spillway_hub_forbidden_total", "Messages refused by CURVE role.",
             self->stats.forbidden);
     spw_metric_head(&text, "spillway_hub_connections", "gauge",
                     "Connections open on the hub's sockets.");
@@ -2024,18 +2018,9 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     }
     self->started = spw_clock_ms();
     if (*config->http) {
-        //  With keys, the endpoint would show the cluster to anyone: it
-        //  wants a token then.
-        char token[256] = "";
-        if (*config->curve_dir && !*config->http_token_file) {
-            snprintf(err, errlen, "with curve_dir set, http needs http_token_file");
-            spw_hub_destroy(&self);
-            return NULL;
-        }
-        if ((*config->http_token_file
-             && spw_http_read_token(config->http_token_file, token, sizeof token, err, errlen)
-                    != 0)
-            || !(self->http = spw_http_start(config->http, token, err, errlen))) {
+        self->http = spw_http_open(config->http, config->http_token_file, *config->curve_dir,
+                                   err, errlen);
+        if (!self->http) {
             spw_hub_destroy(&self);
             return NULL;
         }

@@ -83,6 +83,8 @@ typedef struct {
     int64_t lender_stall_ms;  // 0: never
     int64_t drain_timeout_ms;
     char curve_dir[SPW_PATH_MAX];  // empty: plaintext
+    char http[SPW_ENDPOINT_MAX];   // HOST:PORT of /metrics, /healthz, /readyz; empty: off
+    char http_token_file[SPW_PATH_MAX];  // the bearer token the endpoint wants; empty: none
     int log_level;   // spw_log_level_t
     int log_format;  // spw_log_format_t
 } spw_edge_config_t;

@@ -37,6 +37,12 @@ int spw_http_parse(const char *listen, char *host, size_t host_size, unsigned *p
 //  NULL with a reason in err if listen is malformed or cannot be bound.
 spw_http_t *spw_http_start(const char *listen, const char *token, char *err, size_t errlen);
 
+//  A daemon's endpoint from its settings: http (HOST:PORT) and
+//  token_file (may be empty); keyed (curve_dir set) wants a token file,
+//  as the endpoint would show the cluster to anyone. NULL with a reason.
+spw_http_t *spw_http_open(const char *http, const char *token_file, int keyed, char *err,
+                          size_t errlen);
+
 //  Stops serving (waits for its thread) and frees; nulls the pointer. Safe
 //  on NULL.
 void spw_http_stop(spw_http_t **self_p);
@@ -66,6 +72,10 @@ void spw_text_free(spw_text_t *text);
 
 //  A Prometheus metric's "# HELP" and "# TYPE" lines.
 void spw_metric_head(spw_text_t *text, const char *name, const char *type, const char *help);
+
+//  A counter without labels: its head and its one sample.
+void spw_metric_counter(spw_text_t *text, const char *name, const char *help,
+                        unsigned long long value);
 
 //  Requests answered, and refused (unknown path, method, token), since start.
 void spw_http_counts(spw_http_t *self, unsigned long long *answered,

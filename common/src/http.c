@@ -175,6 +175,19 @@ spw_http_t *spw_http_start(const char *listen, const char *token, char *err, siz
     return self;
 }
 
+spw_http_t *spw_http_open(const char *http, const char *token_file, int keyed, char *err,
+                          size_t errlen)
+{
+    char token[256] = "";
+    if (keyed && !*token_file) {
+        snprintf(err, errlen, "with curve_dir set, http needs http_token_file");
+        return NULL;
+    }
+    if (*token_file && spw_http_read_token(token_file, token, sizeof token, err, errlen) != 0)
+        return NULL;
+    return spw_http_start(http, token, err, errlen);
+}
+
 void spw_http_stop(spw_http_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -287,6 +300,13 @@ void spw_text_free(spw_text_t *text)
 void spw_metric_head(spw_text_t *text, const char *name, const char *type, const char *help)
 {
     spw_text_printf(text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void spw_metric_counter(spw_text_t *text, const char *name, const char *help,
+                        unsigned long long value)
+{
+    spw_metric_head(text, name, "counter", help);
+    spw_text_printf(text, "%s %llu\n", name, value);
 }
 
 void spw_http_counts(spw_http_t *self, unsigned long long *answered,

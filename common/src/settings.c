@@ -80,6 +80,13 @@ const spw_key_t spw_edge_keys[] = {
       .help = "how long a draining edge (SIGTERM, spillway drain) waits for its tasks before it stops" },
     { .name = "curve_dir", STR(curve_dir, SPW_KEY_STRING, .optional = true, .default_value = ""),
       .help = "the cluster's keys (spillway keygen): CURVE on every link; empty: plaintext" },
+    { .name = "http", STR(http, SPW_KEY_STRING, .optional = true, .default_value = ""),
+      .help = "serve /metrics, /healthz and /readyz (read-only) at HOST:PORT, e.g. "
+              "127.0.0.1:9555; empty: off" },
+    { .name = "http_token_file",
+      STR(http_token_file, SPW_KEY_STRING, .optional = true, .default_value = ""),
+      .help = "a file whose first line is the bearer token http wants (but for /healthz); "
+              "required with curve_dir" },
     { .name = "log_level", .type = SPW_KEY_ENUM, .offset = offsetof(spw_edge_config_t, log_level),
       .choices = log_levels, .default_value = "info",
       .help = "debug, info, warning or error" },

@@ -10,7 +10,9 @@ The native client here is written from docs/protocol.md alone, in Python, as
 a second implementation of the protocol.
 """
 
+import http.client
 import os
+import re
 import shutil
 import signal
 import struct
@@ -237,6 +239,42 @@ def run(tests):
             print("FAIL %s: %s: %s" % (test.__name__, type(e).__name__, e), flush=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+def http_get(port, path, token=None, method="GET"):
+    """(status, body) of one request to an http endpoint on 127.0.0.1;
+    TestFailure if nothing answers (so that wait_for waits)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    try:
+        conn.request(method, path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    except OSError as e:
+        raise TestFailure("http://127.0.0.1:%d%s: %s" % (port, path, e))
+    finally:
+        conn.close()
+
+
+METRIC_LINE = re.compile(r'^([a-z_:][a-z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? '
+                         r'(-?[0-9.e+-]+|\+Inf|NaN)$')
+
+
+def metrics_of(text):
+    """{sample: value} of a Prometheus text page, checking its form: each
+    metric has HELP and TYPE before its samples, each sample line parses."""
+    samples, declared = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            declared.add(line.split()[2])
+            continue
+        match = METRIC_LINE.match(line)
+        check(match is not None, "not a sample line: %r" % line)
+        name = match.group(1)
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        check(name in declared or base in declared, "%s has no HELP/TYPE before it" % name)
+        samples[name + (match.group(2) or "")] = float(match.group(4))
+    return samples
 
 
 def free_port():

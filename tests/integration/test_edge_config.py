@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import EDGE_BIN, SOURCE, Cluster, check, run  # noqa: E402
+from harness import (EDGE_BIN, SOURCE, Cluster, check, http_get, metrics_of,  # noqa: E402
+                     run)
 
 
 def edge(args, timeout=10):
@@ -96,6 +97,36 @@ def test_endpoint_in_use_is_a_clear_error():
               "expected exit 1 and %r, got %d %r" % (expected, result.returncode, result.stderr))
 
 
+def test_http_endpoint_reports_readiness_and_the_tasks():
+    """--http: /healthz at once, /readyz once a worker is there, /metrics
+    counting the tasks by outcome and the slots per service."""
+    with Cluster("edge-http") as c:
+        port = free_port()
+        a = c.start_edge("A", "--heartbeat-ms", "100", "--http", "127.0.0.1:%d" % port)
+        c.wait_for("the edge's healthz", lambda: http_get(port, "/healthz") == (200, "ok\n"))
+        check(http_get(port, "/readyz")[0] == 503, "ready without a worker")
+        c.start_worker(a, "worker", "--service", "echo", "--slots", "2", "--echo")
+        c.wait_for("readyz once a worker is there", lambda: http_get(port, "/readyz")[0] == 200)
+        client = c.client(a)
+        status, frames = client.call([b"hi"], service="echo")
+        check(status == "ok" and frames == [b"hi"], "echo: %s %r" % (status, frames))
+        client.close()
+
+        def counted():
+            samples = metrics_of(http_get(port, "/metrics")[1])
+            return samples if samples.get('spillway_edge_tasks_total{outcome="done"}') == 1 else None
+        samples = c.wait_for("/metrics to count the task", counted)
+        check(samples["spillway_edge_tasks_accepted_total"] == 1
+              and samples['spillway_edge_slots{service="echo"}'] == 2
+              and samples['spillway_edge_queue_depth{service="echo"}'] == 0
+              and samples["spillway_edge_hub_joined"] == 0,
+              "metrics: %r" % samples)
+        result = edge(["--name", "B", "--frontend", c.endpoint("fe-b"), "--backend",
+                       c.endpoint("be-b"), "--http", "127.0.0.1:%d" % port])
+        check(result.returncode == 1 and "cannot serve http" in result.stderr,
+              "a port in use: exit %d, %r" % (result.returncode, result.stderr))
+
+
 def test_help_and_version():
     result = edge(["--help"])
     check(result.returncode == 0 and "--heartbeat-ms" in result.stdout, "help: %r" % result.stdout[:200])
@@ -120,6 +151,7 @@ run([
     test_bad_flag_value_and_unknown_flag_exit_2,
     test_flags_override_the_file,
     test_endpoint_in_use_is_a_clear_error,
+    test_http_endpoint_reports_readiness_and_the_tasks,
     test_help_and_version,
     test_example_config_is_valid,
 ])

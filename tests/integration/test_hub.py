@@ -4,10 +4,8 @@ the state flow into `spillway status`, death by silence and the news of it,
 matches of lenders with borrowers told once and changed only when the
 state does, and garbage that must not hurt it."""
 
-import http.client
 import json
 import os
-import re
 import select
 import socket
 import signal
@@ -19,7 +17,8 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, CLI_BIN, HEADER, Cluster, check, free_port, run  # noqa: E402
+from harness import (BUILD, CLI_BIN, HEADER, Cluster, check, free_port, http_get,  # noqa: E402
+                     metrics_of, run)
 
 HUB_BIN = os.path.join(BUILD, "hub", "spillway-hub")
 
@@ -445,38 +444,6 @@ def test_a_borrower_is_served_on_arrival_and_released_as_it_stops():
         check(next_match(l, "echo")[1] == [], "L should hear the end")
         for edge in (l, b1, b2):
             edge.close()
-
-
-def http_get(port, path, token=None, method="GET"):
-    """(status, body) of one request to the hub's http endpoint."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    headers = {"Authorization": "Bearer " + token} if token else {}
-    conn.request(method, path, headers=headers)
-    response = conn.getresponse()
-    body = response.read().decode()
-    conn.close()
-    return response.status, body
-
-
-METRIC_LINE = re.compile(r'^([a-z_:][a-z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? '
-                         r'(-?[0-9.e+-]+|\+Inf|NaN)$')
-
-
-def metrics_of(text):
-    """{sample: value} of a Prometheus text page, checking its form: each
-    metric has HELP and TYPE before its samples, each sample line parses."""
-    samples, declared = {}, set()
-    for line in text.splitlines():
-        if line.startswith("# HELP ") or line.startswith("# TYPE "):
-            declared.add(line.split()[2])
-            continue
-        match = METRIC_LINE.match(line)
-        check(match is not None, "not a sample line: %r" % line)
-        name = match.group(1)
-        base = re.sub(r"_(bucket|sum|count)$", "", name)
-        check(name in declared or base in declared, "%s has no HELP/TYPE before it" % name)
-        samples[name + (match.group(2) or "")] = float(match.group(4))
-    return samples
 
 
 def test_http_endpoint_serves_health_readiness_and_metrics():

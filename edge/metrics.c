@@ -1,0 +1,138 @@
+//  metrics.c: the edge's read-only http endpoint (see metrics.h).
+//
+//  Labels are bounded: by outcome, socket or service (at most
+//  max_services), never by client, worker or peer.
+
+#include "metrics.h"
+
+#include "spw_http.h"
+
+#include <string.h>
+
+//  One gauge per service: the header once, then a sample for each.
+typedef struct {
+    spw_edge_t *edge;
+    spw_text_t *text;
+    const char *name;
+    int figure;
+} service_pass_t;
+
+enum { QUEUED, SLOTS, IDLE, WORKERS, RUNNING, LENT, DELEGATED, CREDIT_OFFERED, CREDIT_HELD };
+
+static void service_sample(spw_service_t *service, void *arg)
+{
+    service_pass_t *pass = arg;
+    spw_credit_t *credit = pass->edge->credit;
+    size_t value = 0;
+    switch (pass->figure) {
+    case QUEUED: value = service->queue.size - service->lent_queued; break;
+    case SLOTS: value = service->slots; break;
+    case IDLE: value = service->idle; break;
+    case WORKERS: value = service->workers; break;
+    case RUNNING: value = service->running; break;
+    case LENT: value = service->lent_running; break;
+    case DELEGATED: value = service->delegated; break;
+    case CREDIT_OFFERED: value = credit ? spw_credit_lent(credit, service) : 0; break;
+    case CREDIT_HELD:
+        value = credit ? spw_credit_held(credit, service, pass->edge->now) : 0;
+        break;
+    }
+    spw_text_printf(pass->text, "%s{service=\"%s\"} %zu\n", pass->name, service->name, value);
+}
+
+static void per_service(spw_edge_t *self, spw_text_t *text, const char *name, int figure,
+                        const char *help)
+{
+    spw_metric_head(text, name, "gauge", help);
+    service_pass_t pass = { self, text, name, figure };
+    spw_pool_each_service(self->pool, service_sample, &pass);
+}
+
+void spw_edge_publish_http(spw_edge_t *self, int64_t now)
+{
+    if (!self->http)
+        return;
+    bool linked = !*self->config.hub || self->hub_state == SPW_HUB_JOINED;
+    bool workers = spw_pool_size(self->pool) > 0;
+    const char *readiness = linked && workers ? "ready: workers and the hub link are up\n"
+                          : !workers          ? "not ready: no worker has connected\n"
+                                              : "not ready: not registered with a hub\n";
+    spw_http_publish(self->http, "/readyz", linked && workers ? 200 : 503,
+                     "text/plain; charset=utf-8", readiness, strlen(readiness));
+    spw_text_t text = { 0 };
+    spw_metric_counter(&text, "spillway_edge_tasks_accepted_total", "Tasks accepted from clients.",
+            self->stats.accepted);
+    spw_metric_head(&text, "spillway_edge_tasks_total", "counter",
+                    "Tasks finished, by outcome (the status its client got).");
+    const struct {
+        const char *outcome;
+        uint64_t count;
+    } outcomes[] = {
+        { "done", self->stats.done },
+        { "task_error", self->stats.task_errors },
+        { "timeout", self->stats.timeouts },
+        { "failed", self->stats.failed },
+        { "overloaded", self->stats.overloaded },
+        { "no_service", self->stats.no_service },
+        { "bad_request", self->stats.bad_requests },
+        { "too_large", self->stats.too_large },
+        { "forbidden", self->stats.forbidden },
+    };
+    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+        spw_text_printf(&text, "spillway_edge_tasks_total{outcome=\"%s\"} %llu\n",
+                        outcomes[i].outcome, (unsigned long long) outcomes[i].count);
+    spw_metric_counter(&text, "spillway_edge_tasks_borrowed_total",
+            "Tasks of this edge's clients sent to lenders (other edges' workers).",
+            self->stats.delegated_out);
+    spw_metric_counter(&text, "spillway_edge_tasks_lent_total",
+            "Tasks of other edges run by this edge's workers.", self->stats.delegated_in);
+    spw_metric_counter(&text, "spillway_edge_tasks_requeued_total",
+            "Tasks put back in their queue (a worker lost, a lender busy or gone).",
+            self->stats.requeued);
+    spw_metric_counter(&text, "spillway_edge_workers_lost_total",
+            "Workers declared dead (silent for liveness x heartbeat) or gone mid-task.",
+            self->stats.workers_lost);
+    spw_metric_counter(&text, "spillway_edge_lenders_cut_total",
+            "Lenders cut off by the circuit breaker.", self->stats.lenders_cut);
+    spw_metric_counter(&text, "spillway_edge_late_replies_total",
+            "Replies that came after their task had ended.", self->stats.late_replies);
+    spw_metric_head(&text, "spillway_edge_messages_dropped_total", "counter",
+                    "Messages dropped as malformed or not allowed, by socket.");
+    spw_text_printf(&text,
+                    "spillway_edge_messages_dropped_total{socket=\"frontend\"} %llu\n"
+                    "spillway_edge_messages_dropped_total{socket=\"backend\"} %llu\n",
+                    (unsigned long long) self->frontend_drops.count,
+                    (unsigned long long) self->backend_drops.count);
+    spw_metric_head(&text, "spillway_edge_tasks", "gauge", "Tasks held now (waiting and running).");
+    spw_text_printf(&text, "spillway_edge_tasks %zu\n", spw_tasks_size(self->tasks));
+    spw_metric_head(&text, "spillway_edge_workers_connected", "gauge", "Workers connected.");
+    spw_text_printf(&text, "spillway_edge_workers_connected %zu\n", spw_pool_size(self->pool));
+    spw_metric_head(&text, "spillway_edge_hub_joined", "gauge",
+                    "1 while registered with a hub, else 0.");
+    spw_text_printf(&text, "spillway_edge_hub_joined %d\n",
+                    self->hub_state == SPW_HUB_JOINED ? 1 : 0);
+    spw_metric_head(&text, "spillway_edge_draining", "gauge", "1 while draining, else 0.");
+    spw_text_printf(&text, "spillway_edge_draining %d\n", self->draining ? 1 : 0);
+    per_service(self, &text, "spillway_edge_queue_depth", QUEUED,
+                "Tasks of this edge's clients waiting, per service.");
+    per_service(self, &text, "spillway_edge_slots", SLOTS, "Worker slots, per service.");
+    per_service(self, &text, "spillway_edge_slots_idle", IDLE, "Idle worker slots, per service.");
+    per_service(self, &text, "spillway_edge_workers", WORKERS, "Workers offering each service.");
+    per_service(self, &text, "spillway_edge_tasks_running", RUNNING,
+                "Tasks running on this edge's workers, per service.");
+    per_service(self, &text, "spillway_edge_slots_lent", LENT,
+                "Other edges' tasks this edge's workers run now, per service.");
+    per_service(self, &text, "spillway_edge_tasks_delegated", DELEGATED,
+                "This edge's tasks in flight at lenders, per service.");
+    per_service(self, &text, "spillway_edge_credit_offered", CREDIT_OFFERED,
+                "Credit (slots) this edge offers its borrowers, per service.");
+    per_service(self, &text, "spillway_edge_credit_held", CREDIT_HELD,
+                "Credit (slots) this edge holds from its lenders, per service.");
+    spw_metric_head(&text, "spillway_edge_uptime_seconds", "gauge", "Seconds since it started.");
+    spw_text_printf(&text, "spillway_edge_uptime_seconds %.3f\n",
+                    (double) (now - self->started) / 1000.0);
+    if (!text.failed)
+        spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
+                         text.data, text.len);
+    spw_text_free(&text);
+}
