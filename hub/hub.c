@@ -1430,44 +1430,12 @@ static bool status_allowed(spw_hub_t *self, int64_t now)
     return true;
 }
 
-static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+//  The status a query asks for, as JSON or as the table (hub/status.h): the
+//  one rendering that status requests and the http endpoint serve. NULL if
+//  out of memory; the caller frees it.
+static char *render_status(spw_hub_t *self, const spw_status_query_t *query, bool json,
+                           int64_t now, size_t *len)
 {
-    bool json = in->service_len == strlen(SPW_HUB_STATUS_SERVICE)
-             && memcmp(in->service, SPW_HUB_STATUS_SERVICE, in->service_len) == 0;
-    bool text = in->service_len == strlen(SPW_HUB_STATUS_TEXT_SERVICE)
-             && memcmp(in->service, SPW_HUB_STATUS_TEXT_SERVICE, in->service_len) == 0;
-    char reason[200];
-    if (!json && !text) {
-        int n = snprintf(reason, sizeof reason,
-                         "the hub offers only '%s' and '%s', not '%.*s'",
-                         SPW_HUB_STATUS_SERVICE, SPW_HUB_STATUS_TEXT_SERVICE,
-                         (int) in->service_len, in->service);
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_NO_SERVICE, reason,
-                   (size_t) n < sizeof reason ? (size_t) n : sizeof reason - 1);
-        return;
-    }
-    if (!status_allowed(self, now)) {
-        self->stats.status_refused++;
-        int n = snprintf(reason, sizeof reason,
-                         "the hub answers %d status requests a second (%.0f of %zu edges)",
-                         SPW_HUB_STATUS_PER_S, SPW_HUB_STATUS_PER_S / status_cost(self),
-                         spw_capacity_count(self->capacity));
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OVERLOADED, reason, (size_t) n);
-        return;
-    }
-    //  The query is the body's one frame of text, or nothing.
-    spw_status_query_t query;
-    zmq_msg_t *body = in->body_count ? &msg->frame[in->body_first] : NULL;
-    if (in->body_count > 1
-        || spw_status_query_parse(body ? zmq_msg_data(body) : "", body ? zmq_msg_size(body) : 0,
-                                  &query, reason, sizeof reason)
-               != 0) {
-        if (in->body_count > 1)
-            snprintf(reason, sizeof reason, "a status query is one frame of text");
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_BAD_REQUEST, reason, strlen(reason));
-        return;
-    }
-    self->stats.status_requests++;
     const spw_status_counter_t counters[] = {
         { "registered", self->stats.registered },
         { "refused", self->stats.refused },
@@ -1508,9 +1476,49 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
         .messages_per_s = self->messages_per_s,
         .delegated_per_s = self->delegated_per_s,
     };
+    return json ? spw_status_json(&view, query, now, len) : spw_status_text(&view, query, now, len);
+}
+
+static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
+{
+    bool json = in->service_len == strlen(SPW_HUB_STATUS_SERVICE)
+             && memcmp(in->service, SPW_HUB_STATUS_SERVICE, in->service_len) == 0;
+    bool text = in->service_len == strlen(SPW_HUB_STATUS_TEXT_SERVICE)
+             && memcmp(in->service, SPW_HUB_STATUS_TEXT_SERVICE, in->service_len) == 0;
+    char reason[200];
+    if (!json && !text) {
+        int n = snprintf(reason, sizeof reason,
+                         "the hub offers only '%s' and '%s', not '%.*s'",
+                         SPW_HUB_STATUS_SERVICE, SPW_HUB_STATUS_TEXT_SERVICE,
+                         (int) in->service_len, in->service);
+        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_NO_SERVICE, reason,
+                   (size_t) n < sizeof reason ? (size_t) n : sizeof reason - 1);
+        return;
+    }
+    if (!status_allowed(self, now)) {
+        self->stats.status_refused++;
+        int n = snprintf(reason, sizeof reason,
+                         "the hub answers %d status requests a second (%.0f of %zu edges)",
+                         SPW_HUB_STATUS_PER_S, SPW_HUB_STATUS_PER_S / status_cost(self),
+                         spw_capacity_count(self->capacity));
+        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OVERLOADED, reason, (size_t) n);
+        return;
+    }
+    //  The query is the body's one frame of text, or nothing.
+    spw_status_query_t query;
+    zmq_msg_t *body = in->body_count ? &msg->frame[in->body_first] : NULL;
+    if (in->body_count > 1
+        || spw_status_query_parse(body ? zmq_msg_data(body) : "", body ? zmq_msg_size(body) : 0,
+                                  &query, reason, sizeof reason)
+               != 0) {
+        if (in->body_count > 1)
+            snprintf(reason, sizeof reason, "a status query is one frame of text");
+        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_BAD_REQUEST, reason, strlen(reason));
+        return;
+    }
+    self->stats.status_requests++;
     size_t len = 0;
-    char *answer = json ? spw_status_json(&view, &query, now, &len)
-                        : spw_status_text(&view, &query, now, &len);
+    char *answer = render_status(self, &query, json, now, &len);
     if (!answer)
         send_reply(self, &msg->frame[0], in->id, SPW_STATUS_FAILED, "out of memory", 13);
     else
@@ -1896,6 +1904,16 @@ static void publish_http(spw_hub_t *self, int64_t now)
         spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
                          text.data, text.len);
     spw_text_free(&text);
+    //  The status's first page, as `spillway status --json` prints it.
+    spw_status_query_t query;
+    char err[200];
+    size_t len = 0;
+    char *json = spw_status_query_parse("", 0, &query, err, sizeof err) == 0
+                   ? render_status(self, &query, true, now, &len)
+                   : NULL;
+    if (json)
+        spw_http_publish(self->http, "/api/v1/status", 200, "application/json", json, len);
+    free(json);
 }
 
 //  Counts one turn of the loop that took us microseconds.

@@ -465,6 +465,12 @@ def test_http_endpoint_serves_health_readiness_and_metrics():
               and samples['spillway_hub_loop_turn_seconds_bucket{le="+Inf"}']
               == samples["spillway_hub_loop_turn_seconds_count"] > 0,
               "metrics: %r" % samples)
+        # /api/v1/status is the status's first page, as `status --json` says it.
+        api = json.loads(http_get(port, "/api/v1/status")[1])
+        cli = status_json(hub)
+        check(api["schema"] == cli["schema"] and set(api) == set(cli)
+              and [e["name"] for e in api["edges"]] == ["A"],
+              "api: %r, cli keys %r" % (api, sorted(cli)))
         check(http_get(port, "/nope")[0] == 404, "an unknown path is 404")
         check(http_get(port, "/metrics", method="POST")[0] == 405, "POST is 405")
         # Idle connections held open past the endpoint's bound do not slow
