@@ -34,6 +34,7 @@
 #include "spw_clock.h"
 #include "spw_daemon.h"
 #include "spw_http.h"
+#include "spw_notify.h"
 #include "spw_log.h"
 #include "spw_proto.h"
 #include "spw_socket.h"
@@ -431,6 +432,10 @@ static void drain(spw_edge_t *self, const char *why, int64_t now)
     self->drain_until = now + self->config.drain_timeout_ms;
     spw_log(SPW_LOG_INFO, "draining", "tasks=%zu drain_timeout_ms=%lld reason=\"%s\"",
             spw_tasks_size(self->tasks), (long long) self->config.drain_timeout_ms, why);
+    char status[160];
+    snprintf(status, sizeof status, "draining (%s): %zu tasks to finish", why,
+             spw_tasks_size(self->tasks));
+    spw_notify_stopping(status);
     spw_cloud_drain(self, now);
     self->state_dirty = true;
     self->avoid_changed = true;  // the hub hears it with the next state, now
@@ -1120,6 +1125,11 @@ static void tick(spw_edge_t *self, int64_t now)
         spw_msg_send(&out, self->backend, ZMQ_DONTWAIT);
     }
     spw_edge_publish_http(self, now);
+    spw_notify_status("%s: %zu workers, %zu tasks, hub %s", self->draining ? "draining" : "serving",
+                      spw_pool_size(self->pool), spw_tasks_size(self->tasks),
+                      self->hub_state == SPW_HUB_JOINED        ? "joined"
+                      : self->hub_state == SPW_HUB_REGISTERING ? "registering"
+                                                               : "off");
 }
 
 static void expire_tasks(spw_edge_t *self, int64_t now)
@@ -1350,9 +1360,11 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             self->config.frontend, self->config.backend, self->cloud ? self->config.cloud : "-",
             self->control ? self->config.hub : "-", *self->config.http ? self->config.http : "off",
             self->config.default_service);
+    spw_notify_ready("serving");
     int rc = 0;
     sig_atomic_t signals = 0;
     while (!self->fatal) {
+        spw_daemon_check_reload();
         //  SIGTERM drains; SIGINT, or a second signal, stops at once.
         if (*stop != signals) {
             signals = *stop;
@@ -1402,6 +1414,9 @@ int spw_edge_run(spw_edge_t *self, volatile sig_atomic_t *stop)
             wake = self->drain_until;
         if (wake > spw_hublink_next_watch(self))
             wake = spw_hublink_next_watch(self);
+        int64_t ping = spw_notify_watchdog(now);
+        if (wake > ping)
+            wake = ping;
         long timeout = wake > now ? (long) (wake - now) : 0;
         if (zmq_poll(items, (int) n, timeout) < 0) {
             if (errno == EINTR)

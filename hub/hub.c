@@ -58,6 +58,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "spw_http.h"
+#include "spw_daemon.h"
+#include "spw_notify.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1803,6 +1805,11 @@ static void tick(spw_hub_t *self, int64_t now)
     mark_all(self);
     rematch(self, now);
     publish_http(self, now);
+    size_t alive = 0;
+    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++)
+        alive += spw_capacity_at(self->capacity, i)->alive;
+    spw_notify_status("serving: %zu edges alive, %zu dead; %.0f messages/s", alive,
+                      spw_capacity_count(self->capacity) - alive, self->messages_per_s);
     //  Every service was told to every edge it concerns: nothing to retell.
     for (size_t i = 0; i < spw_peers_count(self->peers); i++)
         spw_peers_at(self->peers, i)->retell = false;
@@ -2068,10 +2075,15 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         { spw_connections_socket(self->listeners[0]), 0, ZMQ_POLLIN, 0 },
         { spw_connections_socket(self->listeners[1]), 0, ZMQ_POLLIN, 0 },
     };
+    spw_notify_ready("serving");
     int rc = 0;
     while (!*stop) {
+        spw_daemon_check_reload();
         int64_t now = spw_clock_ms();
         int64_t next = self->next_tick < self->next_slice ? self->next_tick : self->next_slice;
+        int64_t ping = spw_notify_watchdog(now);
+        if (ping < next)
+            next = ping;
         if (self->dirty_count && self->next_match < next)
             next = self->next_match;
         long timeout = next > now ? (long) (next - now) : 0;
@@ -2112,6 +2124,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             rematch(self, now);
         count_turn(self, spw_clock_us() - turn);
     }
+    spw_notify_stopping("stopping: the edges keep their matches for a lease");
     spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",
             spw_capacity_count(self->capacity), (unsigned long long) self->stats.registered,
             (unsigned long long) self->stats.matches);

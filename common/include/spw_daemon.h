@@ -32,8 +32,13 @@ int spw_daemon_settings(const spw_daemon_spec_t *spec, void *settings, int argc,
 //  Makes SIGINT and SIGTERM count in the returned counter instead of killing
 //  the process (a second signal can mean "now"), without SA_RESTART so that
 //  a blocking zmq_poll or read returns EINTR. Every program of Spillway
-//  stops this way.
+//  stops this way. SIGHUP (a reload) is caught too: see below.
 volatile sig_atomic_t *spw_daemon_signals(void);
+
+//  Logs, once for each SIGHUP received since the last call, that no
+//  setting can change at run time (restart to apply a new config). The
+//  loops call it every turn.
+void spw_daemon_check_reload(void);
 
 //  Raises this process's limit of open files to the most it may have (every
 //  connection is one), and logs it, with a warning when it is low. Returns

@@ -15,9 +15,14 @@
 
 static volatile sig_atomic_t stop_signals;
 static volatile sig_atomic_t last_signal;
+static volatile sig_atomic_t reload_signals;
 
 static void on_signal(int signum)
 {
+    if (signum == SIGHUP) {
+        reload_signals++;
+        return;
+    }
     last_signal = signum;
     stop_signals++;
 }
@@ -53,7 +58,19 @@ volatile sig_atomic_t *spw_daemon_signals(void)
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
     return &stop_signals;
+}
+
+void spw_daemon_check_reload(void)
+{
+    static sig_atomic_t seen;
+    if (reload_signals == seen)
+        return;
+    seen = reload_signals;
+    spw_log(SPW_LOG_WARNING, "reload_refused",
+            "signal=SIGHUP reason=\"no setting can change while it runs; restart it to apply a "
+            "new config (an edge drains on SIGTERM)\"");
 }
 
 int spw_daemon_last_signal(void)

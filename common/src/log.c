@@ -11,7 +11,9 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -31,6 +33,22 @@ void spw_log_open(const char *role, const char *name, spw_log_level_t level,
     snprintf(log_self.name, sizeof log_self.name, "%s", name && *name ? name : "-");
     log_self.level = level;
     log_self.format = format;
+}
+
+//  True if stderr is the journal's stream (systemd says so in
+//  JOURNAL_STREAM, "DEVICE:INODE" of it): journald stamps every line, so a
+//  text line carries no second timestamp there.
+static bool to_journal(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        const char *stream = getenv("JOURNAL_STREAM");
+        unsigned long long dev = 0, ino = 0;
+        struct stat st;
+        known = stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0
+             && (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+    }
+    return known == 1;
 }
 
 bool spw_log_enabled(spw_log_level_t level)
@@ -145,6 +163,9 @@ void spw_log(spw_log_level_t level, const char *event, const char *fmt, ...)
         put_json_pairs(out, pairs);
         fputs("}\n", out);
     }
+    else if (to_journal())
+        fprintf(out, "level=%s %s=%s event=%s%s%s\n", level_name, log_self.role,
+                log_self.name, event, *pairs ? " " : "", pairs);
     else
         fprintf(out, "%s level=%s %s=%s event=%s%s%s\n", stamp, level_name, log_self.role,
                 log_self.name, event, *pairs ? " " : "", pairs);

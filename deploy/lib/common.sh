@@ -1,10 +1,11 @@
 # Shared by ./deploy/demo and ./tests/run: install what is missing, build.
 # Sourced, not run. Debian 12 as root; apt-get only for what is absent.
 # procps gives the demo and its test pgrep and ps (not in a minimal image);
-# libmicrohttpd serves the daemons' read-only http endpoint.
+# libmicrohttpd serves the daemons' read-only http endpoint; libsystemd
+# tells systemd how they are (sd_notify).
 
 SPW_PACKAGES=(gcc pkg-config meson ninja-build libzmq3-dev libczmq-dev libyaml-dev
-              libcmocka-dev libmicrohttpd-dev python3-zmq procps)
+              libcmocka-dev libmicrohttpd-dev libsystemd-dev python3-zmq procps)
 
 spw_say() { printf '==> %s\n' "$*"; }
 spw_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
