@@ -210,10 +210,16 @@ struct spw_hub_t {
     int64_t sampled_at;
     double messages_per_s, delegated_per_s;
     spw_http_t *http;   // NULL: no http endpoint
+    spw_status_pair_t *shown_pairs;   // scratch: the pairs /api/v1/pairs lists
+    size_t shown_size;
     //  How long the loop's turns take (a histogram, SPW_HUB_LOOP_BUCKETS).
     uint64_t loop_buckets[5], loop_turns;
     double loop_seconds;
 };
+
+//  The web page (hub/web/index.html, built in by hub/web/embed.py).
+extern const unsigned char spw_web_index[];
+extern const size_t spw_web_index_len;
 
 //  The upper bounds (seconds) of the loop-turn histogram's buckets.
 static const double loop_bounds[] = { 0.0001, 0.001, 0.01, 0.1, 1.0 };
@@ -1817,6 +1823,38 @@ static void tick(spw_hub_t *self, int64_t now)
 
 // -- The http endpoint ---------------------------------------------------------
 
+static int pair_by_slots(const void *x, const void *y)
+{
+    const spw_status_pair_t *a = x, *b = y;
+    return a->slots_milli != b->slots_milli ? (a->slots_milli > b->slots_milli ? -1 : 1)
+                                            : strcmp(a->lender, b->lender);
+}
+
+//  Publishes /api/v1/pairs: the last matchings' pairs, largest first (the
+//  lending the web page draws).
+static void publish_pairs(spw_hub_t *self)
+{
+    size_t count = 0;
+    for (spw_track_t *track = zhashx_first(self->tracks); track;
+         track = zhashx_next(self->tracks))
+        for (size_t p = 0; p < track->last_count; p++) {
+            if (spw_grow(&self->shown_pairs, &self->shown_size, count + 1,
+                         sizeof *self->shown_pairs, 64, 0)
+                != 0)
+                break;
+            const spw_last_pair_t *last = &track->last[p];
+            self->shown_pairs[count++] = (spw_status_pair_t) {
+                .service = track->name, .lender = last->lender, .borrower = last->borrower,
+                .slots_milli = last->slots_milli };
+        }
+    qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_slots);
+    size_t len = 0;
+    char *json = spw_status_pairs_json(self->shown_pairs, count, count, &len);
+    if (json)
+        spw_http_publish(self->http, "/api/v1/pairs", 200, "application/json", json, len);
+    free(json);
+}
+
 //  Publishes /metrics and /readyz (docs/operations.md lists every metric):
 //  once a heartbeat, from the loop, so that a request never waits on it.
 static void publish_http(spw_hub_t *self, int64_t now)
@@ -1911,6 +1949,7 @@ static void publish_http(spw_hub_t *self, int64_t now)
         spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
                          text.data, text.len);
     spw_text_free(&text);
+    publish_pairs(self);
     //  The status's first page, as `spillway status --json` prints it.
     spw_status_query_t query;
     char err[200];
@@ -2049,6 +2088,8 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
             spw_hub_destroy(&self);
             return NULL;
         }
+        spw_http_publish(self->http, "/", 200, "text/html; charset=utf-8",
+                         (const char *) spw_web_index, spw_web_index_len);
         publish_http(self, self->started);
     }
     self->next_tick = self->started + config->heartbeat_ms;
@@ -2155,6 +2196,7 @@ void spw_hub_destroy(spw_hub_t **self_p)
     free(self->entries);
     free(self->fresh);
     spw_http_stop(&self->http);
+    free(self->shown_pairs);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
     else if (self->ctx)

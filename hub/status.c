@@ -692,3 +692,21 @@ char *spw_status_text(const spw_status_view_t *view, const spw_status_query_t *q
 {
     return render(view, query, now, len, render_text);
 }
+
+char *spw_status_pairs_json(const spw_status_pair_t *pairs, size_t count, size_t total,
+                            size_t *len)
+{
+    spw_buf_t buf = { 0 };
+    buf_add(&buf, "{\"schema\":1,\"total\":%zu,\"pairs\":[", total);
+    for (size_t p = 0; p < count && p < SPW_STATUS_PAIRS_MAX; p++) {
+        buf_add(&buf, "%s{\"service\":", p ? "," : "");
+        buf_add_json_string(&buf, pairs[p].service);
+        buf_add(&buf, ",\"lender\":");
+        buf_add_json_string(&buf, pairs[p].lender);
+        buf_add(&buf, ",\"borrower\":");
+        buf_add_json_string(&buf, pairs[p].borrower);
+        buf_add(&buf, ",\"slots\":%.3f}", pairs[p].slots_milli / 1000.0);
+    }
+    buf_add(&buf, "]}\n");
+    return buf_finish(&buf, len);
+}
