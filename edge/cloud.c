@@ -204,6 +204,8 @@ static int send_delegate(spw_edge_t *self, spw_peer_t *peer, spw_task_t *task, i
     if (send_peer(peer, &out) != 0)
         return -1;
     task->state = SPW_TASK_DELEGATED;
+    if (!task->started)
+        task->started = self->now;
     task->peer = peer;
     task->attempts++;
     task->service->delegated++;

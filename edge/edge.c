@@ -232,6 +232,7 @@ void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, sp
         credit = spw_cloud_release(self, task, status != SPW_STATUS_TIMEOUT, self->now);
     else
         spw_cloud_lend(self, task->service, self->now);
+    spw_edge_count_finish(self, task, body, first, count);   // before its frames move
     if (send_reply(self, &task->client, task->client_kind, task->request_id, status, credit,
                    body, first, count, reason)
         != 0)
@@ -269,6 +270,8 @@ static int run_task(spw_edge_t *self, spw_pool_worker_t *worker, spw_task_t *tas
     if (spw_msg_send(&out, self->backend, ZMQ_DONTWAIT) != 0)
         return -1;
     task->state = SPW_TASK_RUNNING;
+    if (!task->started)
+        task->started = self->now;
     task->worker = worker;
     task->attempts++;
     task->service->running++;
@@ -1525,6 +1528,7 @@ void spw_edge_destroy(spw_edge_t **self_p)
     spw_clients_destroy(&self->key_slots);
     spw_pool_destroy(&self->pool);
     spw_http_stop(&self->http);
+    spw_edge_metrics_free(self);
     if (self->curve)
         spw_curve_destroy(&self->curve);  // czmq's context, with the authenticator
     else if (self->ctx)

@@ -73,6 +73,7 @@ struct spw_edge_t {
     void *ctx;
     spw_curve_t *curve;            // NULL: plaintext (no curve_dir)
     struct spw_http_t *http;       // NULL: no http endpoint (metrics.c)
+    struct spw_edge_metrics_t *metrics;  // its histograms and byte counts (metrics.c)
     spw_curve_keys_t curve_keys;   // this edge's keys, to serve with
     void *frontend;
     void *backend;

@@ -7,7 +7,59 @@
 
 #include "spw_http.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+//  Seconds: the buckets of the task-time and queue-wait histograms.
+static const double time_bounds[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30 };
+
+typedef struct spw_edge_metrics_t {
+    spw_histogram_t task_seconds, queue_seconds;
+    unsigned long long request_bytes, reply_bytes;
+} spw_edge_metrics_t;
+
+//  The edge's histograms and byte counts, made at first use; NULL if out
+//  of memory (then they are left out of /metrics).
+static spw_edge_metrics_t *metrics_of(spw_edge_t *self)
+{
+    if (!self->metrics && (self->metrics = calloc(1, sizeof *self->metrics))) {
+        size_t buckets = sizeof time_bounds / sizeof time_bounds[0];
+        self->metrics->task_seconds = (spw_histogram_t) { .bounds = time_bounds,
+                                                          .bucket_count = buckets };
+        self->metrics->queue_seconds = self->metrics->task_seconds;
+    }
+    return self->metrics;
+}
+
+static size_t frames_bytes(const zmq_msg_t *frames, size_t count)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < count; i++)
+        bytes += zmq_msg_size((zmq_msg_t *) &frames[i]);
+    return bytes;
+}
+
+void spw_edge_count_finish(spw_edge_t *self, const spw_task_t *task, const spw_msg_t *body,
+                           size_t first, size_t count)
+{
+    spw_edge_metrics_t *m = self->http ? metrics_of(self) : NULL;
+    if (!m)
+        return;
+    m->request_bytes += frames_bytes(task->body, task->body_count);
+    if (body)
+        m->reply_bytes += frames_bytes(&body->frame[first], count);
+    if (task->client_kind == SPW_CLIENT_PEER)
+        return;
+    spw_histogram_add(&m->task_seconds, (double) (self->now - task->accepted) / 1000.0);
+    if (task->started)
+        spw_histogram_add(&m->queue_seconds, (double) (task->started - task->accepted) / 1000.0);
+}
+
+void spw_edge_metrics_free(spw_edge_t *self)
+{
+    free(self->metrics);
+    self->metrics = NULL;
+}
 
 //  One gauge per service: the header once, then a sample for each.
 typedef struct {
@@ -128,6 +180,20 @@ void spw_edge_publish_http(spw_edge_t *self, int64_t now)
                 "Credit (slots) this edge offers its borrowers, per service.");
     per_service(self, &text, "spillway_edge_credit_held", CREDIT_HELD,
                 "Credit (slots) this edge holds from its lenders, per service.");
+    if (metrics_of(self)) {
+        spw_metric_histogram(&text, "spillway_edge_task_seconds",
+                             "Time from accepting a task of this edge's clients to its reply.",
+                             &self->metrics->task_seconds);
+        spw_metric_histogram(&text, "spillway_edge_queue_wait_seconds",
+                             "Time a task of this edge's clients waited before a worker or a "
+                             "lender took it.",
+                             &self->metrics->queue_seconds);
+        spw_metric_counter(&text, "spillway_edge_request_bytes_total",
+                           "Bytes of the bodies of the tasks that ended here.",
+                           self->metrics->request_bytes);
+        spw_metric_counter(&text, "spillway_edge_reply_bytes_total",
+                           "Bytes of the bodies of the replies sent.", self->metrics->reply_bytes);
+    }
     spw_metric_head(&text, "spillway_edge_uptime_seconds", "gauge", "Seconds since it started.");
     spw_text_printf(&text, "spillway_edge_uptime_seconds %.3f\n",
                     (double) (now - self->started) / 1000.0);

@@ -46,6 +46,7 @@ struct spw_task_t {
     spw_service_t *service;
     int64_t accepted;            // ms, when the edge took it
     int64_t deadline;            // ms; the client gets 'timeout' after it
+    int64_t started;             // ms, when first handed to a worker or a lender (0: not yet)
     int attempts;                // times handed to a worker
     spw_pool_worker_t *worker;   // RUNNING: who has it
     struct spw_peer_t *peer;     // DELEGATED: which edge has it

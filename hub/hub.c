@@ -212,9 +212,7 @@ struct spw_hub_t {
     spw_http_t *http;   // NULL: no http endpoint
     spw_status_pair_t *shown_pairs;   // scratch: the pairs /api/v1/pairs lists
     size_t shown_size;
-    //  How long the loop's turns take (a histogram, SPW_HUB_LOOP_BUCKETS).
-    uint64_t loop_buckets[5], loop_turns;
-    double loop_seconds;
+    spw_histogram_t loop_turns;   // how long the loop's turns take
 };
 
 //  The web page (hub/web/index.html, built in by hub/web/embed.py).
@@ -1931,20 +1929,9 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_text_printf(&text, "spillway_hub_messages_per_delegated_task %.3f\n",
                     self->delegated_per_s > 0 ? self->messages_per_s / self->delegated_per_s
                                               : 0.0);
-    spw_metric_head(&text, "spillway_hub_loop_turn_seconds", "histogram",
-                    "How long each turn of the hub's loop takes (its work after a wakeup).");
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < sizeof loop_bounds / sizeof loop_bounds[0]; b++) {
-        cumulative += self->loop_buckets[b];
-        spw_text_printf(&text, "spillway_hub_loop_turn_seconds_bucket{le=\"%g\"} %llu\n",
-                        loop_bounds[b], (unsigned long long) cumulative);
-    }
-    spw_text_printf(&text,
-                    "spillway_hub_loop_turn_seconds_bucket{le=\"+Inf\"} %llu\n"
-                    "spillway_hub_loop_turn_seconds_sum %.6f\n"
-                    "spillway_hub_loop_turn_seconds_count %llu\n",
-                    (unsigned long long) self->loop_turns, self->loop_seconds,
-                    (unsigned long long) self->loop_turns);
+    spw_metric_histogram(&text, "spillway_hub_loop_turn_seconds",
+                         "How long each turn of the hub's loop takes (its work after a wakeup).",
+                         &self->loop_turns);
     if (!text.failed)
         spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
                          text.data, text.len);
@@ -1960,19 +1947,6 @@ static void publish_http(spw_hub_t *self, int64_t now)
     if (json)
         spw_http_publish(self->http, "/api/v1/status", 200, "application/json", json, len);
     free(json);
-}
-
-//  Counts one turn of the loop that took us microseconds.
-static void count_turn(spw_hub_t *self, int64_t us)
-{
-    double seconds = (double) us / 1e6;
-    size_t b = 0;
-    while (b < sizeof loop_bounds / sizeof loop_bounds[0] && seconds > loop_bounds[b])
-        b++;
-    if (b < sizeof loop_bounds / sizeof loop_bounds[0])
-        self->loop_buckets[b]++;
-    self->loop_turns++;
-    self->loop_seconds += seconds;
 }
 
 //  Sends HEARTBEAT to the next slice of the peers' slots: each live edge
@@ -2081,6 +2055,8 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         return NULL;
     }
     self->started = spw_clock_ms();
+    self->loop_turns = (spw_histogram_t) { .bounds = loop_bounds,
+                                           .bucket_count = sizeof loop_bounds / sizeof loop_bounds[0] };
     if (*config->http) {
         self->http = spw_http_open(config->http, config->http_token_file, *config->curve_dir,
                                    err, errlen);
@@ -2163,7 +2139,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         }
         if (self->dirty_count && now >= self->next_match)
             rematch(self, now);
-        count_turn(self, spw_clock_us() - turn);
+        spw_histogram_add(&self->loop_turns, (double) (spw_clock_us() - turn) / 1e6);
     }
     spw_notify_stopping("stopping: the edges keep their matches for a lease");
     spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",

@@ -33,7 +33,8 @@ int spw_http_parse(const char *listen, char *host, size_t host_size, unsigned *p
                    size_t errlen);
 
 //  Starts serving at listen ("HOST:PORT"). With a token (not NULL or
-//  empty), every path but /healthz wants "Authorization: Bearer TOKEN".
+//  empty), every path but /healthz and / (a page, which holds no data)
+//  wants "Authorization: Bearer TOKEN".
 //  NULL with a reason in err if listen is malformed or cannot be bound.
 spw_http_t *spw_http_start(const char *listen, const char *token, char *err, size_t errlen);
 
@@ -72,6 +73,24 @@ void spw_text_free(spw_text_t *text);
 
 //  A Prometheus metric's "# HELP" and "# TYPE" lines.
 void spw_metric_head(spw_text_t *text, const char *name, const char *type, const char *help);
+
+//  A histogram with fixed buckets (bounds ascending, at most
+//  SPW_HISTOGRAM_MAX_BUCKETS, the +Inf bucket implied).
+#define SPW_HISTOGRAM_MAX_BUCKETS 12
+typedef struct {
+    const double *bounds;
+    size_t bucket_count;
+    unsigned long long counts[SPW_HISTOGRAM_MAX_BUCKETS];   // per bucket, not cumulative
+    unsigned long long count;
+    double sum;
+} spw_histogram_t;
+
+void spw_histogram_add(spw_histogram_t *histogram, double value);
+
+//  A histogram as Prometheus text: head, cumulative _bucket samples, _sum
+//  and _count.
+void spw_metric_histogram(spw_text_t *text, const char *name, const char *help,
+                          const spw_histogram_t *histogram);
 
 //  A counter without labels: its head and its one sample.
 void spw_metric_counter(spw_text_t *text, const char *name, const char *help,

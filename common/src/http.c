@@ -115,7 +115,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         pthread_mutex_unlock(&self->lock);
         return answer(connection, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3);
     }
-    if (self->token) {
+    //  The page itself holds no data (it asks for the token to read any).
+    if (self->token && strcmp(url, "/") != 0) {
         const char *given =
             MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!given || strncmp(given, "Bearer ", 7) != 0 || !same_secret(given + 7, self->token))
@@ -300,6 +301,31 @@ void spw_text_free(spw_text_t *text)
 void spw_metric_head(spw_text_t *text, const char *name, const char *type, const char *help)
 {
     spw_text_printf(text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void spw_histogram_add(spw_histogram_t *histogram, double value)
+{
+    size_t b = 0;
+    while (b < histogram->bucket_count && value > histogram->bounds[b])
+        b++;
+    if (b < histogram->bucket_count)
+        histogram->counts[b]++;
+    histogram->count++;
+    histogram->sum += value;
+}
+
+void spw_metric_histogram(spw_text_t *text, const char *name, const char *help,
+                          const spw_histogram_t *histogram)
+{
+    spw_metric_head(text, name, "histogram", help);
+    unsigned long long cumulative = 0;
+    for (size_t b = 0; b < histogram->bucket_count; b++) {
+        cumulative += histogram->counts[b];
+        spw_text_printf(text, "%s_bucket{le=\"%g\"} %llu\n", name, histogram->bounds[b],
+                        cumulative);
+    }
+    spw_text_printf(text, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+                    histogram->count, name, histogram->sum, name, histogram->count);
 }
 
 void spw_metric_counter(spw_text_t *text, const char *name, const char *help,

@@ -119,7 +119,12 @@ def test_http_endpoint_reports_readiness_and_the_tasks():
         check(samples["spillway_edge_tasks_accepted_total"] == 1
               and samples['spillway_edge_slots{service="echo"}'] == 2
               and samples['spillway_edge_queue_depth{service="echo"}'] == 0
-              and samples["spillway_edge_hub_joined"] == 0,
+              and samples["spillway_edge_hub_joined"] == 0
+              and samples["spillway_edge_task_seconds_count"] == 1
+              and samples['spillway_edge_task_seconds_bucket{le="+Inf"}'] == 1
+              and samples["spillway_edge_queue_wait_seconds_count"] == 1
+              and samples["spillway_edge_request_bytes_total"] == 2
+              and samples["spillway_edge_reply_bytes_total"] == 2,
               "metrics: %r" % samples)
         result = edge(["--name", "B", "--frontend", c.endpoint("fe-b"), "--backend",
                        c.endpoint("be-b"), "--http", "127.0.0.1:%d" % port])

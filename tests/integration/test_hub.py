@@ -495,6 +495,8 @@ def test_http_endpoint_wants_its_token_and_refuses_bad_settings():
         check(http_get(port, "/metrics", token="wrong")[0] == 401, "a wrong token is 401")
         check(http_get(port, "/metrics", token="s3cret")[0] == 200, "the token opens /metrics")
         check(http_get(port, "/healthz")[0] == 200, "healthz wants no token")
+        check(http_get(port, "/")[0] == 200, "the page wants no token (its data does)")
+        check(http_get(port, "/api/v1/status")[0] == 401, "/api/v1/status wants the token")
         for value, said in (("nowhere", "HOST:PORT"), ("127.0.0.1:0", "1 to 65535"),
                             ("example.org:80", "IPv4 address")):
             result = subprocess.run([HUB_BIN, "--control", c.endpoint("x"), "--state",
