@@ -1845,7 +1845,8 @@ static void publish_pairs(spw_hub_t *self)
                 .service = track->name, .lender = last->lender, .borrower = last->borrower,
                 .slots_milli = last->slots_milli };
         }
-    qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_slots);
+    if (count > 1)
+        qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_slots);
     size_t len = 0;
     char *json = spw_status_pairs_json(self->shown_pairs, count, count, &len);
     if (json)
