@@ -114,12 +114,7 @@ void spw_edge_publish_http(spw_edge_t *self, int64_t now)
     spw_text_t text = { 0 };
     spw_metric_counter(&text, "spillway_edge_tasks_accepted_total", "Tasks accepted from clients.",
             self->stats.accepted);
-    spw_metric_head(&text, "spillway_edge_tasks_total", "counter",
-                    "Tasks finished, by outcome (the status its client got).");
-    const struct {
-        const char *outcome;
-        uint64_t count;
-    } outcomes[] = {
+    const spw_metric_sample_t outcomes[] = {
         { "done", self->stats.done },
         { "task_error", self->stats.task_errors },
         { "timeout", self->stats.timeouts },
@@ -130,9 +125,9 @@ void spw_edge_publish_http(spw_edge_t *self, int64_t now)
         { "too_large", self->stats.too_large },
         { "forbidden", self->stats.forbidden },
     };
-    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
-        spw_text_printf(&text, "spillway_edge_tasks_total{outcome=\"%s\"} %llu\n",
-                        outcomes[i].outcome, (unsigned long long) outcomes[i].count);
+    spw_metric_labelled(&text, "spillway_edge_tasks_total", "counter",
+                        "Tasks finished, by outcome (the status its client got).", "outcome",
+                        outcomes, sizeof outcomes / sizeof outcomes[0]);
     spw_metric_counter(&text, "spillway_edge_tasks_borrowed_total",
             "Tasks of this edge's clients sent to lenders (other edges' workers).",
             self->stats.delegated_out);
@@ -148,13 +143,13 @@ void spw_edge_publish_http(spw_edge_t *self, int64_t now)
             "Lenders cut off by the circuit breaker.", self->stats.lenders_cut);
     spw_metric_counter(&text, "spillway_edge_late_replies_total",
             "Replies that came after their task had ended.", self->stats.late_replies);
-    spw_metric_head(&text, "spillway_edge_messages_dropped_total", "counter",
-                    "Messages dropped as malformed or not allowed, by socket.");
-    spw_text_printf(&text,
-                    "spillway_edge_messages_dropped_total{socket=\"frontend\"} %llu\n"
-                    "spillway_edge_messages_dropped_total{socket=\"backend\"} %llu\n",
-                    (unsigned long long) self->frontend_drops.count,
-                    (unsigned long long) self->backend_drops.count);
+    const spw_metric_sample_t dropped[] = {
+        { "frontend", self->frontend_drops.count },
+        { "backend", self->backend_drops.count },
+    };
+    spw_metric_labelled(&text, "spillway_edge_messages_dropped_total", "counter",
+                        "Messages dropped as malformed or not allowed, by socket.", "socket",
+                        dropped, 2);
     spw_metric_head(&text, "spillway_edge_tasks", "gauge", "Tasks held now (waiting and running).");
     spw_text_printf(&text, "spillway_edge_tasks %zu\n", spw_tasks_size(self->tasks));
     spw_metric_head(&text, "spillway_edge_workers_connected", "gauge", "Workers connected.");

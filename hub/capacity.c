@@ -463,6 +463,11 @@ size_t spw_capacity_offering(const spw_capacity_t *self, const char *service)
     return index ? index->offering : 0;
 }
 
+size_t spw_capacity_live(const spw_capacity_t *self)
+{
+    return self->live;
+}
+
 size_t spw_capacity_unreported(const spw_capacity_t *self)
 {
     return self->unreported;

@@ -169,6 +169,9 @@ size_t spw_capacity_taking_part(const spw_capacity_t *self, const char *service,
 //  Live edges whose last state lists workers for the service. O(1).
 size_t spw_capacity_offering(const spw_capacity_t *self, const char *service);
 
+//  Live edges (alive records). O(1).
+size_t spw_capacity_live(const spw_capacity_t *self);
+
 //  Live edges that have sent no state since they registered. O(1).
 size_t spw_capacity_unreported(const spw_capacity_t *self);
 

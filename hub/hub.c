@@ -786,15 +786,20 @@ static bool concern(spw_hub_t *self, spw_peer_t *peer)
 //  at the matching of time at: a pair kept unchanged is not retold, so its
 //  told entry says when it was last decided only once the pair ends, and
 //  its hold counts from then.
-static void told_decided(spw_peer_t *peer, const char *service, const char *partner,
-                         uint8_t role, int64_t at)
+//  Returns that entry (NULL if peer was not told it).
+static const spw_told_t *told_decided(spw_peer_t *peer, const char *service,
+                                      const char *partner, uint8_t role, int64_t at)
 {
     for (size_t t = 0; peer && partner && t < peer->told_count; t++) {
         spw_told_t *told = &peer->told[t];
-        if (told->role == role && told->seen < at && strcmp(told->partner, partner) == 0
-            && strcmp(told->service, service) == 0)
-            told->seen = at;
+        if (told->role == role && strcmp(told->partner, partner) == 0
+            && strcmp(told->service, service) == 0) {
+            if (told->seen < at)
+                told->seen = at;
+            return told;
+        }
     }
+    return NULL;
 }
 
 //  Marks the edges a matching concerns: those whose pairs changed (a pair
@@ -1144,7 +1149,7 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
         || !borrower->identity_len)
         return false;
     const spw_edge_state_t *lenders[SPW_HUB_MAX_MATCHES];
-    bool ends[SPW_HUB_MAX_MATCHES];
+    bool elsewhere[SPW_HUB_MAX_MATCHES] = { false };   // the lender lends to others too
     size_t mine = 0;
     uint64_t given = 0;
     for (size_t p = 0; p < track->last_count; p++) {
@@ -1156,11 +1161,17 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
         lenders[mine++] = last->lender_edge;
         given += last->slots_milli;
     }
-    //  Its pairs leave the last matching's, the others keep their order.
+    //  Its pairs leave the last matching's, the others keep their order;
+    //  a lender of it in another pair lends elsewhere.
     size_t kept = 0;
-    for (size_t p = 0; p < track->last_count; p++)
-        if (track->last[p].borrower_edge != edge || track->last[p].borrower_epoch != edge->epoch)
-            track->last[kept++] = track->last[p];
+    for (size_t p = 0; p < track->last_count; p++) {
+        const spw_last_pair_t *last = &track->last[p];
+        if (last->borrower_edge == edge && last->borrower_epoch == edge->epoch)
+            continue;
+        for (size_t i = 0; i < mine; i++)
+            elsewhere[i] |= last->lender_edge == lenders[i];
+        track->last[kept++] = *last;
+    }
     track->last_count = kept;
     track->totals.demand -= spw_match_demand(was);
     track->totals.given_milli -= given;
@@ -1171,23 +1182,12 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
     const spw_edge_state_t *ended[SPW_HUB_MAX_MATCHES];
     size_t ending = 0;
     bool holds = false;
-    for (size_t i = 0; i < mine; i++)
-        ends[i] = false;
-    for (size_t p = 0; p < kept; p++)
-        for (size_t i = 0; i < mine; i++)
-            ends[i] |= track->last[p].lender_edge == lenders[i];
     for (size_t i = 0; i < mine; i++) {
         spw_peer_t *lender = edge_peer(self, lenders[i]);
-        told_decided(borrower, track->name, lenders[i]->name, SPW_MATCH_BORROW_FROM,
-                     track->decided_at);
+        const spw_told_t *told = told_decided(borrower, track->name, lenders[i]->name,
+                                              SPW_MATCH_BORROW_FROM, track->decided_at);
         told_decided(lender, track->name, edge->name, SPW_MATCH_LEND_TO, track->decided_at);
-        const spw_told_t *told = NULL;
-        for (size_t t = 0; t < borrower->told_count && !told; t++)
-            if (borrower->told[t].role == SPW_MATCH_BORROW_FROM
-                && strcmp(borrower->told[t].partner, lenders[i]->name) == 0
-                && strcmp(borrower->told[t].service, track->name) == 0)
-                told = &borrower->told[t];
-        if (!ends[i] && told && now - told->seen < hold_ms && lenders[i]->alive) {
+        if (!elsewhere[i] && told && now - told->seen < hold_ms && lenders[i]->alive) {
             holds = true;
             add_holder(track, lender);
             continue;
@@ -1809,9 +1809,7 @@ static void tick(spw_hub_t *self, int64_t now)
     mark_all(self);
     rematch(self, now);
     publish_http(self, now);
-    size_t alive = 0;
-    for (size_t i = 0; i < spw_capacity_count(self->capacity); i++)
-        alive += spw_capacity_at(self->capacity, i)->alive;
+    size_t alive = spw_capacity_live(self->capacity);
     spw_notify_status("serving: %zu edges alive, %zu dead; %.0f messages/s", alive,
                       spw_capacity_count(self->capacity) - alive, self->messages_per_s);
     //  Every service was told to every edge it concerns: nothing to retell.
@@ -1865,20 +1863,19 @@ static void publish_http(spw_hub_t *self, int64_t now)
                                   : "not ready: waiting one liveness to hear its edges\n";
     spw_http_publish(self->http, "/readyz", ready ? 200 : 503, "text/plain; charset=utf-8",
                      readiness, strlen(readiness));
-    size_t alive = 0, dead = 0, draining = 0;
+    size_t live = spw_capacity_live(self->capacity), draining = 0;
     for (size_t i = 0; i < spw_capacity_count(self->capacity); i++) {
         const spw_edge_state_t *edge = spw_capacity_at(self->capacity, i);
-        alive += edge->alive && !edge->draining;
         draining += edge->alive && edge->draining;
-        dead += !edge->alive;
     }
     spw_text_t text = { 0 };
-    spw_metric_head(&text, "spillway_hub_edges", "gauge", "Edges the hub tracks, by state.");
-    spw_text_printf(&text,
-                    "spillway_hub_edges{state=\"alive\"} %zu\n"
-                    "spillway_hub_edges{state=\"draining\"} %zu\n"
-                    "spillway_hub_edges{state=\"dead\"} %zu\n",
-                    alive, draining, dead);
+    const spw_metric_sample_t edges[] = {
+        { "alive", live - draining },
+        { "draining", draining },
+        { "dead", spw_capacity_count(self->capacity) - live },
+    };
+    spw_metric_labelled(&text, "spillway_hub_edges", "gauge", "Edges the hub tracks, by state.",
+                        "state", edges, 3);
     spw_metric_counter(&text, "spillway_hub_registrations_total", "Edges registered.",
             self->stats.registered);
     spw_metric_counter(&text, "spillway_hub_registrations_refused_total", "Registrations refused.",
@@ -1895,29 +1892,26 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_metric_counter(&text, "spillway_hub_borrowers_released_at_once_total",
             "Borrowers released from their pairs as they stopped.",
             self->stats.released_at_once);
-    spw_metric_head(&text, "spillway_hub_messages_sent_total", "counter",
-                    "Messages sent to edges, by kind.");
-    spw_text_printf(&text,
-                    "spillway_hub_messages_sent_total{kind=\"match\"} %llu\n"
-                    "spillway_hub_messages_sent_total{kind=\"member\"} %llu\n"
-                    "spillway_hub_messages_sent_total{kind=\"any\"} %llu\n",
-                    (unsigned long long) self->stats.matches,
-                    (unsigned long long) self->stats.members,
-                    (unsigned long long) self->stats.messages_out);
-    spw_metric_head(&text, "spillway_hub_messages_received_total", "counter",
-                    "Messages received from edges and tools, by kind.");
-    spw_text_printf(&text,
-                    "spillway_hub_messages_received_total{kind=\"state\"} %llu\n"
-                    "spillway_hub_messages_received_total{kind=\"any\"} %llu\n",
-                    (unsigned long long) self->stats.states,
-                    (unsigned long long) self->stats.messages_in);
-    spw_metric_head(&text, "spillway_hub_messages_dropped_total", "counter",
-                    "Messages dropped as malformed or not allowed, by socket.");
-    spw_text_printf(&text,
-                    "spillway_hub_messages_dropped_total{socket=\"control\"} %llu\n"
-                    "spillway_hub_messages_dropped_total{socket=\"state\"} %llu\n",
-                    (unsigned long long) self->control_drops.count,
-                    (unsigned long long) self->state_drops.count);
+    const spw_metric_sample_t sent[] = {
+        { "match", self->stats.matches },
+        { "member", self->stats.members },
+        { "any", self->stats.messages_out },
+    };
+    spw_metric_labelled(&text, "spillway_hub_messages_sent_total", "counter",
+                        "Messages sent to edges, by kind.", "kind", sent, 3);
+    const spw_metric_sample_t received[] = {
+        { "state", self->stats.states },
+        { "any", self->stats.messages_in },
+    };
+    spw_metric_labelled(&text, "spillway_hub_messages_received_total", "counter",
+                        "Messages received from edges and tools, by kind.", "kind", received, 2);
+    const spw_metric_sample_t dropped[] = {
+        { "control", self->control_drops.count },
+        { "state", self->state_drops.count },
+    };
+    spw_metric_labelled(&text, "spillway_hub_messages_dropped_total", "counter",
+                        "Messages dropped as malformed or not allowed, by socket.", "socket",
+                        dropped, 2);
     spw_metric_counter(&text, "spillway_hub_forbidden_total", "Messages refused by CURVE role.",
             self->stats.forbidden);
     spw_metric_head(&text, "spillway_hub_connections", "gauge",

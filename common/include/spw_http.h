@@ -92,6 +92,17 @@ void spw_histogram_add(spw_histogram_t *histogram, double value);
 void spw_metric_histogram(spw_text_t *text, const char *name, const char *help,
                           const spw_histogram_t *histogram);
 
+//  One sample of a metric with one label: its label's value and its value.
+typedef struct {
+    const char *label;
+    unsigned long long value;
+} spw_metric_sample_t;
+
+//  A metric of type ("counter", "gauge") whose samples differ by one label
+//  (key): its head, then name{key="label"} value for each.
+void spw_metric_labelled(spw_text_t *text, const char *name, const char *type, const char *help,
+                         const char *key, const spw_metric_sample_t *samples, size_t count);
+
 //  A counter without labels: its head and its one sample.
 void spw_metric_counter(spw_text_t *text, const char *name, const char *help,
                         unsigned long long value);

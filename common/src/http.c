@@ -328,6 +328,15 @@ void spw_metric_histogram(spw_text_t *text, const char *name, const char *help,
                     histogram->count, name, histogram->sum, name, histogram->count);
 }
 
+void spw_metric_labelled(spw_text_t *text, const char *name, const char *type, const char *help,
+                         const char *key, const spw_metric_sample_t *samples, size_t count)
+{
+    spw_metric_head(text, name, type, help);
+    for (size_t i = 0; i < count; i++)
+        spw_text_printf(text, "%s{%s=\"%s\"} %llu\n", name, key, samples[i].label,
+                        samples[i].value);
+}
+
 void spw_metric_counter(spw_text_t *text, const char *name, const char *help,
                         unsigned long long value)
 {
