@@ -364,7 +364,7 @@ static int send_request(spw_client_t *self, const char *service, spw_msg_t *body
         service = CLIENT_DEFAULT_SERVICE;
     pending_t *pending = calloc(1, sizeof *pending);
     if (!pending || body->count > SPW_MAX_BODY_FRAMES
-        || strlen(service) > SPW_MAX_SERVICE_LEN) {
+        || !spw_service_name_valid(service, strlen(service))) {
         free(pending);
         spw_msg_reset(body);
         errno = pending ? EINVAL : ENOMEM;

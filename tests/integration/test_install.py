@@ -108,7 +108,9 @@ def test_install_into_a_destdir_and_build_a_client_against_it():
                         r"man5/spillway-edge\.yaml\.5$", r"man5/spillway-hub\.yaml\.5$",
                         r"examples/edge\.yaml$", r"examples/hub\.yaml$",
                         r"systemd/system/spillway-hub\.service$",
-                        r"systemd/system/spillway-edge@\.service$"):
+                        r"systemd/system/spillway-edge@\.service$",
+                        r"dist-packages/spillway/__init__\.py$",
+                        r"dist-packages/spillway/worker\.py$"):
             check(any(re.search(pattern, path) for path in installed),
                   "nothing installed matches %s: %r" % (pattern, sorted(installed)))
         pc = next(p for p in installed if p.endswith("pkgconfig/spillway.pc"))
@@ -137,6 +139,17 @@ def test_install_into_a_destdir_and_build_a_client_against_it():
             return out if out.returncode == 0 else None
         out = c.wait_for("the installed client's reply", answered)
         check(out.stdout == "installed\n", "the client printed %r" % out.stdout)
+        #  The Python package, from where it was installed, on Debian's python.
+        package = os.path.dirname(os.path.dirname(os.path.join(dest, next(
+            p for p in installed if p.endswith("spillway/__init__.py")))))
+        check(re.search(r"/lib/python3\.\d+/dist-packages$", package),
+              "the package went to %s, off Debian's python path" % package)
+        out = subprocess.run(["/usr/bin/python3", "-m", "spillway", "submit", "--edge",
+                              edge.frontend, "--service", "echo", "from python"],
+                             env=dict(os.environ, PYTHONPATH=package), cwd=c.dir,
+                             capture_output=True, text=True, timeout=30)
+        check(out.returncode == 0 and out.stdout == "from python\n",
+              "the installed package answered %r %r" % (out.stdout, out.stderr))
 
 
 run([
