@@ -367,7 +367,7 @@ void spw_cloud_on_peer(spw_edge_t *self, spw_peer_t *peer, spw_msg_t *msg, int64
     case SPW_CMD_DONE:
         break;
     default:
-        spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a lender", now);
+        spw_edge_drop_as(self, &self->cloud_drops, SPW_DROP_UNEXPECTED, msg, "command not expected from a lender", now);
         return;
     }
     spw_task_t *task = spw_tasks_find(self->tasks, in.id);
@@ -759,7 +759,7 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
     if (in.cmd == SPW_CMD_HELLO) {
         spw_borrower_t *borrower = claim_borrower(self, in.name, in.name_len, now);
         if (!borrower) {
-            spw_edge_drop(self, &self->cloud_drops, msg, "borrower table full", now);
+            spw_edge_drop_as(self, &self->cloud_drops, SPW_DROP_FULL, msg, "borrower table full", now);
             return;
         }
         route_borrower(self, borrower, &msg->frame[0], now);
@@ -778,7 +778,7 @@ void spw_cloud_on_request(spw_edge_t *self, spw_msg_t *msg, int64_t now)
         return;
     }
     if (in.cmd != SPW_CMD_DELEGATE) {
-        spw_edge_drop(self, &self->cloud_drops, msg, "command not expected from a borrower", now);
+        spw_edge_drop_as(self, &self->cloud_drops, SPW_DROP_UNEXPECTED, msg, "command not expected from a borrower", now);
         return;
     }
     if (self->stopping) {
@@ -904,6 +904,7 @@ static void tick_borrowing(spw_edge_t *self, int64_t now)
     for (size_t i = 0; i < self->peer_count;) {
         spw_peer_t *peer = self->peers[i];
         if (peer->inflight.size && now - peer->heard > self->liveness_ms) {
+            self->silent.lenders++;
             spw_cloud_peer_gone(self, peer->name, strlen(peer->name), "silent", now);
             continue;
         }

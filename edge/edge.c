@@ -72,8 +72,13 @@
 void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
                    int64_t now)
 {
-    (void) self;
     spw_drops_note(drops, msg, drops == &self->hub_drops ? -1 : 0, why, now);
+}
+
+void spw_edge_drop_as(spw_edge_t *self, spw_drops_t *drops, spw_drop_reason_t reason,
+                      const spw_msg_t *msg, const char *why, int64_t now)
+{
+    spw_drops_note_as(drops, reason, msg, drops == &self->hub_drops ? -1 : 0, why, now);
 }
 
 spw_socket_opts_t spw_edge_server_opts(const spw_edge_t *self, int64_t max_message_bytes,
@@ -90,7 +95,7 @@ static void forbid(spw_edge_t *self, spw_drops_t *drops, spw_msg_t *msg, const c
 {
     self->stats.forbidden++;
     char why[200];
-    spw_edge_drop(self, drops, msg,
+    spw_edge_drop_as(self, drops, SPW_DROP_FORBIDDEN, msg,
                   spw_curve_refusal(&msg->frame[1], role, name, name_len, why, sizeof why), now);
 }
 
@@ -702,7 +707,7 @@ static void on_client(void *arg, spw_msg_t *msg, int64_t now)
         return;
     }
     if (request.cmd != SPW_CMD_REQUEST) {
-        spw_edge_drop(self, &self->frontend_drops, msg, "command not allowed from a client", now);
+        spw_edge_drop_as(self, &self->frontend_drops, SPW_DROP_UNEXPECTED, msg, "command not allowed from a client", now);
         return;
     }
     accept_request(self, msg, SPW_CLIENT_NATIVE, request.id, request.service,
@@ -887,7 +892,7 @@ static void on_seed_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t *
                                         zmq_msg_size(&msg->frame[0]), SPW_WORKER_SEED, service)
                          : NULL;
         if (!worker) {
-            spw_edge_drop(self, drops, msg, "worker pool or service table full", now);
+            spw_edge_drop_as(self, drops, SPW_DROP_FULL, msg, "worker pool or service table full", now);
             return;
         }
     }
@@ -1031,7 +1036,7 @@ static void on_native_worker(spw_edge_t *self, spw_msg_t *msg, spw_pool_worker_t
         if (worker)
             refuse_worker(self, worker, msg, "command not allowed from a worker", now);
         else
-            spw_edge_drop(self, drops, msg, "command not allowed from a worker", now);
+            spw_edge_drop_as(self, drops, SPW_DROP_UNEXPECTED, msg, "command not allowed from a worker", now);
         return;
     }
     //  A worker we do not know (we restarted, or declared it dead): tell it
@@ -1113,11 +1118,14 @@ static void tick(spw_edge_t *self, int64_t now)
     spw_pool_each_service(self->pool, measure_rate, &interval_ms);
     forget_unused_services(self, now);
     spw_pool_worker_t *worker;
-    while ((worker = spw_pool_expired(self->pool, now)))
+    while ((worker = spw_pool_expired(self->pool, now))) {
+        if (worker->kind == SPW_WORKER_NATIVE)
+            self->silent.workers++;
         lose_worker(self, worker,
                     worker->kind == SPW_WORKER_NATIVE ? "silent for liveness x heartbeat"
                                                       : "seed worker took too long",
                     now);
+    }
     for (worker = spw_pool_first(self->pool); worker; worker = spw_pool_next(worker)) {
         if (worker->kind != SPW_WORKER_NATIVE)
             continue;

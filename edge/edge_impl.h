@@ -102,6 +102,10 @@ struct spw_edge_t {
             bad_requests, too_large, forbidden, handshakes_refused, lenders_cut, requeued, late_replies, unroutable, workers_lost, delegated_out,
             delegated_in, busy, served_by_others;
     } stats;
+    //  Peers declared silent for liveness x heartbeat (a metric, by peer).
+    struct {
+        uint64_t workers, lenders, hubs;
+    } silent;
 
     //  Hub link (hublink.c). With several hubs the edge uses one at a time
     //  (control), probes the others, and moves when its hub goes silent.

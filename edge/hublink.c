@@ -345,7 +345,7 @@ void spw_hublink_on_control(spw_edge_t *self, spw_msg_t *msg, int64_t now)
                          now);
         break;
     default:
-        spw_edge_drop(self, &self->hub_drops, msg, "command not expected from the hub", now);
+        spw_edge_drop_as(self, &self->hub_drops, SPW_DROP_UNEXPECTED, msg, "command not expected from the hub", now);
         break;
     }
 }
@@ -501,6 +501,7 @@ void spw_hublink_tick(spw_edge_t *self, int64_t now)
             spw_msg_send(&out, self->hubs[h], ZMQ_DONTWAIT);
         }
     if (self->hub_state == SPW_HUB_JOINED && now - self->hub_heard > self->hub_liveness_ms) {
+        self->silent.hubs++;
         spw_log(SPW_LOG_WARNING, "hub_lost", "hub=%s silent_ms=%lld", hub_name(self),
                 (long long) (now - self->hub_heard));
         self->hub_state = SPW_HUB_REGISTERING;

@@ -19,6 +19,9 @@ spw_socket_opts_t spw_edge_server_opts(const spw_edge_t *self, int64_t max_messa
 //  Counts and logs (rate-limited) a dropped message from the network.
 void spw_edge_drop(spw_edge_t *self, spw_drops_t *drops, const spw_msg_t *msg, const char *why,
                    int64_t now);
+//  The same, for a reason other than malformed (spw_drop_reason_t).
+void spw_edge_drop_as(spw_edge_t *self, spw_drops_t *drops, spw_drop_reason_t reason,
+                      const spw_msg_t *msg, const char *why, int64_t now);
 //  Answers a task's client (body frames [first, first + count) are moved)
 //  and forgets the task: the one place a task ends.
 void spw_edge_finish(spw_edge_t *self, spw_task_t *task, spw_status_t status, spw_msg_t *body,

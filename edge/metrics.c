@@ -143,13 +143,36 @@ void spw_edge_publish_http(spw_edge_t *self, int64_t now)
             "Lenders cut off by the circuit breaker.", self->stats.lenders_cut);
     spw_metric_counter(&text, "spillway_edge_late_replies_total",
             "Replies that came after their task had ended.", self->stats.late_replies);
+    const spw_drops_t *sockets[] = { &self->frontend_drops, &self->backend_drops,
+                                     &self->cloud_drops, &self->hub_drops };
     const spw_metric_sample_t dropped[] = {
-        { "frontend", self->frontend_drops.count },
-        { "backend", self->backend_drops.count },
+        { "frontend", sockets[0]->count },
+        { "backend", sockets[1]->count },
+        { "cloud", sockets[2]->count },
+        { "hub", sockets[3]->count },
     };
     spw_metric_labelled(&text, "spillway_edge_messages_dropped_total", "counter",
                         "Messages dropped as malformed or not allowed, by socket.", "socket",
-                        dropped, 2);
+                        dropped, 4);
+    spw_metric_sample_t reasons[SPW_DROP_REASONS];
+    for (int r = 0; r < SPW_DROP_REASONS; r++) {
+        reasons[r] = (spw_metric_sample_t) { spw_drop_reason_name(r), 0 };
+        for (size_t s = 0; s < sizeof sockets / sizeof sockets[0]; s++)
+            reasons[r].value += sockets[s]->by_reason[r];
+    }
+    spw_metric_labelled(&text, "spillway_edge_drops_total", "counter",
+                        "Messages dropped, on every socket, by reason: malformed, version (a "
+                        "peer of another protocol version), unexpected (a command not allowed "
+                        "there), forbidden (CURVE roles), full (a table had no room).",
+                        "reason", reasons, SPW_DROP_REASONS);
+    const spw_metric_sample_t silent[] = {
+        { "worker", self->silent.workers },
+        { "lender", self->silent.lenders },
+        { "hub", self->silent.hubs },
+    };
+    spw_metric_labelled(&text, "spillway_edge_heartbeats_missed_total", "counter",
+                        "Peers declared gone after liveness x heartbeat of silence, by kind: "
+                        "native workers, lenders holding its tasks, its hub.", "peer", silent, 3);
     spw_metric_head(&text, "spillway_edge_tasks", "gauge", "Tasks held now (waiting and running).");
     spw_text_printf(&text, "spillway_edge_tasks %zu\n", spw_tasks_size(self->tasks));
     spw_metric_head(&text, "spillway_edge_workers_connected", "gauge", "Workers connected.");

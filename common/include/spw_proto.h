@@ -28,6 +28,9 @@ extern "C" {
 #define SPW_PROTO_HEADER_LEN 4
 //  The version before: recognised, to tell its peers why they are refused.
 #define SPW_PROTO_HEADER_V1  "SPW1"
+//  spw_proto_decode's reasons for a header of another version.
+#define SPW_PROTO_WHY_V1      "SPW1 peer: Spillway speaks SPW2"
+#define SPW_PROTO_WHY_VERSION "unknown protocol version: Spillway speaks SPW2"
 
 //  Limits that are part of the protocol: a message with more is malformed.
 #define SPW_MAX_BODY_FRAMES  16

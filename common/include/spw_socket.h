@@ -69,13 +69,32 @@ typedef struct {
     uint64_t count;       // dropped in all
     uint64_t since_log;
     int64_t logged_at;
+    uint64_t by_reason[5];  // per spw_drop_reason_t
 } spw_drops_t;
+
+//  Why a message was dropped, in a few kinds (a metric's bounded label; the
+//  log line says the detail).
+typedef enum {
+    SPW_DROP_MALFORMED,   // breaks the protocol's rules
+    SPW_DROP_VERSION,     // a peer of another protocol version
+    SPW_DROP_UNEXPECTED,  // a well-formed command this peer may not send here
+    SPW_DROP_FORBIDDEN,   // CURVE on: its key's role or name may not
+    SPW_DROP_FULL,        // a table (workers, services, borrowers) had no room
+    SPW_DROP_REASONS
+} spw_drop_reason_t;
+
+//  The reason's name in metrics ("malformed" ...).
+const char *spw_drop_reason_name(spw_drop_reason_t reason);
 
 //  Counts one dropped message and logs it unless a line went out recently.
 //  peer_frame is the frame that names the sender (a ROUTER's identity), or
-//  -1 if none does.
+//  -1 if none does. The reason is malformed, or version when why is the
+//  decoder's word for a peer of another version.
 void spw_drops_note(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, const char *why,
                     int64_t now);
+//  The same with its reason.
+void spw_drops_note_as(spw_drops_t *drops, spw_drop_reason_t reason, const spw_msg_t *msg,
+                       int peer_frame, const char *why, int64_t now);
 
 //  Handles up to batch messages waiting on socket, without blocking, so one
 //  busy socket cannot starve the others or the timers. A message with too

@@ -414,8 +414,8 @@ int spw_proto_decode(const spw_msg_t *msg, size_t first, spw_proto_t *out,
         bool spw = frame_size(msg, first) == SPW_PROTO_HEADER_LEN
                 && memcmp(frame_data(msg, first), "SPW", 3) == 0;
         *why = spw_msg_frame_is(msg, first, SPW_PROTO_HEADER_V1, SPW_PROTO_HEADER_LEN)
-                 ? "SPW1 peer: Spillway speaks SPW2"
-             : spw ? "unknown protocol version: Spillway speaks SPW2"
+                 ? SPW_PROTO_WHY_V1
+             : spw ? SPW_PROTO_WHY_VERSION
                    : "bad protocol header";
         return -1;
     }

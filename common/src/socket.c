@@ -165,9 +165,28 @@ int spw_msg_send(spw_msg_t *msg, void *socket, int flags)
 //  At most one "dropped" log line a socket per this period.
 #define SPW_DROPS_LOG_PERIOD_MS 1000
 
+const char *spw_drop_reason_name(spw_drop_reason_t reason)
+{
+    static const char *const names[SPW_DROP_REASONS] = { "malformed", "version", "unexpected",
+                                                         "forbidden", "full" };
+    return reason < SPW_DROP_REASONS ? names[reason] : "malformed";
+}
+
 void spw_drops_note(spw_drops_t *drops, const spw_msg_t *msg, int peer_frame, const char *why,
                     int64_t now)
 {
+    bool version = why && (strcmp(why, SPW_PROTO_WHY_V1) == 0
+                           || strcmp(why, SPW_PROTO_WHY_VERSION) == 0);
+    spw_drops_note_as(drops, version ? SPW_DROP_VERSION : SPW_DROP_MALFORMED, msg, peer_frame,
+                      why, now);
+}
+
+void spw_drops_note_as(spw_drops_t *drops, spw_drop_reason_t reason, const spw_msg_t *msg,
+                       int peer_frame, const char *why, int64_t now)
+{
+    _Static_assert(SPW_DROP_REASONS == sizeof drops->by_reason / sizeof drops->by_reason[0],
+                   "a count per reason");
+    drops->by_reason[reason < SPW_DROP_REASONS ? reason : SPW_DROP_MALFORMED]++;
     drops->count++;
     drops->since_log++;
     if (drops->logged_at && now - drops->logged_at < SPW_DROPS_LOG_PERIOD_MS)

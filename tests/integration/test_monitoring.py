@@ -10,6 +10,8 @@ import subprocess
 import sys
 import urllib.parse
 
+import zmq
+
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BUILD, Cluster, check, free_port, http_get, metrics_of,  # noqa: E402
                      run)
@@ -58,6 +60,32 @@ def test_promtool_accepts_both_pages():
                   "promtool on the %s's metrics: %s%s" % (name, result.stdout, result.stderr))
 
 
+def test_drops_by_reason_and_missed_heartbeats_are_counted():
+    with Cluster("reasons") as c:
+        _, edge_port, edge = start_cluster(c)
+        sock = c.ctx.socket(zmq.DEALER)
+        sock.connect(edge.frontend)
+        sock.send_multipart([b"SPW2", b"\x07garbage"])          # malformed
+        sock.send_multipart([b"SPW9", b"\x01"])                 # another version
+        sock.send_multipart([b"SPW2", b"\x10", b"echo"])        # READY, at the frontend
+        worker = c.ctx.socket(zmq.DEALER)
+        worker.connect(edge.backend)
+        worker.send_multipart([b"SPW2", b"\x10", b"silent"])    # then never a beat
+
+        def counted():
+            m = metrics_of(http_get(edge_port, "/metrics")[1])
+            return m if (m.get('spillway_edge_drops_total{reason="malformed"}', 0) >= 1
+                         and m.get('spillway_edge_drops_total{reason="version"}', 0) >= 1
+                         and m.get('spillway_edge_drops_total{reason="unexpected"}', 0) >= 1
+                         and m.get('spillway_edge_heartbeats_missed_total{peer="worker"}', 0)
+                         >= 1) else None
+        m = c.wait_for("drops by reason and the silent worker counted", counted, timeout=10)
+        check(m['spillway_edge_messages_dropped_total{socket="frontend"}'] >= 3,
+              "the frontend's drops: %r" % m)
+        sock.close()
+        worker.close()
+
+
 def query(port, expression):
     """The vector a Prometheus instant query returns ([] if none)."""
     status, body = http_get(port, "/api/v1/query?query=" + urllib.parse.quote(expression))
@@ -102,5 +130,6 @@ def test_prometheus_scrapes_a_cluster_and_sees_tasks_served():
 
 run([
     test_promtool_accepts_both_pages,
+    test_drops_by_reason_and_missed_heartbeats_are_counted,
     test_prometheus_scrapes_a_cluster_and_sees_tasks_served,
 ])
