@@ -26,6 +26,13 @@ spw_ensure_packages() {
         spw_die "apt-get install ${missing[*]} failed"
 }
 
+# Installs DIR's npm packages from its package-lock.json, once.
+spw_npm_ci() {
+    [ -d "$1/node_modules" ] && return 0
+    spw_say "npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund --silent) || spw_die "npm ci in $1 failed"
+}
+
 # Configures (once) and builds into DIR with extra meson options.
 spw_build() {
     local dir=$1; shift

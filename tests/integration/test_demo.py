@@ -106,6 +106,9 @@ def test_demo_tells_the_story_and_leaves_nothing_running(*flags):
 def test_the_secure_demo_tells_the_same_story():
     output = test_demo_tells_the_story_and_leaves_nothing_running("--secure")
     check("CURVE on every link" in output, "the demo did not say it runs secured:\n%s" % output)
+    check(re.search(r"the web page: http://127\.0\.0\.1:\d+/", output)
+          and re.search(r"wants a bearer token; the page asks for it: [0-9a-f]{32}", output),
+          "the secure demo gave no page address and token:\n%s" % output)
 
 
 def test_demo_stopped_by_sigterm_leaves_nothing_running():
