@@ -107,6 +107,10 @@ export declare class ClosedError extends Error {
 export interface ClientOptions {
   /** Frontend endpoints, 1 to 16, in order of preference: an array or 'EP1,EP2'. */
   edges: string[] | string
+  /** With CURVE (docs/security.md): this client's certificate from `spillway keygen` (its `_secret` file is read too). */
+  cert?: string
+  /** The edges' public certificates: one for all, or one per edge (an array, or 'F1,F2'). */
+  serverCert?: string | string[]
 }
 
 export interface SubmitOptions {
@@ -159,6 +163,10 @@ interface WorkerOptionsBase {
   edge: string
   /** 0 to 64 of A-Z a-z 0-9 . _ -; '' or absent: the edge's default service. */
   service?: string
+  /** With CURVE: this worker's certificate (its `_secret` file is read too). */
+  cert?: string
+  /** With CURVE: the edge's public certificate. */
+  serverCert?: string
   /** Tasks run at once, 1 to 256 (default 1). */
   slots?: number
 }

@@ -7,6 +7,8 @@
 
 #include "spw_client.h"
 #include "spw_clock.h"
+#include "spw_config.h"
+#include "spw_curve.h"
 #include "spw_worker.h"
 
 #include <czmq.h>
@@ -170,6 +172,32 @@ static void take_replies(driver_t *self)
     spw_reply_reset(&reply);
 }
 
+//  The CURVE keys of a command's cert and server_cert (certificate files),
+//  for count servers; false with none (plaintext), or on an error (said).
+static bool curve_of(json_t *seq, json_t *command, spw_curve_keys_t *keys, size_t count,
+                     bool *failed)
+{
+    const char *cert = json_string_value(json_object_get(command, "cert"));
+    const char *server = json_string_value(json_object_get(command, "server_cert"));
+    *failed = false;
+    if (!cert && !server)
+        return false;
+    char err[SPW_ERROR_MAX] = "CURVE needs both cert and server_cert";
+    uint8_t public_key[32], secret_key[32], server_key[32], unused[32];
+    if (!cert || !server || spw_curve_load(cert, true, public_key, secret_key, err, sizeof err) != 0
+        || spw_curve_load(server, false, server_key, unused, err, sizeof err) != 0) {
+        answer_error(seq, "argument", err);
+        *failed = true;
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        memcpy(keys[i].public_key, public_key, 32);
+        memcpy(keys[i].secret_key, secret_key, 32);
+        memcpy(keys[i].server_key, server_key, 32);
+    }
+    return true;
+}
+
 static void do_worker(driver_t *self, json_t *seq, json_t *command)
 {
     const char *edge = json_string_value(json_object_get(command, "edge"));
@@ -188,6 +216,12 @@ static void do_worker(driver_t *self, json_t *seq, json_t *command)
                                    : MODE_ECHO;
     w->sleep_ms = (int) json_integer_value(json_object_get(command, "sleep_ms"));
     spw_worker_opts_t opts = { .slots = slots > 0 ? (int) slots : 1 };
+    spw_curve_keys_t keys;
+    bool failed;
+    if (curve_of(seq, command, &keys, 1, &failed))
+        opts.curve = &keys;
+    else if (failed)
+        return;
     w->worker = spw_worker_new(edge, service, &opts);
     if (!w->worker) {
         answer_error(seq, "argument", "spw_worker_new refused it");
@@ -278,7 +312,14 @@ static bool handle(driver_t *self, const char *line)
                     sizeof endpoints - strlen(endpoints) - 1);
         }
         spw_client_destroy(&self->client);
-        self->client = spw_client_new(endpoints);
+        spw_curve_keys_t keys[SPW_CLIENT_MAX_EDGES];
+        bool failed;
+        bool secure = curve_of(seq, command, keys, SPW_CLIENT_MAX_EDGES, &failed);
+        if (failed) {
+            json_decref(command);
+            return true;
+        }
+        self->client = spw_client_new_secure(endpoints, secure ? keys : NULL);
         if (self->client)
             answer(json_pack("{sOsb}", "seq", seq, "ok", 1));
         else

@@ -79,7 +79,7 @@ class Driver {
     switch (command.op) {
       case 'client':
         if (this.client) await this.client.close()
-        this.client = new spillway.Client({ edges: command.edges })
+        this.client = new spillway.Client({ edges: command.edges, cert: command.cert, serverCert: command.server_cert })
         answer({ seq, ok: true })
         return true
       case 'submit':
@@ -91,6 +91,8 @@ class Driver {
           service: command.service,
           slots: command.slots === undefined ? 1 : command.slots,
           frames: true,
+          cert: command.cert,
+          serverCert: command.server_cert,
           handler: handlerFor(command)
         })
         worker.on('disconnect', ({ reason, retryMs }) =>

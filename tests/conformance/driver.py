@@ -65,7 +65,8 @@ class Driver:
     async def handle(self, command):
         seq, op = command.get("seq"), command.get("op")
         if op == "client":
-            self.client = spillway.AsyncClient(command["edges"])
+            self.client = spillway.AsyncClient(command["edges"], cert=command.get("cert"),
+                                               server_cert=command.get("server_cert"))
             answer({"seq": seq, "ok": True})
         elif op == "submit":
             call = asyncio.ensure_future(self.submit(seq, command))
@@ -73,7 +74,9 @@ class Driver:
             call.add_done_callback(self.calls.discard)
         elif op == "worker":
             worker = spillway.Worker(command["edge"], command["service"], handler_for(command),
-                                     slots=command.get("slots", 1), frames=True)
+                                     slots=command.get("slots", 1), frames=True,
+                                     cert=command.get("cert"),
+                                     server_cert=command.get("server_cert"))
             self.workers.append(worker)
             self.serving.append(asyncio.ensure_future(worker.serve()))
             answer({"seq": seq, "ok": True})

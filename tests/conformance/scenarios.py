@@ -304,5 +304,47 @@ def failover_draining(cluster, impl):
     d.stop()
 
 
+def forbidden(cluster, impl):
+    """CURVE on: the client and worker with their keys from `spillway
+    keygen` are served; the client's key may not drain the edge
+    (forbidden), and a key the edge does not know is refused at the
+    handshake (no answer: the client's own timeout)."""
+    from harness import CLI_BIN
+    keys = os.path.join(cluster.dir, "keys")
+    for name, role, more in (("A", "edge", []), ("client", "client", []),
+                             ("worker", "worker", ["--services", "echo"])):
+        made = subprocess.run([CLI_BIN, "keygen", name, "--role", role, "--dir", keys] + more,
+                              capture_output=True, text=True, timeout=20)
+        check(made.returncode == 0, "keygen %s: %s" % (name, made.stderr))
+    strangers = os.path.join(cluster.dir, "strangers")
+    subprocess.run([CLI_BIN, "keygen", "client", "--role", "client", "--dir", strangers],
+                   capture_output=True, timeout=20, check=True)
+    a = edge(cluster, "A", "--curve-dir", keys)
+    server = os.path.join(keys, "A.key")
+    d = Driver(cluster, impl, "both")
+    d.ok("worker", edge=a.backend, service="echo", mode="echo", slots=1,
+         cert=os.path.join(keys, "worker.key"), server_cert=server)
+    d.ok("client", edges=[a.frontend], cert=os.path.join(keys, "client.key"),
+         server_cert=server)
+    #  The harness's stats are plaintext: the worker is there when the edge
+    #  stops answering no-service (at once) to the echo.
+    deadline = time.monotonic() + 10
+    while True:
+        answer = d.reply(d.submit("echo", [b"secret"], timeout_ms=5000))
+        if answer.get("status") != "no-service" or time.monotonic() > deadline:
+            break
+    check(answer.get("status") == "ok" and unb64(answer["body"]) == [b"secret"],
+          "the secured echo answered %r" % _short(answer))
+    answer = d.expect(d.submit("spillway.drain", [b""]), "forbidden")
+    stranger = Driver(cluster, impl, "stranger")
+    stranger.ok("client", edges=[a.frontend], cert=os.path.join(strangers, "client.key"),
+                server_cert=server)
+    stranger.expect(stranger.submit("echo", timeout_ms=300), "timeout", timeout=5)
+    answer = d.reply(d.submit("echo"), timeout=5)
+    check(answer.get("status") == "ok", "the edge stopped serving after a stranger: %r" % answer)
+    stranger.stop()
+    d.stop()
+
+
 SCENARIOS = [statuses_and_limits, overloaded, worker_killed, failover_killed,
-             failover_draining]
+             failover_draining, forbidden]

@@ -103,6 +103,7 @@ class Client {
       throw new TypeError(`new Client({ edges }) takes an object, not ${P.describe(options)}`)
     }
     const endpoints = P.edgesOf(options.edges)
+    const curve = P.curveOf(options.cert, options.serverCert, endpoints.length)
     this._pending = new Map()
     this._nextId = 1
     this._unsent = 0
@@ -112,7 +113,7 @@ class Client {
     this._edges = []
     this._sweep = () => this._sweepNow()
     try {
-      for (let i = 0; i < endpoints.length; i++) this._open(i, endpoints[i])
+      for (let i = 0; i < endpoints.length; i++) this._open(i, endpoints[i], curve ? curve[i] : {})
     } catch (error) {
       this._closeSockets()
       if (error instanceof TypeError || error instanceof RangeError) throw error
@@ -120,8 +121,9 @@ class Client {
     }
   }
 
-  _open (i, endpoint) {
+  _open (i, endpoint, curve) {
     const socket = new zmq.Dealer({
+      ...curve, // CURVE's keys, with cert and serverCert
       linger: 0,
       sendHighWaterMark: 0, // the client holds its requests anyway: never EAGAIN
       sendTimeout: 0,

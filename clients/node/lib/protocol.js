@@ -156,7 +156,40 @@ function endpointOf (endpoint, what) {
   return trimmed
 }
 
+// CURVE keys (docs/security.md) from certificate files made by `spillway
+// keygen` (czmq's format): this peer's certificate (its FILE_secret is read
+// too) and each server's public one, an array or 'F1,F2', one per server or
+// one for all. Returns per server the socket options, or null for plaintext.
+function curveOf (cert, serverCert, count) {
+  if ((cert === undefined || cert === null) && (serverCert === undefined || serverCert === null)) return null
+  if (typeof cert !== 'string' || !cert || !serverCert) {
+    throw new TypeError('CURVE needs both cert and serverCert (certificate file names)')
+  }
+  let servers = Array.isArray(serverCert) ? serverCert : String(serverCert).split(',')
+  if (servers.length === 1) servers = Array(count).fill(servers[0])
+  if (servers.length !== count) {
+    throw new RangeError(`give one serverCert, or one per edge (${count}), not ${servers.length}`)
+  }
+  const fs = require('node:fs')
+  const keyOf = (file, which) => {
+    let text
+    try {
+      text = fs.readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new TypeError(`cannot read the certificate ${file}: ${error.message}`)
+    }
+    const match = new RegExp(`^\\s*${which}\\s*=\\s*"([^"]{40})"`, 'm').exec(text)
+    if (!match) throw new TypeError(`${file} holds no ${which}`)
+    return match[1]
+  }
+  const secretFile = cert.endsWith('_secret') ? cert : cert + '_secret'
+  const curvePublicKey = keyOf(secretFile, 'public-key')
+  const curveSecretKey = keyOf(secretFile, 'secret-key')
+  return servers.map((server) => ({ curvePublicKey, curveSecretKey, curveServerKey: keyOf(server, 'public-key') }))
+}
+
 module.exports = {
+  curveOf,
   HEADER,
   CMD,
   CMD_FRAME,

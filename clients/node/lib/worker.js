@@ -86,6 +86,8 @@ class Worker extends EventEmitter {
       throw new TypeError(`frames must be a boolean, not ${P.describe(options.frames)}`)
     }
     this.frames = options.frames === true
+    const curve = P.curveOf(options.cert, options.serverCert, 1)
+    this._curve = curve ? curve[0] : {}
 
     this.heartbeatMs = HEARTBEAT_MS
     this.liveness = LIVENESS
@@ -179,7 +181,7 @@ class Worker extends EventEmitter {
   // -- Links ---------------------------------------------------------------------
 
   _openLink () {
-    const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 0, sendTimeout: 0 })
+    const socket = new zmq.Dealer({ ...this._curve, linger: 0, sendHighWaterMark: 0, sendTimeout: 0 })
     const link = new Link(socket)
     this._link = link
     try {

@@ -1,8 +1,7 @@
 """python3 -m spillway submit|worker|bench: the CLI's commands, in Python.
 
 ``submit`` and ``worker`` take the flags of ``spillway submit`` and
-``spillway worker`` (those the Python package supports: no CURVE yet) and
-exit with the same codes; ``bench`` measures this package against pyzmq's
+``spillway worker`` and exit with the same codes; ``bench`` measures this package against pyzmq's
 raw round trip and the C client (spillway/bench.py).
 """
 
@@ -28,10 +27,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _curve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cert", help="this peer's CURVE certificate (FILE_secret is read too)")
+    p.add_argument("--server-cert", help="the server's public certificate; with several "
+                                         "edges, one per edge: FILE1,FILE2")
+
+
 def submit(args: argparse.Namespace) -> int:
     data = sys.stdin.buffer.read() if args.data == "-" else args.data.encode()
     try:
-        client = Client(args.edge)
+        client = Client(args.edge, cert=args.cert, server_cert=args.server_cert)
     except ValueError as error:
         print("submit: %s" % error, file=sys.stderr)
         return EXIT_USAGE
@@ -76,7 +81,8 @@ def worker(args: argparse.Namespace) -> int:
             return done.stdout
     try:
         served = Worker(args.edge, args.service, handler, slots=args.slots,
-                        heartbeat=args.heartbeat_ms / 1000)
+                        heartbeat=args.heartbeat_ms / 1000, cert=args.cert,
+                        server_cert=args.server_cert)
     except ValueError as error:
         print("worker: %s" % error, file=sys.stderr)
         return EXIT_USAGE
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the task's deadline in ms (default 10000)")
     p.add_argument("--count", type=_positive, default=1,
                    help="send N copies at once and print a summary line")
+    _curve_flags(p)
     p.add_argument("data", help="the task's body, or - for standard input")
     p.set_defaults(run=submit)
 
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slots", type=_positive, default=1, help="tasks at once, 1 to 256")
     p.add_argument("--heartbeat-ms", type=_positive, default=1000,
                    help="heartbeat interval until the edge says its own (default 1000)")
+    _curve_flags(p)
     p.set_defaults(run=worker)
 
     p = commands.add_parser("bench", help="this package's rate against pyzmq's raw round "

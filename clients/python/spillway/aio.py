@@ -25,12 +25,14 @@ class AsyncClient:
         async with spillway.AsyncClient(["tcp://127.0.0.1:5555"]) as client:
             reply = await client.submit("predict", b"5.1,3.5,1.4,0.2", timeout=5.0)
 
-    Many coroutines may await it at once: each request is matched to its
+    ``cert`` and ``server_cert`` turn CURVE on, as for Client. Many
+    coroutines may await it at once: each request is matched to its
     reply by id. Cancelling an awaiting coroutine forgets its request.
     """
 
-    def __init__(self, edges: str | Sequence[str], *, context: zmq.Context | None = None):
-        self._core = _Core(edges, context)
+    def __init__(self, edges: str | Sequence[str], *, context: zmq.Context | None = None,
+                 cert: str | None = None, server_cert: str | Sequence[str] | None = None):
+        self._core = _Core(edges, context, cert, server_cert)
         self._waiters: dict[int, asyncio.Future] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None

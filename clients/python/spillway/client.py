@@ -111,8 +111,10 @@ class _Pending:
 class _Core:
     """The client's state, driven without blocking by Client and AsyncClient."""
 
-    def __init__(self, edges: str | Sequence[str], context: zmq.Context | None = None):
+    def __init__(self, edges: str | Sequence[str], context: zmq.Context | None = None,
+                 cert: str | None = None, server_cert: str | Sequence[str] | None = None):
         endpoints = proto.check_edges(edges)
+        keys = proto.curve_keys(cert, server_cert, len(endpoints))
         self.context = context or zmq.Context.instance()
         self.edges: list[_Edge] = []
         self.pending: dict[int, _Pending] = {}
@@ -123,15 +125,17 @@ class _Core:
         self.swept_at = 0
         self.services: dict[str, bytes] = {}  # names checked, as sent
         try:
-            for endpoint in endpoints:
-                self.edges.append(self._open(endpoint))
+            for i, endpoint in enumerate(endpoints):
+                self.edges.append(self._open(endpoint, keys[i] if keys else None))
         except BaseException:
             self.close()
             raise
 
-    def _open(self, endpoint: str) -> _Edge:
+    def _open(self, endpoint: str, keys: tuple[bytes, bytes, bytes] | None) -> _Edge:
         socket = self.context.socket(zmq.DEALER)
         socket.linger = 0
+        if keys:
+            socket.curve_publickey, socket.curve_secretkey, socket.curve_serverkey = keys
         socket.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
         socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_MS * LIVENESS)
         monitor = socket.get_monitor_socket(_MONITOR_EVENTS)
@@ -301,11 +305,15 @@ class Client:
             reply = client.submit("predict", b"5.1,3.5,1.4,0.2", timeout=5.0)
 
     ``context`` is the ZeroMQ context to use (default: the process's shared
-    one).
+    one). With CURVE on (docs/security.md), ``cert`` is this client's
+    certificate from ``spillway keygen`` (its ``_secret`` file is read too)
+    and ``server_cert`` the edges' public certificates, one for all or one
+    per edge (a list, or a comma-separated string).
     """
 
-    def __init__(self, edges: str | Sequence[str], *, context: zmq.Context | None = None):
-        self._core = _Core(edges, context)
+    def __init__(self, edges: str | Sequence[str], *, context: zmq.Context | None = None,
+                 cert: str | None = None, server_cert: str | Sequence[str] | None = None):
+        self._core = _Core(edges, context, cert, server_cert)
         self._poller = zmq.Poller()
         for socket in self._core.sockets():
             self._poller.register(socket, zmq.POLLIN)

@@ -111,6 +111,38 @@ def check_edges(edges: str | Sequence[str]) -> list[str]:
     return edges
 
 
+def curve_keys(cert: str | None, server_cert: str | Sequence[str] | None,
+               count: int) -> list[tuple[bytes, bytes, bytes]] | None:
+    """CURVE keys for count servers from certificate files made by
+    `spillway keygen` (czmq's format): this peer's certificate (its
+    FILE_secret is read too) and each server's public one, a list or a
+    comma-separated string, one per server (or one for all). None: plaintext.
+    Returns (public, secret, server public) per server, Z85."""
+    if cert is None and server_cert is None:
+        return None
+    if not cert or not server_cert:
+        raise ValueError("CURVE needs both cert and server_cert")
+    import zmq.auth
+    servers = server_cert.split(",") if isinstance(server_cert, str) else list(server_cert)
+    if len(servers) == 1:
+        servers = servers * count
+    if len(servers) != count:
+        raise ValueError("give one server_cert, or one per edge (%d), not %d"
+                         % (count, len(servers)))
+    secret_file = cert if cert.endswith("_secret") else cert + "_secret"
+    try:
+        public, secret = zmq.auth.load_certificate(secret_file)
+        if secret is None:
+            raise ValueError("%s holds no secret key" % secret_file)
+        keys = []
+        for server in servers:
+            server_public, _ = zmq.auth.load_certificate(server)
+            keys.append((public, secret, server_public))
+    except (OSError, ValueError) as error:
+        raise ValueError("cannot read a certificate: %s" % error) from None
+    return keys
+
+
 def request(request_id: int, service: bytes, timeout_ms: int, body: list[bytes]) -> list[bytes]:
     return [HEADER, REQUEST, u64(request_id), service, u32(timeout_ms), *body]
 

@@ -47,16 +47,23 @@ class Worker:
     raises answers the task ``task-error`` with the exception's text.
     ``slots`` (1 to 256) is how many tasks it runs at once.
 
+    ``cert`` and ``server_cert`` turn CURVE on (docs/security.md): this
+    worker's certificate from ``spillway keygen`` (its ``_secret`` file is
+    read too) and the edge's public one.
+
     Run it with :meth:`run` (blocks until :meth:`stop`), :meth:`start` (a
     background thread), or ``await worker.serve()`` inside asyncio.
     """
 
     def __init__(self, edge: str, service: str, handler: Handler, *, slots: int = 1,
                  frames: bool = False, heartbeat: float = 1.0,
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, cert: str | None = None,
+                 server_cert: str | None = None):
         if not isinstance(edge, str) or "://" not in edge:
             raise ValueError("bad edge endpoint %r: expected e.g. tcp://127.0.0.1:5556" % (edge,))
         self._service = proto.check_service(service)
+        keys = proto.curve_keys(cert, server_cert, 1)
+        self._curve = keys[0] if keys else None
         if not callable(handler):
             raise TypeError("handler must be callable")
         if isinstance(slots, bool) or not isinstance(slots, int) or not 1 <= slots <= proto.MAX_SLOTS:
@@ -145,6 +152,8 @@ class Worker:
         DISCONNECT or the worker stops. Returns (ms to wait, refused)."""
         socket = self._context.socket(zmq.DEALER)
         socket.linger = 1000  # the last RESULTs and DISCONNECT get out
+        if self._curve:
+            socket.curve_publickey, socket.curve_secretkey, socket.curve_serverkey = self._curve
         socket.connect(self.edge)
         running: set[asyncio.Task] = set()
         heartbeat_ms, liveness = self._heartbeat_ms, self._liveness
