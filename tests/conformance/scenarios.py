@@ -252,20 +252,27 @@ def worker_killed(cluster, impl):
     d2.stop()
 
 
-def failover_killed(cluster, impl):
-    """The client's edge is killed while it holds the task: the client
-    sends it to its next edge, whose worker answers."""
-    a = edge(cluster, "A")
+def held_at_first_edge(cluster, impl, body, *a_args):
+    """Edges A (a worker that holds its task, a_args) and B (an echo
+    worker), a client of both, and one task held at A: (a, b, driver, seq)."""
+    a = edge(cluster, "A", *a_args)
     b = edge(cluster, "B")
     d = Driver(cluster, impl, "both")
     d.ok("worker", edge=a.backend, service="work", mode="hold", slots=1)
-    d.ok("worker", edge=b.backend, service="work", mode="echo", slots=1)
+    d.ok("worker", edge=b.backend, service="work", mode="echo", slots=2)
     ready(cluster, a, "work")
     ready(cluster, b, "work")
     d.ok("client", edges=[a.frontend, b.frontend])
-    seq = d.submit("work", [b"survive"], timeout_ms=10000)
+    seq = d.submit("work", [body], timeout_ms=10000)
     cluster.wait_for("the task at A's worker", lambda: int(
         cluster.stats(a)["services"]["work"]["running"]) == 1, timeout=5)
+    return a, b, d, seq
+
+
+def failover_killed(cluster, impl):
+    """The client's edge is killed while it holds the task: the client
+    sends it to its next edge, whose worker answers."""
+    a, b, d, seq = held_at_first_edge(cluster, impl, b"survive")
     started = time.monotonic()
     cluster.kill(a)
     answer = d.expect(seq, "ok", timeout=10)
@@ -280,17 +287,7 @@ def failover_killed(cluster, impl):
 def failover_draining(cluster, impl):
     """The client's edge drains: it answers new requests busy, which the
     client sends to its next edge; what it held goes there at its drain's end."""
-    a = edge(cluster, "A", "--drain-timeout-ms", "1500")
-    b = edge(cluster, "B")
-    d = Driver(cluster, impl, "both")
-    d.ok("worker", edge=a.backend, service="work", mode="hold", slots=1)
-    d.ok("worker", edge=b.backend, service="work", mode="echo", slots=2)
-    ready(cluster, a, "work")
-    ready(cluster, b, "work")
-    d.ok("client", edges=[a.frontend, b.frontend])
-    held = d.submit("work", [b"held"], timeout_ms=10000)
-    cluster.wait_for("the task at A's worker", lambda: int(
-        cluster.stats(a)["services"]["work"]["running"]) == 1, timeout=5)
+    a, b, d, held = held_at_first_edge(cluster, impl, b"held", "--drain-timeout-ms", "1500")
     operator = cluster.client(a)
     status, _ = operator.call([b""], service="spillway.drain", timeout=5)
     operator.close()

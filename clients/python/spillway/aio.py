@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import zmq
 
 from . import protocol as proto
-from .client import SWEEP_MS, Reply, _Core
+from .client import SWEEP_MS, Reply, _Core, many_args
 from .errors import SpillwayError
 
 
@@ -121,11 +121,7 @@ class AsyncClient:
                           window: int = 64) -> list[bytes | SpillwayError]:
         """Sends a task per body, up to ``window`` at once; returns, in order,
         each reply's body or its status's :class:`SpillwayError`."""
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError("window must be a positive integer")
-        proto.check_service(service)
-        timeout_ms = proto.timeout_ms_of(timeout)
-        frames = [[proto.frame_of(b)] for b in bodies]
+        timeout_ms, frames = many_args(service, bodies, timeout, window)
         results: list[bytes | SpillwayError | None] = [None] * len(frames)
         next_at = 0
 

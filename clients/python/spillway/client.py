@@ -288,6 +288,16 @@ class _Core:
         return SWEEP_MS if self.pending else None
 
 
+def many_args(service: str, bodies: Iterable[proto.Frame], timeout: float | None,
+              window: int) -> tuple[int, list[list[bytes]]]:
+    """submit_many's arguments checked, every body included, before
+    anything is sent: (timeout ms, each body's frames)."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError("window must be a positive integer")
+    proto.check_service(service)
+    return proto.timeout_ms_of(timeout), [[proto.frame_of(b)] for b in bodies]
+
+
 def body_frames(body: proto.Frame | Iterable[proto.Frame]) -> list[bytes]:
     """One frame (bytes or str) or a list of them, as frames to send."""
     if isinstance(body, (bytes, bytearray, memoryview, str)):
@@ -366,11 +376,7 @@ class Client:
         not hide the other results). Arguments are checked, every body
         included, before anything is sent.
         """
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError("window must be a positive integer")
-        proto.check_service(service)
-        timeout_ms = proto.timeout_ms_of(timeout)
-        frames = [[proto.frame_of(b)] for b in bodies]
+        timeout_ms, frames = many_args(service, bodies, timeout, window)
         results: list[bytes | SpillwayError | None] = [None] * len(frames)
         index: dict[int, int] = {}
         sent = 0
