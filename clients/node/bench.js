@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict'
-// node clients/node/bench.js [--duration S] [--build DIR] [--workers N] [--size BYTES]
+// node clients/node/bench.js [--duration S] [--build DIR] [--workers N] [--size BYTES] [--depths 1,16,64]
 //
 // Throughput of the package's Client as a ratio to zeromq.js's own raw round
 // trip, measured in the same run, at 1, 16 and 64 outstanding requests:
@@ -29,11 +29,11 @@ const path = require('path')
 const zmq = require('zeromq')
 const { Client } = require('./lib')
 
-const DEPTHS = [1, 16, 64]
+const DEPTHS = [1, 16, 64] // --depths 1,16,64
 
 function usage (message) {
   if (message) process.stderr.write(`bench.js: ${message}\n`)
-  process.stderr.write('usage: node bench.js [--duration S] [--build DIR] [--workers N] [--size BYTES]\n')
+  process.stderr.write('usage: node bench.js [--duration S] [--build DIR] [--workers N] [--size BYTES] [--depths 1,16,64]\n')
   process.exit(2)
 }
 
@@ -59,6 +59,9 @@ function parseArgs (argv) {
     } else if (flag === '--workers') {
       args.workers = Number(value)
       if (!Number.isInteger(args.workers) || args.workers < 1 || args.workers > 16) usage('--workers is 1 to 16')
+    } else if (flag === '--depths') {
+      args.depths = value.split(',').map(Number)
+      if (!args.depths.every((d) => Number.isInteger(d) && d >= 1 && d <= 1024)) usage('--depths is a list of 1 to 1024')
     } else if (flag === '--size') {
       args.size = Number(value)
       if (!Number.isInteger(args.size) || args.size < 0 || args.size > 1000000) usage('--size is 0 to 1000000 bytes')
@@ -259,7 +262,7 @@ async function main () {
     const rawRun = await rawRunner(rawEp, args.size)
     const spwRun = await spillwayRunner(rawEp, args.size)
     const viaRun = await spillwayRunner(frontend, args.size)
-    for (const depth of DEPTHS) {
+    for (const depth of args.depths || DEPTHS) {
       const [raw, spw, via] = await inTurns([rawRun, spwRun, viaRun], depth, args.duration)
       const c = await cClientRate(cli, frontend, depth, args.duration, args.size)
       const ratio = spw / raw

@@ -76,6 +76,8 @@ def raw_rate(endpoint: str, depth: int, duration: float) -> float:
     dealer.linger = 0
     dealer.connect(endpoint)
     request = proto.request(1, b"echo", 10000, [BODY])
+    dealer.send_multipart(request)  # the connection is up before the clock starts
+    dealer.recv_multipart()
     for _ in range(depth):
         dealer.send_multipart(request)
     done = 0
