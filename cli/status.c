@@ -37,8 +37,8 @@ static volatile sig_atomic_t *stop_requested;
 void cli_status_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway status --hub ENDPOINT [--json] [--edge NAME] [--sort KEY]\n"
-            "                       [--limit N] [--offset N] [--timeout MS]\n"
+            "usage: spillway status --hub ENDPOINT [--json] [--edge NAME] [--search TEXT]\n"
+            "                       [--sort KEY] [--limit N] [--offset N] [--timeout MS]\n"
             "                       [--cert FILE --server-cert FILE]\n"
             "\n"
             "Prints the hub's policy and the messages it sends and receives a second,\n"
@@ -51,6 +51,7 @@ void cli_status_help(FILE *out)
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
             "  --json          print the hub's JSON status instead of the table\n"
             "  --edge NAME     show that edge only\n"
+            "  --search TEXT   show the edges whose name holds TEXT (any case)\n"
             "  --sort KEY      name (default), or the most first: queued, idle,\n"
             "                  workers, out, in\n"
             "  --limit N       edges shown, 1 to %d (default 100)\n"
@@ -65,15 +66,16 @@ void cli_status_help(FILE *out)
 void cli_top_help(FILE *out)
 {
     fprintf(out,
-            "usage: spillway top --hub ENDPOINT [--edge NAME] [--sort KEY] [--limit N]\n"
-            "                    [--offset N] [--timeout MS] [--cert FILE --server-cert FILE]\n"
+            "usage: spillway top --hub ENDPOINT [--edge NAME] [--search TEXT] [--sort KEY]\n"
+            "                    [--limit N] [--offset N] [--timeout MS]\n"
+            "                    [--cert FILE --server-cert FILE]\n"
             "\n"
             "Shows `spillway status` on a cleared screen, refreshed every second,\n"
             "until interrupted (Ctrl-C): the summary, then the %d edges with the\n"
             "most queued unless --sort and --limit say otherwise.\n"
             "\n"
             "  --hub ENDPOINT  the hub's control endpoint, e.g. tcp://hub:5560\n"
-            "  --edge, --sort, --limit, --offset  as for `spillway status`\n"
+            "  --edge, --search, --sort, --limit, --offset  as for `spillway status`\n"
             "  --timeout MS    how long to wait for each answer, 1 to %d (default %d)\n"
             CLI_CURVE_HELP
             "\n"
@@ -134,6 +136,7 @@ enum {
     FLAG_CERT,
     FLAG_SERVER_CERT,
     FLAG_EDGE,
+    FLAG_SEARCH,
     FLAG_SORT,
     FLAG_LIMIT,
     FLAG_OFFSET,
@@ -141,9 +144,9 @@ enum {
     FLAG_COUNT_
 };
 
-#define QUERY_MAX 160
+#define QUERY_MAX 256
 
-//  Writes the status query of --edge, --sort, --limit and --offset
+//  Writes the status query of --edge, --search, --sort, --limit and --offset
 //  (docs/protocol.md) into query, sort and limit defaulting to the given;
 //  -1 after printing the error.
 static int make_query(const char *command, const cli_flag_t *flags, const char *sort,
@@ -167,12 +170,16 @@ static int make_query(const char *command, const cli_flag_t *flags, const char *
         || (flags[FLAG_OFFSET].value
             && cli_int(command, "--offset", flags[FLAG_OFFSET].value, 0, 100000000, &offset)
                    != 0)
-        || (flags[FLAG_EDGE].value && cli_service(command, "--edge", flags[FLAG_EDGE].value) != 0))
+        || (flags[FLAG_EDGE].value && cli_service(command, "--edge", flags[FLAG_EDGE].value) != 0)
+        || (flags[FLAG_SEARCH].value
+            && cli_service(command, "--search", flags[FLAG_SEARCH].value) != 0))
         return -1;
     int n = snprintf(query, QUERY_MAX, "sort=%s limit=%lld offset=%lld", sort, (long long) limit,
                      (long long) offset);
     if (flags[FLAG_EDGE].value)
-        snprintf(query + n, QUERY_MAX - (size_t) n, " edge=%s", flags[FLAG_EDGE].value);
+        n += snprintf(query + n, QUERY_MAX - (size_t) n, " edge=%s", flags[FLAG_EDGE].value);
+    if (flags[FLAG_SEARCH].value)
+        snprintf(query + n, QUERY_MAX - (size_t) n, " search=%s", flags[FLAG_SEARCH].value);
     return 0;
 }
 
@@ -245,6 +252,7 @@ int cli_status(int argc, char **argv)
         [FLAG_CERT] = { .name = "--cert", .has_value = true },
         [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
         [FLAG_EDGE] = { .name = "--edge", .has_value = true },
+        [FLAG_SEARCH] = { .name = "--search", .has_value = true },
         [FLAG_SORT] = { .name = "--sort", .has_value = true },
         [FLAG_LIMIT] = { .name = "--limit", .has_value = true },
         [FLAG_OFFSET] = { .name = "--offset", .has_value = true },
@@ -289,6 +297,7 @@ int cli_top(int argc, char **argv)
         [FLAG_CERT] = { .name = "--cert", .has_value = true },
         [FLAG_SERVER_CERT] = { .name = "--server-cert", .has_value = true },
         [FLAG_EDGE] = { .name = "--edge", .has_value = true },
+        [FLAG_SEARCH] = { .name = "--search", .has_value = true },
         [FLAG_SORT] = { .name = "--sort", .has_value = true },
         [FLAG_LIMIT] = { .name = "--limit", .has_value = true },
         [FLAG_OFFSET] = { .name = "--offset", .has_value = true },

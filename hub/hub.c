@@ -201,7 +201,8 @@ struct spw_hub_t {
         uint64_t registered, refused, left, died, matches, states, states_unknown,
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
             messages_out, forbidden, handshakes_refused, members, matchings,
-            matchings_everyone, served_at_once, released_at_once;
+            matchings_everyone, served_at_once, released_at_once, shrunk_at_once,
+            grown_at_once;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -474,6 +475,10 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
                            int64_t now);
 static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
                              const spw_service_state_t *was, int64_t now);
+static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
+                          const spw_service_state_t *was, int64_t now);
+static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
+                          const spw_service_state_t *was, int64_t now);
 
 //  Marks the services whose matching an edge's new state (edge, now) changes
 //  against its previous figures (old[0, old_count)); a borrower that has
@@ -487,10 +492,16 @@ static void mark_changes(spw_hub_t *self, const spw_edge_state_t *edge,
         const spw_service_state_t *was = find_service(old, old_count, now->name, s);
         bool newcomer = now->role == SPW_ROLE_BORROWER && (!was || was->role != now->role);
         bool leaver = was && was->role == SPW_ROLE_BORROWER && now->role != SPW_ROLE_BORROWER;
+        bool falls = was && was->role == SPW_ROLE_LENDER && now->role == SPW_ROLE_LENDER
+                  && spw_match_supply(now) < spw_match_supply(was);
+        bool grows = was && was->role == SPW_ROLE_BORROWER && now->role == SPW_ROLE_BORROWER
+                  && spw_match_demand(now) > spw_match_demand(was);
         if (figures_matter(was, now)
             && (!was || change_matters(zhashx_lookup(self->tracks, now->name), peer, was, now))
             && !(newcomer && serve_newcomer(self, edge, s, at))
-            && !(leaver && release_borrower(self, edge, was, at)))
+            && !(leaver && release_borrower(self, edge, was, at))
+            && !(falls && shrink_lender(self, edge, s, was, at))
+            && !(grows && grow_borrower(self, edge, s, was, at)))
             mark_dirty(self, now->name);
     }
     for (size_t s = 0; s < old_count; s++)   // services it no longer lists
@@ -975,12 +986,29 @@ typedef struct {
     const char *service;
 } newcomer_t;
 
-//  Whether a lender of the last matching can serve a newcomer: spent if it
-//  no longer lends (dead, another process, draining, its role or the
-//  service gone) or its supply fell by what it had left, else its spare
-//  lowered by any fall; skipped if the newcomer cut it off or it has no
-//  route to be told.
-static spw_match_use_t newcomer_may_use(spw_match_lender_t *lender, void *arg)
+//  How many partners in role peer was told of service, and whether
+//  partner is one of them.
+static size_t told_partners(const spw_peer_t *peer, const char *service, uint8_t role,
+                            const char *partner, bool *found)
+{
+    size_t count = 0;
+    for (size_t t = 0; peer && t < peer->told_count; t++)
+        if (peer->told[t].role == role && strcmp(peer->told[t].service, service) == 0) {
+            count++;
+            if (partner && found && strcmp(peer->told[t].partner, partner) == 0)
+                *found = true;
+        }
+    return count;
+}
+
+
+//  Whether a lender of the last matching can give a borrower of the spare
+//  it has left: spent if it no longer lends (dead, another process,
+//  draining, its role or the service gone) or its supply fell by what it
+//  had left, else its spare lowered by any fall; skipped if the borrower
+//  cut it off, holds a match with it already (a lender and a borrower
+//  share one pair at most), or it has no route to be told.
+static spw_match_use_t spare_may_use(spw_match_lender_t *lender, void *arg)
 {
     const newcomer_t *newcomer = arg;
     const spw_edge_state_t *edge = lender->edge;
@@ -999,12 +1027,50 @@ static spw_match_use_t newcomer_may_use(spw_match_lender_t *lender, void *arg)
     spw_peer_t *peer = edge_peer(newcomer->hub, edge);
     if (!peer || !peer->identity_len || spw_capacity_avoids(newcomer->borrower, edge))
         return SPW_MATCH_SKIP;
-    return SPW_MATCH_USE;
+    bool holds = false;
+    told_partners(edge_peer(newcomer->hub, newcomer->borrower), newcomer->service,
+                  SPW_MATCH_BORROW_FROM, edge->name, &holds);
+    return holds ? SPW_MATCH_SKIP : SPW_MATCH_USE;
+}
+
+//  Takes up to want thousandths for borrower (its record bs of the
+//  service) from the spare the last matching left, lender by lender in the
+//  policy's order of what they have left (its zone's lenders first, if it
+//  has a zone and some lender has one), as that matching's fill pass would;
+//  appends a pair for each to self->pairs from *made, at most *room of
+//  them (counted down). Returns what it took.
+static uint64_t take_spare(spw_hub_t *self, spw_track_t *track, const spw_edge_state_t *borrower,
+                           size_t bs, uint64_t want, size_t *made, size_t *room)
+{
+    newcomer_t newcomer = { .hub = self, .borrower = borrower, .service = track->name };
+    bool zoned = borrower->zone[0] && spw_match_spare_zoned(track->leftover);
+    uint64_t taken = 0;
+    for (int pass = zoned ? 0 : 1; pass < 2; pass++) {
+        spw_match_lender_t lender;
+        uint64_t milli;
+        while (want > taken && *room > 0 && *made < SPW_HUB_MAX_PAIRS
+               && (milli = spw_match_spare_take(track->leftover, pass == 0 ? borrower->zone : NULL,
+                                                spare_may_use, &newcomer, want - taken, &lender))
+                      > 0) {
+            taken += milli;
+            (*room)--;
+            self->pairs[(*made)++] = (spw_match_pair_t) {
+                .lender = lender.edge,
+                .borrower = borrower,
+                .slots_milli = (uint32_t) milli,
+                .kept = SIZE_MAX,
+                .lender_service = lender.service,
+                .borrower_service = bs,
+            };
+        }
+    }
+    return taken;
 }
 
 //  Tells peer its matches of a service as it was last told them, with the
-//  pairs[0, count) added (peer is each one's lender if lends, else its
-//  borrower): a MATCH that adds partners and changes no other.
+//  pairs[0, count) added or their shares changed (peer is each one's
+//  lender if lends, else its borrower; a pair of 0 slots ends): a MATCH
+//  that changes those partners and no other.
 static void tell_added(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, bool lends,
                        const spw_match_pair_t *pairs, size_t count, int64_t now)
 {
@@ -1020,6 +1086,11 @@ static void tell_added(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, bo
         for (size_t i = 0; i < fresh && !f; i++)
             if (self->fresh[i].role == role && strcmp(self->fresh[i].partner, partner->name) == 0)
                 f = &self->fresh[i];
+        if (pairs[p].slots_milli == 0) {   // a pair that ends
+            if (f)
+                *f = self->fresh[--fresh];
+            continue;
+        }
         if (!f && fresh == SPW_HUB_MAX_MATCHES)
             break;
         if (!f)
@@ -1049,6 +1120,32 @@ static bool told_borrows(const spw_peer_t *peer, const char *service)
     return false;
 }
 
+//  Gives a borrower (edge, its record s of the service) up to want
+//  thousandths more from the spare the last matching left (take_spare),
+//  through at most room new partners, and adds more, the rise of its
+//  demand, to the totals. The new pairs join the last matching's, so the
+//  next matching keeps them and tells nobody again; the borrower and its
+//  new lenders hear them. Returns what it was given.
+static uint64_t serve_from_spare(spw_hub_t *self, spw_track_t *track, const spw_edge_state_t *edge,
+                                 size_t s, uint64_t want, uint32_t more, size_t room, int64_t now)
+{
+    if (room > SPW_HUB_MAX_PAIRS - track->last_count)
+        room = SPW_HUB_MAX_PAIRS - track->last_count;
+    size_t made = 0;
+    uint64_t given = take_spare(self, track, edge, s, want, &made, &room);
+    remember_pairs(track, track->last_count, self->pairs, made);
+    for (size_t p = 0; p < made; p++)
+        tell_added(self, track, edge_peer(self, self->pairs[p].lender), true, &self->pairs[p], 1,
+                   now);
+    if (made)
+        tell_added(self, track, edge_peer(self, edge), false, self->pairs, made, now);
+    track->totals.demand += more;
+    track->totals.given_milli += given;
+    track->unmet = track->totals.given_milli < track->totals.demand * SPW_MATCH_MILLI;
+    track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+    return given;
+}
+
 //  Serves a borrower that has just appeared (it was not one, and holds no
 //  lender of the service) at once from the spare the last matching left,
 //  instead of waiting for the next matching: the lenders in policy order,
@@ -1068,46 +1165,63 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
         || !borrower->identity_len || track->totals.supply < track->totals.demand + demand
         || track->last_count >= SPW_HUB_MAX_PAIRS || told_borrows(borrower, track->name))
         return false;
-    size_t most = SPW_HUB_MAX_PAIRS - track->last_count;
-    if (most > SPW_HUB_MAX_MATCHES)
-        most = SPW_HUB_MAX_MATCHES;
-    uint64_t want = demand * SPW_MATCH_MILLI, given = 0;
-    size_t made = 0;
-    //  Its zone's lenders first, if it has a zone and some lender has one.
-    newcomer_t newcomer = { .hub = self, .borrower = edge, .service = track->name };
-    bool zoned = edge->zone[0] && spw_match_spare_zoned(track->leftover);
-    for (int pass = zoned ? 0 : 1; pass < 2; pass++) {
-        spw_match_lender_t lender;
-        uint64_t milli;
-        while (want > 0 && made < most
-               && (milli = spw_match_spare_take(track->leftover, pass == 0 ? edge->zone : NULL,
-                                                newcomer_may_use, &newcomer, want, &lender))
-                      > 0) {
-            want -= milli;
-            given += milli;
-            self->pairs[made++] = (spw_match_pair_t) {
-                .lender = lender.edge,
-                .borrower = edge,
-                .slots_milli = (uint32_t) milli,
-                .kept = SIZE_MAX,
-                .lender_service = lender.service,
-                .borrower_service = s,
-            };
+    uint64_t want = demand * SPW_MATCH_MILLI;
+    uint64_t given = serve_from_spare(self, track, edge, s, want, demand, SPW_HUB_MAX_MATCHES, now);
+    if (given == 0)
+        return false;
+    self->stats.served_at_once++;
+    return given == want;
+}
+
+//  The track of service if a delta may serve a change of edge's figures
+//  without a matching: the service was matched and its spare kept, supply
+//  is not short, and the edge has a route and is not draining. Else NULL.
+static spw_track_t *delta_track(spw_hub_t *self, const spw_edge_state_t *edge,
+                                const char *service)
+{
+    spw_track_t *track = zhashx_lookup(self->tracks, service);
+    spw_peer_t *peer = edge_peer(self, edge);
+    return track && track->matched_at && track->leftover && !track->short_supply && peer
+                   && peer->identity_len && !edge->draining
+             ? track
+             : NULL;
+}
+
+//  Serves a borrower whose demand rose (its record s of the service now,
+//  was before) at once, instead of matching the service again: its pairs
+//  stay, and what they do not cover of its demand now comes from the spare
+//  the others have left, as the next matching's keep and fill passes
+//  would give it (a lender it holds already is passed over rather than
+//  given a second pair). Not under short supply, not while it holds a
+//  match no matching decides, and not if the spare cannot cover it: the
+//  matching does it. Returns whether the rise was served.
+static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
+                          const spw_service_state_t *was, int64_t now)
+{
+    const spw_service_state_t *state = &edge->services[s];
+    spw_track_t *track = delta_track(self, edge, state->name);
+    spw_peer_t *borrower = edge_peer(self, edge);
+    uint32_t before = spw_match_demand(was), after = spw_match_demand(state);
+    if (!track || after <= before || track->totals.supply < track->totals.demand + (after - before))
+        return false;
+    uint64_t given = 0;
+    size_t mine = 0;
+    for (size_t p = 0; p < track->last_count; p++) {
+        const spw_last_pair_t *last = &track->last[p];
+        if (last->borrower_edge == edge && last->borrower_epoch == edge->epoch) {
+            given += last->slots_milli;
+            mine++;
         }
     }
-    if (made == 0)
+    if (mine == 0 || mine >= SPW_HUB_MAX_MATCHES
+        || told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL) != mine)
         return false;
-    remember_pairs(track, track->last_count, self->pairs, made);
-    for (size_t p = 0; p < made; p++)
-        tell_added(self, track, edge_peer(self, self->pairs[p].lender), true, &self->pairs[p], 1,
-                   now);
-    tell_added(self, track, borrower, false, self->pairs, made, now);
-    track->totals.demand += demand;
-    track->totals.given_milli += given;
-    track->unmet = track->totals.given_milli < track->totals.demand * SPW_MATCH_MILLI;
-    track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
-    self->stats.served_at_once++;
-    return want == 0;
+    uint64_t want = (uint64_t) after * SPW_MATCH_MILLI;
+    want = want > given ? want - given : 0;
+    uint64_t more = serve_from_spare(self, track, edge, s, want, after - before,
+                                     SPW_HUB_MAX_MATCHES - mine, now);
+    self->stats.grown_at_once++;
+    return more == want;
 }
 
 //  Tells peer its matches of a service as it was last told them, less its
@@ -1203,6 +1317,109 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
         add_holder(track, borrower);
     self->stats.released_at_once++;
     return true;
+}
+
+//  Serves a lender whose supply fell below what it lends (its record s of
+//  the service now, was before) at once, instead of matching the service
+//  again: its pairs of the last matching keep, in their order, what its
+//  supply still covers, as the next matching's keep pass would, and what
+//  that cuts from each borrower is made up from the spare the others have
+//  left, as its fill pass would (the borrower's zone first). Only the edges
+//  whose pairs changed are told. Not under short supply (shares in
+//  proportion move everyone), not while it holds a match no matching
+//  decides, and not if the spare cannot make up the cut: the matching
+//  does it, coalesced as ever. Returns whether the fall was served.
+static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
+                          const spw_service_state_t *was, int64_t now)
+{
+    const spw_service_state_t *state = &edge->services[s];
+    spw_track_t *track = delta_track(self, edge, state->name);
+    spw_peer_t *lender = edge_peer(self, edge);
+    uint32_t before = spw_match_supply(was), after = spw_match_supply(state);
+    if (!track || after == 0 || after >= before
+        || track->totals.supply < track->totals.demand + (before - after))
+        return false;
+    //  Its pairs, in the last matching's order, keep what after covers;
+    //  self->pairs[0, cuts) are those cut, as they stay (0 slots: ended),
+    //  each with its index among the last pairs.
+    uint64_t budget = (uint64_t) after * SPW_MATCH_MILLI, short_milli = 0;
+    size_t cuts = 0, mine = 0;
+    for (size_t p = 0; p < track->last_count; p++) {
+        const spw_last_pair_t *last = &track->last[p];
+        if (last->lender_edge != edge || last->lender_epoch != edge->epoch)
+            continue;
+        mine++;
+        uint64_t keep = last->slots_milli < budget ? last->slots_milli : budget;
+        budget -= keep;
+        if (keep == last->slots_milli)
+            continue;
+        if (cuts == SPW_HUB_MAX_MATCHES)
+            return false;
+        short_milli += last->slots_milli - keep;
+        self->pairs[cuts++] = (spw_match_pair_t) {
+            .lender = edge,
+            .borrower = last->borrower_edge,
+            .slots_milli = (uint32_t) keep,
+            .kept = p,
+            .lender_service = s,
+            .borrower_service = last->borrower_service,
+        };
+    }
+    //  Nothing to cut (what it was told is not what it was given), or it
+    //  holds matches beside its pairs: the matching sorts it out.
+    if (cuts == 0 || told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL) != mine)
+        return false;
+    //  Each cut borrower takes what it lost from the spare, lender by lender:
+    //  self->pairs[cuts, made) hold, for each, a copy of its cut pair (kept
+    //  set) and then its new pairs (kept SIZE_MAX), for its one MATCH.
+    size_t made = cuts, room = SPW_HUB_MAX_PAIRS - track->last_count;
+    uint64_t refilled = 0;
+    bool whole = true;
+    for (size_t c = 0; c < cuts; c++) {
+        const spw_edge_state_t *borrower = self->pairs[c].borrower;
+        const spw_last_pair_t *last = &track->last[self->pairs[c].kept];
+        spw_peer_t *peer = edge_peer(self, borrower);
+        if (!borrower->alive || borrower->epoch != last->borrower_epoch || !peer
+            || !peer->identity_len || made == SPW_HUB_MAX_PAIRS)
+            continue;   // gone, or no route: nothing to tell or make up
+        self->pairs[made++] = self->pairs[c];
+        uint64_t want = last->slots_milli - self->pairs[c].slots_milli;
+        uint64_t taken = take_spare(self, track, borrower, self->pairs[c].borrower_service, want,
+                                    &made, &room);
+        refilled += taken;
+        whole &= taken == want;
+    }
+    //  The last matching's pairs as they stay, and the new ones after them.
+    for (size_t c = 0; c < cuts; c++)
+        track->last[self->pairs[c].kept].slots_milli = self->pairs[c].slots_milli;
+    size_t kept = 0;
+    for (size_t p = 0; p < track->last_count; p++)
+        if (track->last[p].slots_milli > 0)
+            track->last[kept++] = track->last[p];
+    track->last_count = kept;
+    for (size_t p = cuts; p < made; p++)
+        if (self->pairs[p].kept == SIZE_MAX)
+            remember_pairs(track, track->last_count, &self->pairs[p], 1);
+    //  Told: the lender its cut pairs, each new lender its pair, each cut
+    //  borrower its cut pair and its new ones.
+    tell_added(self, track, lender, true, self->pairs, cuts, now);
+    for (size_t p = cuts; p < made;) {
+        size_t end = p + 1;
+        while (end < made && self->pairs[end].kept == SIZE_MAX) {
+            tell_added(self, track, edge_peer(self, self->pairs[end].lender), true,
+                       &self->pairs[end], 1, now);
+            end++;
+        }
+        tell_added(self, track, edge_peer(self, self->pairs[p].borrower), false, &self->pairs[p],
+                   end - p, now);
+        p = end;
+    }
+    track->totals.supply -= before - after;
+    track->totals.given_milli = track->totals.given_milli + refilled - short_milli;
+    track->unmet = track->totals.given_milli < track->totals.demand * SPW_MATCH_MILLI;
+    track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+    self->stats.shrunk_at_once++;
+    return whole;
 }
 
 //  Matches the services new state asked for; edges hear only what changed.
@@ -1452,6 +1669,8 @@ static char *render_status(spw_hub_t *self, const spw_status_query_t *query, boo
         { "matchings_everyone", self->stats.matchings_everyone },
         { "served_at_once", self->stats.served_at_once },
         { "released_at_once", self->stats.released_at_once },
+        { "shrunk_at_once", self->stats.shrunk_at_once },
+        { "grown_at_once", self->stats.grown_at_once },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
@@ -1485,6 +1704,35 @@ static char *render_status(spw_hub_t *self, const spw_status_query_t *query, boo
     return json ? spw_status_json(&view, query, now, len) : spw_status_text(&view, query, now, len);
 }
 
+//  Answers a status query (text, len bytes; hub/status.h) as JSON or as
+//  the table, out of the status budget: SPW_STATUS_OK with the answer in
+//  *answer (the caller frees it) and its length in *len, else the status
+//  to answer with the reason in reason.
+static spw_status_t answer_status(spw_hub_t *self, const char *text, size_t len, bool json,
+                                  int64_t now, char **answer, size_t *answer_len, char *reason,
+                                  size_t reason_size)
+{
+    *answer = NULL;
+    if (!status_allowed(self, now)) {
+        self->stats.status_refused++;
+        snprintf(reason, reason_size,
+                 "the hub answers %d status requests a second (%.0f of %zu edges)",
+                 SPW_HUB_STATUS_PER_S, SPW_HUB_STATUS_PER_S / status_cost(self),
+                 spw_capacity_count(self->capacity));
+        return SPW_STATUS_OVERLOADED;
+    }
+    spw_status_query_t query;
+    if (spw_status_query_parse(text, len, &query, reason, reason_size) != 0)
+        return SPW_STATUS_BAD_REQUEST;
+    self->stats.status_requests++;
+    *answer = render_status(self, &query, json, now, answer_len);
+    if (!*answer) {
+        snprintf(reason, reason_size, "out of memory");
+        return SPW_STATUS_FAILED;
+    }
+    return SPW_STATUS_OK;
+}
+
 static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int64_t now)
 {
     bool json = in->service_len == strlen(SPW_HUB_STATUS_SERVICE)
@@ -1501,35 +1749,49 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
                    (size_t) n < sizeof reason ? (size_t) n : sizeof reason - 1);
         return;
     }
-    if (!status_allowed(self, now)) {
-        self->stats.status_refused++;
-        int n = snprintf(reason, sizeof reason,
-                         "the hub answers %d status requests a second (%.0f of %zu edges)",
-                         SPW_HUB_STATUS_PER_S, SPW_HUB_STATUS_PER_S / status_cost(self),
-                         spw_capacity_count(self->capacity));
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OVERLOADED, reason, (size_t) n);
-        return;
-    }
     //  The query is the body's one frame of text, or nothing.
-    spw_status_query_t query;
-    zmq_msg_t *body = in->body_count ? &msg->frame[in->body_first] : NULL;
-    if (in->body_count > 1
-        || spw_status_query_parse(body ? zmq_msg_data(body) : "", body ? zmq_msg_size(body) : 0,
-                                  &query, reason, sizeof reason)
-               != 0) {
-        if (in->body_count > 1)
-            snprintf(reason, sizeof reason, "a status query is one frame of text");
+    if (in->body_count > 1) {
+        snprintf(reason, sizeof reason, "a status query is one frame of text");
         send_reply(self, &msg->frame[0], in->id, SPW_STATUS_BAD_REQUEST, reason, strlen(reason));
         return;
     }
-    self->stats.status_requests++;
+    zmq_msg_t *body = in->body_count ? &msg->frame[in->body_first] : NULL;
+    char *answer = NULL;
     size_t len = 0;
-    char *answer = render_status(self, &query, json, now, &len);
-    if (!answer)
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_FAILED, "out of memory", 13);
+    spw_status_t status = answer_status(self, body ? zmq_msg_data(body) : "",
+                                        body ? zmq_msg_size(body) : 0, json, now, &answer, &len,
+                                        reason, sizeof reason);
+    if (status == SPW_STATUS_OK)
+        send_reply(self, &msg->frame[0], in->id, status, answer, len);
     else
-        send_reply(self, &msg->frame[0], in->id, SPW_STATUS_OK, answer, len);
+        send_reply(self, &msg->frame[0], in->id, status, reason, strlen(reason));
     free(answer);
+}
+
+//  Answers a query of the http endpoint (hub/status.h's words, from the
+//  URL's query string) as a status request: out of the same budget.
+static void answer_http(void *arg, const char *path, const char *words, spw_http_reply_t *reply)
+{
+    (void) path;   // /api/v1/status, the one path asked
+    spw_hub_t *self = arg;
+    char reason[200];
+    size_t len = 0;
+    char *answer = NULL;
+    spw_status_t status = answer_status(self, words, strlen(words), true, spw_clock_ms(), &answer,
+                                        &len, reason, sizeof reason);
+    if (status == SPW_STATUS_OK) {
+        *reply = (spw_http_reply_t) { 200, "application/json", answer, len };
+        return;
+    }
+    free(answer);
+    size_t n = strlen(reason);
+    char *text = malloc(n + 2);
+    if (text) {
+        memcpy(text, reason, n);
+        memcpy(text + n, "\n", 2);
+    }
+    unsigned code = status == SPW_STATUS_OVERLOADED ? 429 : status == SPW_STATUS_BAD_REQUEST ? 400 : 500;
+    *reply = (spw_http_reply_t) { code, "text/plain; charset=utf-8", text, text ? n + 1 : 0 };
 }
 
 static void on_control_state(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in,
@@ -1892,6 +2154,12 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_metric_counter(&text, "spillway_hub_borrowers_released_at_once_total",
             "Borrowers released from their pairs as they stopped.",
             self->stats.released_at_once);
+    spw_metric_counter(&text, "spillway_hub_lenders_shrunk_at_once_total",
+            "Lenders whose fall below what they lend was served without a matching.",
+            self->stats.shrunk_at_once);
+    spw_metric_counter(&text, "spillway_hub_borrowers_grown_at_once_total",
+            "Borrowers whose rise in demand was served without a matching.",
+            self->stats.grown_at_once);
     const spw_metric_sample_t sent[] = {
         { "match", self->stats.matches },
         { "member", self->stats.members },
@@ -2061,6 +2329,7 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         }
         spw_http_publish(self->http, "/", 200, "text/html; charset=utf-8",
                          (const char *) spw_web_index, spw_web_index_len);
+        spw_http_ask(self->http, "/api/v1/status");   // with a query: the loop answers
         publish_http(self, self->started);
     }
     self->next_tick = self->started + config->heartbeat_ms;
@@ -2086,7 +2355,9 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         { self->state, 0, ZMQ_POLLIN, 0 },
         { spw_connections_socket(self->listeners[0]), 0, ZMQ_POLLIN, 0 },
         { spw_connections_socket(self->listeners[1]), 0, ZMQ_POLLIN, 0 },
+        { NULL, spw_http_wake_fd(self->http), ZMQ_POLLIN, 0 },   // queries of the http endpoint
     };
+    int item_count = self->http ? 5 : 4;
     spw_notify_ready("serving");
     int rc = 0;
     while (!*stop) {
@@ -2099,7 +2370,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         if (self->dirty_count && self->next_match < next)
             next = self->next_match;
         long timeout = next > now ? (long) (next - now) : 0;
-        if (zmq_poll(items, 4, timeout) < 0) {
+        if (zmq_poll(items, item_count, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             spw_log(SPW_LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror(errno));
@@ -2122,6 +2393,8 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             spw_log(SPW_LOG_ERROR, "receive_failed", "error=\"%s\"", zmq_strerror(errno));
             break;
         }
+        if (item_count > 4 && (items[4].revents & ZMQ_POLLIN))
+            spw_http_answer_queries(self->http, answer_http, self);
         if (now >= self->next_tick) {
             tick(self, now);
             self->next_tick = now + self->config.heartbeat_ms;

@@ -16,6 +16,7 @@
 #include "spw_proto.h"
 
 #include <czmq.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,8 @@ int spw_status_query_parse(const char *text, size_t len, spw_status_query_t *que
                      (int) (key_len > 40 ? 40 : key_len), word);
             return -1;
         }
-        if (word_is(word, key_len, "edge")) {
+        bool search = word_is(word, key_len, "search");
+        if (search || word_is(word, key_len, "edge")) {
             bool valid = value_len >= 1 && value_len <= SPW_CAPACITY_NAME_MAX;
             for (size_t i = 0; valid && i < value_len; i++) {
                 char c = value[i];
@@ -95,12 +97,14 @@ int spw_status_query_parse(const char *text, size_t len, spw_status_query_t *que
                      || c == '.' || c == '_' || c == '-';
             }
             if (!valid) {
-                snprintf(err, errlen, "edge= wants an edge's name (1 to %d of A-Z a-z 0-9 . _ -)",
+                snprintf(err, errlen, "%s wants %s (1 to %d of A-Z a-z 0-9 . _ -)",
+                         search ? "search=" : "edge=", search ? "part of a name" : "an edge's name",
                          SPW_CAPACITY_NAME_MAX);
                 return -1;
             }
-            memcpy(query->edge, value, value_len);
-            query->edge[value_len] = '\0';
+            char *into = search ? query->search : query->edge;
+            memcpy(into, value, value_len);
+            into[value_len] = '\0';
         }
         else if (word_is(word, key_len, "sort")) {
             size_t i = 0;
@@ -128,12 +132,27 @@ int spw_status_query_parse(const char *text, size_t len, spw_status_query_t *que
             }
         }
         else {
-            snprintf(err, errlen, "unknown status query key '%.*s' (edge, sort, offset, limit)",
+            snprintf(err, errlen,
+                     "unknown status query key '%.*s' (edge, search, sort, offset, limit)",
                      (int) (key_len > 40 ? 40 : key_len), word);
             return -1;
         }
     }
     return 0;
+}
+
+//  True if text holds part (ASCII letters in any case).
+static bool holds_any_case(const char *text, const char *part)
+{
+    size_t n = strlen(part);
+    for (; *text; text++) {
+        size_t i = 0;
+        while (i < n && text[i] && tolower((unsigned char) text[i]) == tolower((unsigned char) part[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return n == 0;
 }
 
 // -- A growing buffer ---------------------------------------------------------
@@ -387,9 +406,12 @@ static int summarize(const spw_status_view_t *view, const spw_status_query_t *qu
     summary->busiest_count = pick_top(summary->rows, count, summary->busiest, true);
     summary->idlest_count = pick_top(summary->rows, count, summary->idlest, false);
     size_t matched = 0;
-    for (size_t i = 0; i < count; i++)
-        if (!*query->edge || strcmp(summary->page[i]->edge->name, query->edge) == 0)
+    for (size_t i = 0; i < count; i++) {
+        const char *name = summary->page[i]->edge->name;
+        if ((!*query->edge || strcmp(name, query->edge) == 0)
+            && (!*query->search || holds_any_case(name, query->search)))
             summary->page[matched++] = summary->page[i];
+    }
     summary->matched = matched;
     sort_rows(summary->page, matched, query->sort);
     return 0;
@@ -498,6 +520,11 @@ static void render_json(const spw_status_view_t *view, const spw_status_query_t 
     buf_add(&buf, ",\"query\":{\"edge\":");
     if (*query->edge)
         buf_add_json_string(&buf, query->edge);
+    else
+        buf_add(&buf, "null");
+    buf_add(&buf, ",\"search\":");
+    if (*query->search)
+        buf_add_json_string(&buf, query->search);
     else
         buf_add(&buf, "null");
     buf_add(&buf, ",\"sort\":\"%s\",\"offset\":%zu,\"limit\":%zu},\"matched\":%zu,\"edges\":[",
@@ -655,6 +682,8 @@ static void render_text(const spw_status_view_t *view, const spw_status_query_t 
         buf_add(&buf, "(no edges)\n");
     else if (*query->edge && !summary.matched)
         buf_add(&buf, "(no edge named %s)\n", query->edge);
+    else if (*query->search && !summary.matched)
+        buf_add(&buf, "(no edge whose name holds %s)\n", query->search);
     else if (at < summary.matched)
         buf_add(&buf, "edges %zu to %zu of %zu, by %s; --offset %zu for more\n",
                 at > first ? first + 1 : first, at, summary.matched,

@@ -41,16 +41,17 @@ typedef enum {
 } spw_status_sort_t;
 
 typedef struct {
-    char edge[SPW_CAPACITY_NAME_MAX + 1];  // only this edge; "" for all
+    char edge[SPW_CAPACITY_NAME_MAX + 1];    // only this edge; "" for all
+    char search[SPW_CAPACITY_NAME_MAX + 1];  // only edges whose name holds it, any case; "" for all
     spw_status_sort_t sort;
     size_t offset;  // edges skipped, in that order
     size_t limit;   // edges shown at most
 } spw_status_query_t;
 
 //  Reads a query from text (len bytes, not NUL-terminated): words
-//  KEY=VALUE separated by spaces, of edge=NAME, sort=name|queued|idle|
-//  workers|out|in, offset=N, limit=1..SPW_STATUS_LIMIT_MAX; empty text is
-//  every default. Returns 0, or -1 with the reason in err.
+//  KEY=VALUE separated by spaces, of edge=NAME, search=TEXT (part of a
+//  name, in any case), sort=name|queued|idle|workers|out|in, offset=N,
+//  limit=1..SPW_STATUS_LIMIT_MAX; empty text is every default. Returns 0, or -1 with the reason in err.
 int spw_status_query_parse(const char *text, size_t len, spw_status_query_t *query, char *err,
                            size_t errlen);
 

@@ -8,10 +8,19 @@
 //  only work is rendering and a copy under a mutex that no request holds
 //  for longer than a copy.
 //
+//  A path the loop asks for (spw_http_ask) is served from its copy too,
+//  unless the request has a query string (?KEY=VALUE&...): then its words
+//  wait, the connection suspended, until the loop answers them
+//  (spw_http_answer_queries, woken through spw_http_wake_fd). The loop
+//  answers when it turns, as it does a message, and what that costs it is
+//  for it to bound (the hub spends its status budget on them).
+//
 //  Bounds: SPW_HTTP_MAX_CONNECTIONS connections at once (SPW_HTTP_PER_IP
-//  from one address), SPW_HTTP_TIMEOUT_S of silence closes one, request
-//  headers beyond SPW_HTTP_REQUEST_BYTES are refused, a document is at
-//  most SPW_HTTP_MAX_DOCUMENT bytes. GET and HEAD only, no request body.
+//  from one address), so as many queries waiting at most; SPW_HTTP_TIMEOUT_S
+//  of silence closes one, request headers beyond SPW_HTTP_REQUEST_BYTES
+//  and a query string beyond SPW_HTTP_QUERY_BYTES are refused, a document
+//  is at most SPW_HTTP_MAX_DOCUMENT bytes. GET and HEAD only, no request
+//  body.
 
 #ifndef SPW_HTTP_H_INCLUDED
 #define SPW_HTTP_H_INCLUDED
@@ -24,6 +33,8 @@
 #define SPW_HTTP_REQUEST_BYTES   16384
 #define SPW_HTTP_MAX_DOCUMENT    (8u << 20)
 #define SPW_HTTP_MAX_PATHS       8
+#define SPW_HTTP_MAX_ASKED       2
+#define SPW_HTTP_QUERY_BYTES     512
 
 typedef struct spw_http_t spw_http_t;
 
@@ -53,6 +64,32 @@ void spw_http_stop(spw_http_t **self_p);
 //  large or the table of paths is full (what was there stays).
 int spw_http_publish(spw_http_t *self, const char *path, unsigned status, const char *type,
                      const char *body, size_t len);
+
+//  Makes path one the loop answers queries of (at most SPW_HTTP_MAX_ASKED).
+//  -1 if the table is full or path too long.
+int spw_http_ask(spw_http_t *self, const char *path);
+
+//  A descriptor that polls readable while queries wait (for zmq_poll), -1
+//  on NULL.
+int spw_http_wake_fd(spw_http_t *self);
+
+//  What the loop answers a query: a status, a content type (a literal, not
+//  copied) and a body the endpoint takes (malloc'd; NULL for none).
+typedef struct {
+    unsigned status;
+    const char *type;
+    char *body;
+    size_t len;
+} spw_http_reply_t;
+
+//  Answers a query of path: its words "KEY=VALUE KEY=VALUE" in the order
+//  the URL gives them (values decoded; none holds a space), into reply.
+typedef void (*spw_http_answer_fn)(void *arg, const char *path, const char *words,
+                                   spw_http_reply_t *reply);
+
+//  Answers every query waiting with fn, from the loop; returns how many.
+//  Costs one atomic load when none waits. Safe on NULL.
+size_t spw_http_answer_queries(spw_http_t *self, spw_http_answer_fn fn, void *arg);
 
 //  Reads the first line of path (trailing spaces and the newline cut) as
 //  a token into token. 0, or -1 with a one-line reason (no file, empty,

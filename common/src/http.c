@@ -3,11 +3,17 @@
 //  One epoll thread of libmicrohttpd's serves every connection; what it
 //  serves is a table of documents the loop replaces whole under a mutex.
 //  A request copies its document under that mutex and sends the copy, so
-//  the loop waits at most for one copy, never for a client.
+//  the loop waits at most for one copy, never for a client. A query the
+//  loop answers is a query_t: the request suspends its connection and
+//  lists it under the mutex, and writes the eventfd the loop polls; the
+//  loop takes the list, answers each and resumes its connection, which
+//  then sends the answer from this thread. The query is the connection's
+//  to free when it completes.
 
 #include "spw_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -16,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 typedef struct {
     char path[64];
@@ -25,11 +33,28 @@ typedef struct {
     size_t len;
 } document_t;
 
+//  A query waiting for the loop, then its answer.
+typedef struct query_t {
+    struct query_t *next;
+    struct MHD_Connection *connection;
+    char path[64];
+    char words[SPW_HTTP_QUERY_BYTES + 1];
+    size_t words_len;
+    bool bad;              // the query string was refused: words holds why
+    bool answered;
+    spw_http_reply_t reply;
+} query_t;
+
 struct spw_http_t {
     struct MHD_Daemon *daemon;
     pthread_mutex_t lock;
     document_t documents[SPW_HTTP_MAX_PATHS];
     size_t count;
+    char asked[SPW_HTTP_MAX_ASKED][64];
+    size_t asked_count;
+    query_t *waiting;      // under lock, newest first
+    bool stopping;         // under lock: no query is listed any more
+    int wake;              // eventfd: readable while queries wait
     char *token;   // NULL: none wanted
     unsigned long long answered, refused;
 };
@@ -96,6 +121,89 @@ static enum MHD_Result refuse(spw_http_t *self, struct MHD_Connection *connectio
     return answer(connection, status, "text/plain; charset=utf-8", why, strlen(why));
 }
 
+//  Adds one URL argument to a query's words as KEY=VALUE; a value with a
+//  space, a key with '=' or a query string too long marks it bad.
+static enum MHD_Result add_word(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void) kind;
+    query_t *query = cls;
+    if (query->bad)
+        return MHD_NO;
+    value = value ? value : "";
+    const char *why = NULL;
+    if (strpbrk(key, " =") || strchr(value, ' ') || !*key)
+        why = "a query's keys and values hold no space (and keys no '=')\n";
+    else if (query->words_len + strlen(key) + strlen(value) + 2 > SPW_HTTP_QUERY_BYTES)
+        why = "the query string is too long\n";
+    if (why) {
+        query->bad = true;
+        snprintf(query->words, sizeof query->words, "%s", why);
+        return MHD_NO;
+    }
+    query->words_len += (size_t) snprintf(query->words + query->words_len,
+                                          sizeof query->words - query->words_len, "%s%s=%s",
+                                          query->words_len ? " " : "", key, value);
+    return MHD_YES;
+}
+
+static bool asked(const spw_http_t *self, const char *url)
+{
+    for (size_t i = 0; i < self->asked_count; i++)
+        if (strcmp(self->asked[i], url) == 0)
+            return true;
+    return false;
+}
+
+//  Suspends a request with a query string of an asked path until the loop
+//  answers it. MHD_YES once listed (or answered with an error).
+static enum MHD_Result ask_loop(spw_http_t *self, struct MHD_Connection *connection,
+                                const char *url, void **state)
+{
+    query_t *query = calloc(1, sizeof *query);
+    if (!query)
+        return refuse(self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+    query->connection = connection;
+    snprintf(query->path, sizeof query->path, "%s", url);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_word, query);
+    if (query->bad) {
+        enum MHD_Result rc = refuse(self, connection, MHD_HTTP_BAD_REQUEST, query->words);
+        free(query);
+        return rc;
+    }
+    pthread_mutex_lock(&self->lock);
+    bool stopping = self->stopping;
+    if (!stopping) {
+        MHD_suspend_connection(connection);
+        query->next = self->waiting;
+        self->waiting = query;
+        *state = query;   // freed as the connection completes
+        uint64_t one = 1;
+        if (write(self->wake, &one, sizeof one) < 0 && errno != EAGAIN)
+            query->bad = true;   // cannot happen with an eventfd; the loop still finds it
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (stopping) {
+        free(query);
+        return refuse(self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **state,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void) cls;
+    (void) connection;
+    (void) code;
+    query_t *query = *state;
+    if (query) {
+        free(query->reply.body);
+        free(query);
+        *state = NULL;
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -103,8 +211,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 {
     (void) version;
     (void) upload_data;
-    (void) state;
     spw_http_t *self = cls;
+    query_t *query = *state;
+    if (query) {   // resumed: the loop answered
+        pthread_mutex_lock(&self->lock);
+        self->answered++;
+        pthread_mutex_unlock(&self->lock);
+        return answer(connection, query->reply.status, query->reply.type,
+                      query->reply.body ? query->reply.body : "", query->reply.len);
+    }
     if (*upload_data_size)
         return refuse(self, connection, MHD_HTTP_CONTENT_TOO_LARGE, "no request body here\n");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -123,6 +238,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return refuse(self, connection, MHD_HTTP_UNAUTHORIZED,
                           "this endpoint wants Authorization: Bearer TOKEN (http_token_file)\n");
     }
+    if (asked(self, url)
+        && MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
+        return ask_loop(self, connection, url, state);
     enum MHD_Result rc = MHD_NO;
     bool found = false;
     pthread_mutex_lock(&self->lock);
@@ -152,6 +270,12 @@ spw_http_t *spw_http_start(const char *listen, const char *token, char *err, siz
         snprintf(err, errlen, "out of memory for the http endpoint");
         return NULL;
     }
+    self->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->wake < 0) {
+        snprintf(err, errlen, "cannot make the http endpoint's eventfd: %s", strerror(errno));
+        spw_http_stop(&self);
+        return NULL;
+    }
     if (token && *token && !(self->token = strdup(token))) {
         spw_http_stop(&self);
         snprintf(err, errlen, "out of memory for the http endpoint");
@@ -160,7 +284,9 @@ spw_http_t *spw_http_start(const char *listen, const char *token, char *err, siz
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
     inet_pton(AF_INET, host, &addr.sin_addr);
     self->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD, (uint16_t) port, NULL, NULL, on_request, self,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, (uint16_t) port, NULL, NULL,
+        on_request, self,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned) SPW_HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) SPW_HTTP_PER_IP,
@@ -194,8 +320,26 @@ void spw_http_stop(spw_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     spw_http_t *self = *self_p;
+    //  Queries still waiting are answered "stopping" before the daemon
+    //  stops (it may not stop with connections suspended).
+    pthread_mutex_lock(&self->lock);
+    self->stopping = true;
+    query_t *waiting = self->waiting;
+    self->waiting = NULL;
+    pthread_mutex_unlock(&self->lock);
+    for (query_t *query = waiting, *next; query; query = next) {
+        next = query->next;
+        query->reply = (spw_http_reply_t) { .status = MHD_HTTP_SERVICE_UNAVAILABLE,
+                                            .type = "text/plain; charset=utf-8",
+                                            .body = strdup("stopping\n"), .len = 9 };
+        if (!query->reply.body)
+            query->reply.len = 0;
+        MHD_resume_connection(query->connection);
+    }
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
+    if (self->wake >= 0)
+        close(self->wake);
     for (size_t i = 0; i < self->count; i++)
         free(self->documents[i].body);
     free(self->token);
@@ -342,6 +486,55 @@ void spw_metric_counter(spw_text_t *text, const char *name, const char *help,
 {
     spw_metric_head(text, name, "counter", help);
     spw_text_printf(text, "%s %llu\n", name, value);
+}
+
+int spw_http_ask(spw_http_t *self, const char *path)
+{
+    if (!self || self->asked_count == SPW_HTTP_MAX_ASKED || strlen(path) >= sizeof self->asked[0])
+        return -1;
+    pthread_mutex_lock(&self->lock);
+    snprintf(self->asked[self->asked_count], sizeof self->asked[0], "%s", path);
+    self->asked_count++;
+    pthread_mutex_unlock(&self->lock);
+    return 0;
+}
+
+int spw_http_wake_fd(spw_http_t *self)
+{
+    return self ? self->wake : -1;
+}
+
+size_t spw_http_answer_queries(spw_http_t *self, spw_http_answer_fn fn, void *arg)
+{
+    if (!self)
+        return 0;
+    uint64_t count;
+    if (read(self->wake, &count, sizeof count) != (ssize_t) sizeof count)
+        return 0;   // none waits (EAGAIN)
+    pthread_mutex_lock(&self->lock);
+    query_t *waiting = self->waiting;
+    self->waiting = NULL;
+    pthread_mutex_unlock(&self->lock);
+    //  Oldest first: the list is newest first.
+    query_t *oldest = NULL;
+    while (waiting) {
+        query_t *next = waiting->next;
+        waiting->next = oldest;
+        oldest = waiting;
+        waiting = next;
+    }
+    size_t answered = 0;
+    for (query_t *query = oldest, *next; query; query = next) {
+        next = query->next;   // the query is not ours once resumed
+        spw_http_reply_t reply = { .status = 500, .type = "text/plain; charset=utf-8" };
+        fn(arg, query->path, query->words, &reply);
+        if (!reply.type)
+            reply.type = "text/plain; charset=utf-8";
+        query->reply = reply;
+        MHD_resume_connection(query->connection);
+        answered++;
+    }
+    return answered;
 }
 
 void spw_http_counts(spw_http_t *self, unsigned long long *answered,

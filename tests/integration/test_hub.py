@@ -446,6 +446,53 @@ def test_a_borrower_is_served_on_arrival_and_released_as_it_stops():
             edge.close()
 
 
+def test_a_lender_that_falls_or_a_borrower_that_grows_is_served_from_spare():
+    """A lender whose supply falls below what it lends keeps, in order,
+    the pairs its supply still covers, and what that cuts from a borrower
+    is made up at once from another lender's spare; a borrower whose
+    backlog grows gets the rise from the spare of a lender it does not hold
+    yet. Neither waits for a matching, and the next ones keep what they
+    decided."""
+    with Cluster("hub-shrink") as c:
+        hub = start_hub(c, "--heartbeat-ms", "300")
+        edges = [FakeEdge(c, hub, name) for name in ("L1", "L2", "L3", "B")]
+        l1, l2, l3, b = edges
+        for edge in edges:
+            check(edge.register()[1] == WELCOME, "%s not welcomed" % edge.name)
+            edge.companions = [e for e in edges if e is not edge]
+        l1.services = figures(("echo", 10, 10, 0, 0, 1000))
+        l2.services = figures(("echo", 4, 4, 0, 0, 1000))
+        l3.services = figures(("echo", 3, 3, 0, 0, 1000))
+        b.services = figures(("echo", 1, 0, 8, 1, 1000))
+        # The most spare first: L1 alone serves B's 8.
+        check(next_match(b, "echo")[1] == [("L1", l1.endpoint, BORROW_FROM, 8000)], "B")
+        check(next_match(l1, "echo")[1] == [("B", b.endpoint, LEND_TO, 8000)], "L1")
+        before = status_json(hub)["counters"]
+        # L1 falls to 5: it keeps 5 of its pair, and L2 (the most spare) gives B 3.
+        l1.services = figures(("echo", 10, 5, 0, 0, 1000))
+        check(next_match(l1, "echo")[1] == [("B", b.endpoint, LEND_TO, 5000)], "L1 fell")
+        check(next_match(l2, "echo")[1] == [("B", b.endpoint, LEND_TO, 3000)], "L2 fills in")
+        check(sorted(next_match(b, "echo")[1])
+              == [("L1", l1.endpoint, BORROW_FROM, 5000), ("L2", l2.endpoint, BORROW_FROM, 3000)],
+              "B should borrow from both")
+        # B grows to 11: L2's last slot is passed over (B holds L2), L3 gives 3.
+        b.services = figures(("echo", 1, 0, 11, 1, 1000))
+        check(next_match(l3, "echo")[1] == [("B", b.endpoint, LEND_TO, 3000)], "L3 gives 3")
+        check(sorted(next_match(b, "echo")[1])
+              == [("L1", l1.endpoint, BORROW_FROM, 5000), ("L2", l2.endpoint, BORROW_FROM, 3000),
+                  ("L3", l3.endpoint, BORROW_FROM, 3000)], "B should borrow from all three")
+        after = status_json(hub)["counters"]
+        check(after["shrunk_at_once"] == before["shrunk_at_once"] + 1
+              and after["grown_at_once"] == before["grown_at_once"] + 1,
+              "the fall and the rise should be served at once: %r -> %r" % (before, after))
+        # The heartbeat's matchings keep that: no news for anyone.
+        check(no_match_for(b, "echo", 0.7) and no_match_for(l1, "echo", 0.1)
+              and no_match_for(l2, "echo", 0.1) and no_match_for(l3, "echo", 0.1),
+              "a matching changed what the deltas decided")
+        for edge in edges:
+            edge.close()
+
+
 def test_http_endpoint_serves_health_readiness_and_metrics():
     with Cluster("hub-http") as c:
         port = free_port()
@@ -471,6 +518,18 @@ def test_http_endpoint_serves_health_readiness_and_metrics():
         check(api["schema"] == cli["schema"] and set(api) == set(cli)
               and [e["name"] for e in api["edges"]] == ["A"],
               "api: %r, cli keys %r" % (api, sorted(cli)))
+        # With a query string the loop answers it, as a status request: a
+        # search over every edge, a page, a clear 400.
+        other = FakeEdge(c, hub, "site-B")
+        check(other.register()[1] == WELCOME, "site-B not welcomed")
+        found = json.loads(http_get(port, "/api/v1/status?search=SITE&limit=5")[1])
+        check(found["query"]["search"] == "SITE" and found["query"]["limit"] == 5
+              and found["matched"] == 1 and [e["name"] for e in found["edges"]] == ["site-B"]
+              and found["summary"]["edges"] == 2, "search: %r" % found)
+        code, text = http_get(port, "/api/v1/status?sort=loud")
+        check(code == 400 and "sort=" in text, "a bad query: %r %r" % (code, text))
+        code, text = http_get(port, "/api/v1/status?search=a%20b")
+        check(code == 400 and "space" in text, "a query with a space: %r %r" % (code, text))
         check(http_get(port, "/nope")[0] == 404, "an unknown path is 404")
         check(http_get(port, "/metrics", method="POST")[0] == 405, "POST is 405")
         # Idle connections held open past the endpoint's bound do not slow
@@ -482,6 +541,7 @@ def test_http_endpoint_serves_health_readiness_and_metrics():
         for s in idle:
             s.close()
         edge.close()
+        other.close()
 
 
 def test_http_endpoint_wants_its_token_and_refuses_bad_settings():
@@ -669,6 +729,7 @@ if __name__ == "__main__":
         test_silent_edge_is_declared_dead_and_its_partners_are_told,
         test_match_pairs_borrower_and_lender_once_and_again_only_on_change,
         test_a_borrower_is_served_on_arrival_and_released_as_it_stops,
+        test_a_lender_that_falls_or_a_borrower_that_grows_is_served_from_spare,
         test_http_endpoint_serves_health_readiness_and_metrics,
         test_http_endpoint_wants_its_token_and_refuses_bad_settings,
         test_garbage_on_both_sockets_does_not_kill_it,

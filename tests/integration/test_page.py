@@ -79,6 +79,12 @@ def test_the_page_shows_the_cluster_its_lending_and_a_death():
             for name in ("A", "B", "C"):
                 page.step('show #edges tr[data-edge="%s"].alive' % name)
             page.step('show line.arrow[data-borrower="A"]')
+            # The search asks the hub for every edge whose name holds it.
+            page.step("type #search b")
+            page.step('hide #edges tr[data-edge="A"]')
+            page.step('show #edges tr[data-edge="B"]')
+            page.step("type #search")   # empty: the first page again
+            page.step('show #edges tr[data-edge="A"]')
             page.step("show #card-queued")
             c.kill(edges["C"])
             killed = time.monotonic()

@@ -83,8 +83,11 @@ static void test_status_query_reads_words_and_refuses_others(void **state)
     assert_int_equal(query.limit, 7);
     assert_int_equal(query.offset, 20);
     assert_string_equal(query.edge, "site-a");
+    query = query_of("search=Site");
+    assert_string_equal(query.search, "Site");
     const char *bad[] = { "sort=loud", "limit=0", "limit=1001", "offset=-1", "offset=x",
-                          "edge=", "edge=a\nb", "colour=red", "limit", "limit=99999999999" };
+                          "edge=", "edge=a\nb", "colour=red", "limit", "limit=99999999999",
+                          "search=", "search=a b", "search=%41" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[200] = "";
         if (spw_status_query_parse(bad[i], strlen(bad[i]), &query, err, sizeof err) == 0)
@@ -151,6 +154,20 @@ static void test_status_pages_edges_in_the_querys_order(void **state)
     text = spw_status_text(&view, &query, 0, &len);
     assert_non_null(text);
     assert_non_null(strstr(text, "(no edge named nobody)"));
+    free(text);
+    //  A search picks the names that hold it, in any case, over every edge.
+    query = query_of("search=E012 limit=5");
+    json = spw_status_json(&view, &query, 0, &len);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"search\":\"E012\""));
+    assert_non_null(strstr(json, "\"matched\":10,\"edges\":[{\"name\":\"e0120\""));
+    assert_non_null(strstr(json, "\"next_offset\":5"));
+    assert_null(strstr(json, "\"name\":\"e0125\",\"state\""));
+    free(json);
+    query = query_of("search=zz");
+    text = spw_status_text(&view, &query, 0, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "(no edge whose name holds zz)"));
     free(text);
     spw_capacity_destroy(&table);
 }

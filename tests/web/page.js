@@ -2,6 +2,9 @@
 // tests/integration/test_page.py: node page.js URL, then one step a line
 // on stdin, each answered "ok STEP" or "fail STEP: WHY" on stdout:
 //   show SELECTOR       wait (up to 20 s) until the page shows an element
+//   hide SELECTOR       wait (up to 20 s) until no element matches
+//   type SELECTOR TEXT  fill an input with TEXT (SELECTOR without spaces; no
+//                       TEXT empties it)
 //   screenshot PATH     save the page as a PNG
 //   done                print the console errors seen ("errors N") and exit
 const { chromium } = require("playwright-core");
@@ -26,6 +29,8 @@ async function main() {
     const arg = rest.join(" ");
     try {
       if (verb === "show") await page.waitForSelector(arg, { timeout: 20000 });
+      else if (verb === "hide") await page.waitForSelector(arg, { state: "detached", timeout: 20000 });
+      else if (verb === "type") await page.fill(rest[0], rest.slice(1).join(" "));
       else if (verb === "screenshot") await page.screenshot({ path: arg, fullPage: true });
       else if (verb === "done") break;
       else throw new Error("unknown step");
