@@ -2081,15 +2081,27 @@ static void tick(spw_hub_t *self, int64_t now)
 
 // -- The http endpoint ---------------------------------------------------------
 
-static int pair_by_slots(const void *x, const void *y)
+static int pair_by_borrower(const void *x, const void *y)
 {
     const spw_status_pair_t *a = x, *b = y;
+    return strcmp(a->borrower, b->borrower);
+}
+
+static int pair_by_rate(const void *x, const void *y)
+{
+    const spw_status_pair_t *a = x, *b = y;
+    if (a->rate != b->rate)
+        return a->rate > b->rate ? -1 : 1;
     return a->slots_milli != b->slots_milli ? (a->slots_milli > b->slots_milli ? -1 : 1)
                                             : strcmp(a->lender, b->lender);
 }
 
-//  Publishes /api/v1/pairs: the last matchings' pairs, largest first (the
-//  lending the web page draws).
+//  Publishes /api/v1/pairs: the last matchings' pairs, the busiest first
+//  (the lending the web page draws). A pair's rate is its borrower's rate
+//  of tasks delegated out, split over the borrower's pairs (of every
+//  service) by their shares: a borrower's tasks go to its lenders as they
+//  offer credit, in proportion to the shares they were told. No edge counts
+//  tasks per partner, so this is what the hub can know.
 static void publish_pairs(spw_hub_t *self)
 {
     size_t count = 0;
@@ -2101,12 +2113,27 @@ static void publish_pairs(spw_hub_t *self)
                 != 0)
                 break;
             const spw_last_pair_t *last = &track->last[p];
+            double out = 0, in = 0;
+            if (last->borrower_edge->epoch == last->borrower_epoch)
+                edge_rates(self, last->borrower_edge, &out, &in);
             self->shown_pairs[count++] = (spw_status_pair_t) {
                 .service = track->name, .lender = last->lender, .borrower = last->borrower,
-                .slots_milli = last->slots_milli };
+                .slots_milli = last->slots_milli, .rate = out };
         }
+    //  Each borrower's rate split over its pairs by share.
     if (count > 1)
-        qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_slots);
+        qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_borrower);
+    for (size_t first = 0, end; first < count; first = end) {
+        uint64_t shares = 0;
+        for (end = first; end < count
+                          && strcmp(self->shown_pairs[end].borrower, self->shown_pairs[first].borrower) == 0;
+             end++)
+            shares += self->shown_pairs[end].slots_milli;
+        for (size_t p = first; p < end; p++)
+            self->shown_pairs[p].rate *= shares ? (double) self->shown_pairs[p].slots_milli / (double) shares : 0;
+    }
+    if (count > 1)
+        qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_rate);
     size_t len = 0;
     char *json = spw_status_pairs_json(self->shown_pairs, count, count, &len);
     if (json)

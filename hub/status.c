@@ -734,7 +734,8 @@ char *spw_status_pairs_json(const spw_status_pair_t *pairs, size_t count, size_t
         buf_add_json_string(&buf, pairs[p].lender);
         buf_add(&buf, ",\"borrower\":");
         buf_add_json_string(&buf, pairs[p].borrower);
-        buf_add(&buf, ",\"slots\":%.3f}", pairs[p].slots_milli / 1000.0);
+        buf_add(&buf, ",\"slots\":%.3f,\"rate\":%.1f}", pairs[p].slots_milli / 1000.0,
+                pairs[p].rate);
     }
     buf_add(&buf, "]}\n");
     return buf_finish(&buf, len);

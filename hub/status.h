@@ -86,19 +86,21 @@ char *spw_status_text(const spw_status_view_t *view, const spw_status_query_t *q
                       int64_t now, size_t *len);
 
 //  One pair of the hub's last matchings: lender lends slots_milli
-//  thousandths of a slot of service to borrower.
+//  thousandths of a slot of service to borrower, at about rate tasks a
+//  second (the borrower's delegated rate, split over its pairs by share).
 typedef struct {
     const char *service, *lender, *borrower;
     uint32_t slots_milli;
+    double rate;
 } spw_status_pair_t;
 
 //  Pairs listed at most in spw_status_pairs_json.
 #define SPW_STATUS_PAIRS_MAX 2000
 
 //  The lending pairs as JSON, {"schema":1,"total":N,"pairs":[{"service",
-//  "lender","borrower","slots"}...]}: the first count of total (at most
-//  SPW_STATUS_PAIRS_MAX), largest first as the caller gives them. NULL if
-//  out of memory.
+//  "lender","borrower","slots","rate"}...]}: the first count of total (at
+//  most SPW_STATUS_PAIRS_MAX), largest first as the caller gives them.
+//  NULL if out of memory.
 char *spw_status_pairs_json(const spw_status_pair_t *pairs, size_t count, size_t total,
                             size_t *len);
 

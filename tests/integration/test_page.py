@@ -4,6 +4,7 @@ error, shows the edges of a running cluster, shows lending while overflow
 runs, and shows a killed edge dead within liveness x heartbeat (plus the
 page's one-second refresh)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,6 +80,10 @@ def test_the_page_shows_the_cluster_its_lending_and_a_death():
             for name in ("A", "B", "C"):
                 page.step('show #edges tr[data-edge="%s"].alive' % name)
             page.step('show line.arrow[data-borrower="A"]')
+            # Its width is a rate: A's delegated tasks a second, by share.
+            c.wait_for("a pair lending to A at a rate", lambda: any(
+                p["borrower"] == "A" and p["rate"] > 0
+                for p in json.loads(http_get(port, "/api/v1/pairs")[1])["pairs"]))
             # The search asks the hub for every edge whose name holds it.
             page.step("type #search b")
             page.step('hide #edges tr[data-edge="A"]')
