@@ -987,16 +987,21 @@ typedef struct {
 } newcomer_t;
 
 //  How many partners in role peer was told of service, and whether
-//  partner is one of them.
+//  partner is one of them (with the share it was told in *slots_milli, if
+//  not NULL).
 static size_t told_partners(const spw_peer_t *peer, const char *service, uint8_t role,
-                            const char *partner, bool *found)
+                            const char *partner, bool *found, uint32_t *slots_milli)
 {
     size_t count = 0;
     for (size_t t = 0; peer && t < peer->told_count; t++)
         if (peer->told[t].role == role && strcmp(peer->told[t].service, service) == 0) {
             count++;
-            if (partner && found && strcmp(peer->told[t].partner, partner) == 0)
-                *found = true;
+            if (partner && strcmp(peer->told[t].partner, partner) == 0) {
+                if (found)
+                    *found = true;
+                if (slots_milli)
+                    *slots_milli = peer->told[t].slots_milli;
+            }
         }
     return count;
 }
@@ -1029,7 +1034,7 @@ static spw_match_use_t spare_may_use(spw_match_lender_t *lender, void *arg)
         return SPW_MATCH_SKIP;
     bool holds = false;
     told_partners(edge_peer(newcomer->hub, newcomer->borrower), newcomer->service,
-                  SPW_MATCH_BORROW_FROM, edge->name, &holds);
+                  SPW_MATCH_BORROW_FROM, edge->name, &holds, NULL);
     return holds ? SPW_MATCH_SKIP : SPW_MATCH_USE;
 }
 
@@ -1110,16 +1115,6 @@ static void tell_added(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, bo
         track->told[track->told_count++] = peer;
 }
 
-//  True if peer was told of lenders of service (it borrows already).
-static bool told_borrows(const spw_peer_t *peer, const char *service)
-{
-    for (size_t t = 0; t < peer->told_count; t++)
-        if (peer->told[t].role == SPW_MATCH_BORROW_FROM
-            && strcmp(peer->told[t].service, service) == 0)
-            return true;
-    return false;
-}
-
 //  Gives a borrower (edge, its record s of the service) up to want
 //  thousandths more from the spare the last matching left (take_spare),
 //  through at most room new partners, and adds more, the rise of its
@@ -1146,15 +1141,17 @@ static uint64_t serve_from_spare(spw_hub_t *self, spw_track_t *track, const spw_
     return given;
 }
 
-//  Serves a borrower that has just appeared (it was not one, and holds no
-//  lender of the service) at once from the spare the last matching left,
+//  Serves a borrower that has just appeared (it was not one) at once from
+//  the spare the last matching left,
 //  instead of waiting for the next matching: the lenders in policy order,
 //  each giving what it has spare, as that matching's fill pass would have
 //  served it (its zone's lenders first, as the zone pass). Its pairs join
 //  the last matching's, so the next matching keeps them and tells nobody
 //  again. Not when supply would then be short (shares in proportion move
-//  everyone): the matching serves it, coalesced as ever. Returns whether
-//  the whole demand was served, so that no matching is needed for it.
+//  everyone): the matching serves it, coalesced as ever. A lender it still
+//  holds a match with from its last turn as a borrower (a hold, while it
+//  runs) is passed over, and the hold runs out as it would have. Returns
+//  whether the whole demand was served, so that no matching is needed.
 static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t s, int64_t now)
 {
     const spw_service_state_t *state = &edge->services[s];
@@ -1163,7 +1160,7 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
     uint64_t demand = edge->draining ? 0 : spw_match_demand(state);
     if (!track || !track->leftover || !track->matched_at || demand == 0 || !borrower
         || !borrower->identity_len || track->totals.supply < track->totals.demand + demand
-        || track->last_count >= SPW_HUB_MAX_PAIRS || told_borrows(borrower, track->name))
+        || track->last_count >= SPW_HUB_MAX_PAIRS)
         return false;
     uint64_t want = demand * SPW_MATCH_MILLI;
     uint64_t given = serve_from_spare(self, track, edge, s, want, demand, SPW_HUB_MAX_MATCHES, now);
@@ -1214,7 +1211,7 @@ static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
         }
     }
     if (mine == 0 || mine >= SPW_HUB_MAX_MATCHES
-        || told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL) != mine)
+        || told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL, NULL) != mine)
         return false;
     uint64_t want = (uint64_t) after * SPW_MATCH_MILLI;
     want = want > given ? want - given : 0;
@@ -1340,8 +1337,8 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
         || track->totals.supply < track->totals.demand + (before - after))
         return false;
     //  Its pairs, in the last matching's order, keep what after covers;
-    //  self->pairs[0, cuts) are those cut, as they stay (0 slots: ended),
-    //  each with its index among the last pairs.
+    //  self->pairs[0, cuts) are those cut or told more than they keep, as
+    //  they stay (0 slots: ended), each with its index among the last pairs.
     uint64_t budget = (uint64_t) after * SPW_MATCH_MILLI, short_milli = 0;
     size_t cuts = 0, mine = 0;
     for (size_t p = 0; p < track->last_count; p++) {
@@ -1351,7 +1348,11 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
         mine++;
         uint64_t keep = last->slots_milli < budget ? last->slots_milli : budget;
         budget -= keep;
-        if (keep == last->slots_milli)
+        //  A pair kept whole stays as told, unless it was told more than
+        //  it has (a share that shrank without news): then it is told again.
+        uint32_t told = 0;
+        told_partners(lender, track->name, SPW_MATCH_LEND_TO, last->borrower, NULL, &told);
+        if (keep == last->slots_milli && told <= keep)
             continue;
         if (cuts == SPW_HUB_MAX_MATCHES)
             return false;
@@ -1365,9 +1366,9 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
             .borrower_service = last->borrower_service,
         };
     }
-    //  Nothing to cut (what it was told is not what it was given), or it
-    //  holds matches beside its pairs: the matching sorts it out.
-    if (cuts == 0 || told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL) != mine)
+    //  Nothing to cut or retell, or it holds matches beside its pairs: the
+    //  matching sorts it out.
+    if (cuts == 0 || told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL, NULL) != mine)
         return false;
     //  Each cut borrower takes what it lost from the spare, lender by lender:
     //  self->pairs[cuts, made) hold, for each, a copy of its cut pair (kept
