@@ -202,7 +202,7 @@ struct spw_hub_t {
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
             messages_out, forbidden, handshakes_refused, members, matchings,
             matchings_everyone, served_at_once, released_at_once, shrunk_at_once,
-            grown_at_once;
+            grown_at_once, heartbeats_spared;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -641,6 +641,7 @@ static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
     spw_log(SPW_LOG_DEBUG, "match", "edge=%s service=%s matches=%zu no_offer=%s", peer->name,
             service, entries, flags ? "yes" : "no");
     send_control(self, &out, "match");
+    peer->spoke_at = spw_clock_ms();
 }
 
 //  True if the matching in progress has lender lend to someone other than
@@ -1494,6 +1495,7 @@ static void tell_partners(spw_hub_t *self, spw_peer_t *gone, spw_member_event_t 
         }
         self->stats.members++;
         send_control(self, &out, "member");
+        peer->spoke_at = now;
     }
     gone->partner_count = 0;
 }
@@ -1581,6 +1583,7 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
                           (uint32_t) self->config.liveness);
     send_control(self, &out, "welcome");
+    peer->spoke_at = now;
     if (result == SPW_REG_SAME)
         return;
     self->stats.registered++;
@@ -1672,6 +1675,7 @@ static char *render_status(spw_hub_t *self, const spw_status_query_t *query, boo
         { "released_at_once", self->stats.released_at_once },
         { "shrunk_at_once", self->stats.shrunk_at_once },
         { "grown_at_once", self->stats.grown_at_once },
+        { "heartbeats_spared", self->stats.heartbeats_spared },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
@@ -2188,6 +2192,9 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_metric_counter(&text, "spillway_hub_borrowers_grown_at_once_total",
             "Borrowers whose rise in demand was served without a matching.",
             self->stats.grown_at_once);
+    spw_metric_counter(&text, "spillway_hub_heartbeats_spared_total",
+            "Heartbeats not sent: the edge had heard from the hub within half a beat.",
+            self->stats.heartbeats_spared);
     const spw_metric_sample_t sent[] = {
         { "match", self->stats.matches },
         { "member", self->stats.members },
@@ -2243,9 +2250,16 @@ static void publish_http(spw_hub_t *self, int64_t now)
 //  Sends HEARTBEAT to the next slice of the peers' slots: each live edge
 //  hears one every heartbeat_ms, at the same phase, and a fleet of 10,000
 //  costs SPW_HUB_BEAT_SLICES small bursts a beat rather than one long one
-//  that would hold every message behind it.
-static void beat_slice(spw_hub_t *self)
+//  that would hold every message behind it. An edge sent a WELCOME, MATCH
+//  or MEMBER within the last half beat has heard the hub live: it is spared
+//  this one (any message from the hub is a sign of life), so that it
+//  hears something at least every one and a half beats, inside both its
+//  liveness (two beats at least, else every heartbeat goes) and the two
+//  beats after which an edge with standby hubs moves.
+static void beat_slice(spw_hub_t *self, int64_t now)
 {
+    bool spare = self->config.liveness >= 2;
+    int64_t half = self->config.heartbeat_ms / 2;
     size_t limit = spw_peers_limit(self->peers);
     size_t slice = (limit + SPW_HUB_BEAT_SLICES - 1) / SPW_HUB_BEAT_SLICES;
     size_t end = self->beat_cursor + slice < limit ? self->beat_cursor + slice : limit;
@@ -2253,6 +2267,10 @@ static void beat_slice(spw_hub_t *self)
         spw_peer_t *peer = spw_peers_slot(self->peers, i);
         if (!peer || !peer->identity_len || !peer_edge(self, peer))
             continue;
+        if (spare && now - peer->spoke_at < half) {
+            self->stats.heartbeats_spared++;
+            continue;
+        }
         spw_msg_t out;
         spw_msg_init(&out);
         spw_msg_add_mem(&out, peer->identity, peer->identity_len);
@@ -2428,7 +2446,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             self->next_tick = now + self->config.heartbeat_ms;
         }
         if (now >= self->next_slice) {
-            beat_slice(self);
+            beat_slice(self, now);
             self->next_slice += slice_ms(self);
             if (self->next_slice <= now)   // fell behind: no burst to catch up
                 self->next_slice = now + slice_ms(self);

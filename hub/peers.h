@@ -61,6 +61,7 @@ typedef struct {
     bool lends_many;                      // ... and to others too
     uint64_t concerned;                   // the matching that tells it afresh
     bool retell;                          // registered again: told nothing since
+    int64_t spoke_at;                     // ms: the last WELCOME, MATCH or MEMBER sent to it
 } spw_peer_t;
 
 //  A table of at most limit peers. NULL if out of memory or limit is 0.
