@@ -375,13 +375,15 @@ static bool take_turn(matching_t *m, lender_t *lender, bool zone_pass)
     return true;
 }
 
-//  Short supply over more lenders x borrowers than out can hold: splitting
-//  every lender among every borrower would drop most of the pairs (and
-//  under-lend most of the supply), so each borrower's demand is scaled to
-//  its share of the supply instead (largest-remainder, so the shares add up
-//  to the supply exactly) and the lenders fill them in order, in at most
-//  lenders + borrowers pairs. Each borrower still gets supply in proportion
-//  to its backlog; a lender serves a few borrowers instead of all of them.
+//  Short supply without zones, or over more lenders x borrowers than out
+//  can hold: splitting every lender among every borrower makes lenders x
+//  borrowers pairs, every one of which moves with every figure (and past
+//  out drops most of them), so each borrower's demand is scaled to its
+//  share of the supply instead (largest-remainder, so the shares add up to
+//  the supply exactly) and the lenders fill them in order, in at most
+//  lenders + borrowers pairs, keeping the last matching's pairs first as
+//  with enough supply. Each borrower still gets supply in proportion to its
+//  backlog; a lender serves a few borrowers instead of all of them.
 static void scale_demand(matching_t *m, uint64_t total_supply, uint64_t total_demand)
 {
     uint64_t have = total_supply * SPW_MATCH_MILLI, floored = 0;
@@ -756,9 +758,12 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
             m.borrowers[b].state->match_at = b;
         }
         m.short_supply = total_supply < total_demand;
-        if (m.short_supply && m.order.lender_count > max_out / m.borrower_count)
-            scale_demand(&m, total_supply, total_demand);
         bool zoned = zones_matter(&m);
+        //  Short supply is scaled and filled unless zones matter (then each
+        //  lender splits in proportion, its zone first), and always past
+        //  what out can hold.
+        if (m.short_supply && (!zoned || m.order.lender_count > max_out / m.borrower_count))
+            scale_demand(&m, total_supply, total_demand);
         //  Short supply split in proportion shares every lender anew:
         //  nothing to keep there. The keep pass finds lenders by their
         //  place as found, so it comes before they are ordered.

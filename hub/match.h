@@ -34,15 +34,19 @@
 //    borrowers their whole remaining demand, so each borrower is served
 //    exactly, by as few lenders as the order allows, and lenders not needed
 //    get no pairs;
-//  - short supply: each lender's whole supply is split among the borrowers
-//    it serves in proportion to their remaining demand (largest-remainder
-//    rounding to thousandths of a slot, so the shares add up to the supply
-//    exactly), which shares every lender among all borrowers in proportion
-//    to their backlog. A lender whose zone's remaining demand is below its
-//    supply gives that zone all of it and splits the rest in the second pass.
-//  Trade-offs: short supply makes lenders x borrowers pairs (zones cut it
-//  down; past the caller's max_out, demand is scaled to the supply and
-//  filled instead, in at most lenders + borrowers pairs); near total supply = total demand
+//  - short supply: each borrower's demand is scaled to its share of the
+//    whole supply (in proportion to its backlog, largest-remainder rounding
+//    to thousandths of a slot, so the shares add up to the supply exactly)
+//    and the lenders fill those shares as with enough supply, in at most
+//    lenders + borrowers pairs. Where zones matter (some lender and some
+//    borrower have one), each lender's whole supply is instead split among
+//    the borrowers it serves in proportion to their remaining demand, its
+//    zone's first, which shares every lender among all borrowers; a lender
+//    whose zone's remaining demand is below its supply gives that zone all
+//    of it and splits the rest in the second pass.
+//  Trade-offs: short supply with zones makes lenders x borrowers pairs
+//  (past the caller's max_out, demand is scaled to the supply and filled
+//  instead); near total supply = total demand
 //  the regime flips and many pairs change, which spw_match_changed lets the
 //  hub damp; the policy order is taken once, on the initial supply.
 //

@@ -212,11 +212,18 @@ static const match_case_t cases[] = {
         { BORROWER("z", 2) },
         { LENDER("l", 4) } },
       SPW_POLICY_MOST_SPARE, { { "l", "x", 2353 }, { "l", "y", 1176 }, { "l", "z", 471 } } },
-    { "short supply splits every lender in proportion",
+    { "short supply: demand is scaled to the supply and filled, lenders + borrowers pairs",
       { { LENDER("b", 2) },
         { LENDER("c", 2) },
         { BORROWER("x", 6) },
         { BORROWER("y", 2) } },
+      SPW_POLICY_MOST_SPARE,
+      { { "b", "x", 2 * MILLI }, { "c", "x", 1 * MILLI }, { "c", "y", 1 * MILLI } } },
+    { "short supply with zones splits every lender in proportion, its zone first",
+      { { LENDER("b", 2), .zone = "eu" },
+        { LENDER("c", 2), .zone = "eu" },
+        { BORROWER("x", 6), .zone = "eu" },
+        { BORROWER("y", 2), .zone = "eu" } },
       SPW_POLICY_MOST_SPARE,
       { { "b", "x", 1500 }, { "b", "y", 500 }, { "c", "x", 1500 }, { "c", "y", 500 } } },
     { "short supply: a share below a thousandth of a slot goes to the larger borrower",
@@ -814,9 +821,11 @@ static void test_match_random_without_a_state_uses_seed_zero(void **state)
 static void test_match_writes_at_most_max_out_pairs_the_first_decided(void **state)
 {
     (void) state;
+    //  One zone: short supply splits every lender in proportion.
     const edge_spec_t edges[] = {
-        { LENDER("b", 2) }, { LENDER("c", 2) },
-        { BORROWER("x", 6) }, { BORROWER("y", 4) }, { BORROWER("z", 2) },
+        { LENDER("b", 2), .zone = "eu" }, { LENDER("c", 2), .zone = "eu" },
+        { BORROWER("x", 6), .zone = "eu" }, { BORROWER("y", 4), .zone = "eu" },
+        { BORROWER("z", 2), .zone = "eu" },
         { .name = NULL },
     };
     spw_capacity_t *table = build_table(edges);
