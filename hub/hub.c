@@ -304,7 +304,8 @@ static spw_peer_t *peer_claim(spw_hub_t *self, const char *name)
 // -- Sending ----------------------------------------------------------------
 
 //  Sends msg (identity frame first) on the control socket; counts failures.
-static void send_control(spw_hub_t *self, spw_msg_t *msg, const char *what)
+//  True if it went.
+static bool send_control(spw_hub_t *self, spw_msg_t *msg, const char *what)
 {
     if (strcmp(what, "reply") != 0)
         self->stats.messages_out++;
@@ -312,7 +313,16 @@ static void send_control(spw_hub_t *self, spw_msg_t *msg, const char *what)
         self->stats.unroutable++;
         spw_log(SPW_LOG_DEBUG, "send_failed", "message=%s error=\"%s\"", what,
                 zmq_strerror(errno));
+        return false;
     }
+    return true;
+}
+
+//  A subtraction of what was added, clamped at 0: figures read at
+//  different times need not add up (the heartbeat's matching resets them).
+static uint64_t less(uint64_t total, uint64_t part)
+{
+    return total > part ? total - part : 0;
 }
 
 static void send_disconnect(spw_hub_t *self, zmq_msg_t *identity)
@@ -640,8 +650,8 @@ static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
     self->stats.matches++;
     spw_log(SPW_LOG_DEBUG, "match", "edge=%s service=%s matches=%zu no_offer=%s", peer->name,
             service, entries, flags ? "yes" : "no");
-    send_control(self, &out, "match");
-    peer->spoke_at = spw_clock_ms();
+    if (send_control(self, &out, "match"))
+        peer->spoke_at = spw_clock_ms();
 }
 
 //  True if the matching in progress has lender lend to someone other than
@@ -1164,7 +1174,12 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
         || track->last_count >= SPW_HUB_MAX_PAIRS)
         return false;
     uint64_t want = demand * SPW_MATCH_MILLI;
-    uint64_t given = serve_from_spare(self, track, edge, s, want, demand, SPW_HUB_MAX_MATCHES, now);
+    //  Room beside the matches it may still hold from its last turn.
+    size_t held = told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL, NULL);
+    if (held >= SPW_HUB_MAX_MATCHES)
+        return false;
+    uint64_t given = serve_from_spare(self, track, edge, s, want, demand,
+                                      SPW_HUB_MAX_MATCHES - held, now);
     if (given == 0)
         return false;
     self->stats.served_at_once++;
@@ -1218,7 +1233,8 @@ static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
     want = want > given ? want - given : 0;
     uint64_t more = serve_from_spare(self, track, edge, s, want, after - before,
                                      SPW_HUB_MAX_MATCHES - mine, now);
-    self->stats.grown_at_once++;
+    if (more == want)
+        self->stats.grown_at_once++;
     return more == want;
 }
 
@@ -1285,8 +1301,8 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
         track->last[kept++] = *last;
     }
     track->last_count = kept;
-    track->totals.demand -= spw_match_demand(was);
-    track->totals.given_milli -= given;
+    track->totals.demand = less(track->totals.demand, spw_match_demand(was));
+    track->totals.given_milli = less(track->totals.given_milli, given);
     track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
     //  A match ends unless its lender lends to nobody else and its hold
     //  (from the matching that last decided it) still runs.
@@ -1346,6 +1362,8 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
         const spw_last_pair_t *last = &track->last[p];
         if (last->lender_edge != edge || last->lender_epoch != edge->epoch)
             continue;
+        if (!last->borrower_edge->alive || last->borrower_edge->epoch != last->borrower_epoch)
+            return false;   // a borrower gone or another process: the matching ends it
         mine++;
         uint64_t keep = last->slots_milli < budget ? last->slots_milli : budget;
         budget -= keep;
@@ -1416,11 +1434,12 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
                    end - p, now);
         p = end;
     }
-    track->totals.supply -= before - after;
-    track->totals.given_milli = track->totals.given_milli + refilled - short_milli;
+    track->totals.supply = less(track->totals.supply, before - after);
+    track->totals.given_milli = less(track->totals.given_milli + refilled, short_milli);
     track->unmet = track->totals.given_milli < track->totals.demand * SPW_MATCH_MILLI;
     track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
-    self->stats.shrunk_at_once++;
+    if (whole)
+        self->stats.shrunk_at_once++;
     return whole;
 }
 
@@ -1494,8 +1513,8 @@ static void tell_partners(spw_hub_t *self, spw_peer_t *gone, spw_member_event_t 
             continue;
         }
         self->stats.members++;
-        send_control(self, &out, "member");
-        peer->spoke_at = now;
+        if (send_control(self, &out, "member"))
+            peer->spoke_at = now;
     }
     gone->partner_count = 0;
 }
@@ -1582,8 +1601,8 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     mark_edge(self, edge);
     spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
                           (uint32_t) self->config.liveness);
-    send_control(self, &out, "welcome");
-    peer->spoke_at = now;
+    if (send_control(self, &out, "welcome"))
+        peer->spoke_at = now;
     if (result == SPW_REG_SAME)
         return;
     self->stats.registered++;

@@ -35,6 +35,8 @@
 #define SPW_HTTP_MAX_PATHS       8
 #define SPW_HTTP_MAX_ASKED       2
 #define SPW_HTTP_QUERY_BYTES     512
+//  Stopping, queries still waiting are answered 503 and get this long to go.
+#define SPW_HTTP_STOP_WAIT_MS    1000
 
 typedef struct spw_http_t spw_http_t;
 
@@ -88,7 +90,7 @@ typedef void (*spw_http_answer_fn)(void *arg, const char *path, const char *word
                                    spw_http_reply_t *reply);
 
 //  Answers every query waiting with fn, from the loop; returns how many.
-//  Costs one atomic load when none waits. Safe on NULL.
+//  Costs one read of the eventfd when none waits. Safe on NULL.
 size_t spw_http_answer_queries(spw_http_t *self, spw_http_answer_fn fn, void *arg);
 
 //  Reads the first line of path (trailing spaces and the newline cut) as

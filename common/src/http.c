@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -53,6 +54,8 @@ struct spw_http_t {
     char asked[SPW_HTTP_MAX_ASKED][64];
     size_t asked_count;
     query_t *waiting;      // under lock, newest first
+    size_t outstanding;    // under lock: queries listed and not yet completed
+    pthread_cond_t completed;   // signalled as one completes (CLOCK_MONOTONIC)
     bool stopping;         // under lock: no query is listed any more
     int wake;              // eventfd: readable while queries wait
     char *token;   // NULL: none wanted
@@ -147,12 +150,14 @@ static enum MHD_Result add_word(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
-static bool asked(const spw_http_t *self, const char *url)
+static bool asked(spw_http_t *self, const char *url)
 {
-    for (size_t i = 0; i < self->asked_count; i++)
-        if (strcmp(self->asked[i], url) == 0)
-            return true;
-    return false;
+    bool found = false;
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->asked_count && !found; i++)
+        found = strcmp(self->asked[i], url) == 0;
+    pthread_mutex_unlock(&self->lock);
+    return found;
 }
 
 //  Suspends a request with a query string of an asked path until the loop
@@ -177,6 +182,7 @@ static enum MHD_Result ask_loop(spw_http_t *self, struct MHD_Connection *connect
         MHD_suspend_connection(connection);
         query->next = self->waiting;
         self->waiting = query;
+        self->outstanding++;
         *state = query;   // freed as the connection completes
         uint64_t one = 1;
         if (write(self->wake, &one, sizeof one) < 0 && errno != EAGAIN)
@@ -193,11 +199,15 @@ static enum MHD_Result ask_loop(spw_http_t *self, struct MHD_Connection *connect
 static void on_completed(void *cls, struct MHD_Connection *connection, void **state,
                          enum MHD_RequestTerminationCode code)
 {
-    (void) cls;
     (void) connection;
     (void) code;
+    spw_http_t *self = cls;
     query_t *query = *state;
     if (query) {
+        pthread_mutex_lock(&self->lock);
+        self->outstanding--;
+        pthread_cond_signal(&self->completed);
+        pthread_mutex_unlock(&self->lock);
         free(query->reply.body);
         free(query);
         *state = NULL;
@@ -265,7 +275,18 @@ spw_http_t *spw_http_start(const char *listen, const char *token, char *err, siz
     if (spw_http_parse(listen, host, sizeof host, &port, err, errlen) != 0)
         return NULL;
     spw_http_t *self = calloc(1, sizeof *self);
-    if (!self || pthread_mutex_init(&self->lock, NULL) != 0) {
+    pthread_condattr_t monotonic;
+    bool made = self && pthread_condattr_init(&monotonic) == 0;
+    if (made) {
+        made = pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC) == 0
+            && pthread_cond_init(&self->completed, &monotonic) == 0;
+        pthread_condattr_destroy(&monotonic);
+    }
+    if (made && pthread_mutex_init(&self->lock, NULL) != 0) {
+        pthread_cond_destroy(&self->completed);
+        made = false;
+    }
+    if (!made) {
         free(self);
         snprintf(err, errlen, "out of memory for the http endpoint");
         return NULL;
@@ -336,14 +357,31 @@ void spw_http_stop(spw_http_t **self_p)
             query->reply.len = 0;
         MHD_resume_connection(query->connection);
     }
-    if (self->daemon)
+    //  Resuming only marks them: they are sent from the daemon's thread,
+    //  which gets SPW_HTTP_STOP_WAIT_MS to do so before it stops.
+    if (self->daemon) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += SPW_HTTP_STOP_WAIT_MS / 1000;
+        until.tv_nsec += (long) (SPW_HTTP_STOP_WAIT_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&self->lock);
+        while (self->outstanding > 0
+               && pthread_cond_timedwait(&self->completed, &self->lock, &until) == 0) {
+        }
+        pthread_mutex_unlock(&self->lock);
         MHD_stop_daemon(self->daemon);
+    }
     if (self->wake >= 0)
         close(self->wake);
     for (size_t i = 0; i < self->count; i++)
         free(self->documents[i].body);
     free(self->token);
     pthread_mutex_destroy(&self->lock);
+    pthread_cond_destroy(&self->completed);
     free(self);
     *self_p = NULL;
 }

@@ -173,6 +173,15 @@ class FakeEdge:
             self.pub.close()
 
 
+def fake_fleet(c, hub, *names):
+    """FakeEdges of names, registered, each beating with all the others."""
+    edges = [FakeEdge(c, hub, name) for name in names]
+    for edge in edges:
+        check(edge.register()[1] == WELCOME, "%s not welcomed" % edge.name)
+        edge.companions = [e for e in edges if e is not edge]
+    return edges
+
+
 def wait_for_figures(c, hub, edges, name, predicate, what):
     """Waits until the hub's status of edge name satisfies predicate, with
     every edge in edges beating meanwhile (a PUB's first messages are lost
@@ -408,10 +417,7 @@ def test_a_borrower_is_served_on_arrival_and_released_as_it_stops():
     lender lends to others, and held (then ended) where it does not."""
     with Cluster("hub-delta") as c:
         hub = start_hub(c, "--heartbeat-ms", "300")
-        l, b1, b2 = FakeEdge(c, hub, "L"), FakeEdge(c, hub, "B1"), FakeEdge(c, hub, "B2")
-        for edge in (l, b1, b2):
-            check(edge.register()[1] == WELCOME, "%s not welcomed" % edge.name)
-        l.companions, b1.companions, b2.companions = [b1, b2], [l, b2], [l, b1]
+        l, b1, b2 = fake_fleet(c, hub, "L", "B1", "B2")
         l.services = figures(("echo", 10, 10, 0, 0, 1000))
         b1.services = figures(("echo", 1, 0, 4, 1, 1000))
         b2.services = figures(("echo", 1, 1, 0, 0, 1000))
@@ -455,11 +461,8 @@ def test_a_lender_that_falls_or_a_borrower_that_grows_is_served_from_spare():
     decided."""
     with Cluster("hub-shrink") as c:
         hub = start_hub(c, "--heartbeat-ms", "300")
-        edges = [FakeEdge(c, hub, name) for name in ("L1", "L2", "L3", "B")]
+        edges = fake_fleet(c, hub, "L1", "L2", "L3", "B")
         l1, l2, l3, b = edges
-        for edge in edges:
-            check(edge.register()[1] == WELCOME, "%s not welcomed" % edge.name)
-            edge.companions = [e for e in edges if e is not edge]
         l1.services = figures(("echo", 10, 10, 0, 0, 1000))
         l2.services = figures(("echo", 4, 4, 0, 0, 1000))
         l3.services = figures(("echo", 3, 3, 0, 0, 1000))
