@@ -107,6 +107,9 @@
 #define SPW_HUB_MATCH_SHARE 20
 //  The hub's heartbeats to its edges go out in this many slices a beat.
 #define SPW_HUB_BEAT_SLICES 10
+//  An edge the hub sent something within a beat / this is spared a
+//  heartbeat (beat_slice).
+#define SPW_HUB_SPARE_DIVISOR 4
 //  Status requests answered a second at most (and in a burst).
 #define SPW_HUB_STATUS_PER_S 50
 //  Edges per extra token an answer costs (an answer walks and sorts them all).
@@ -2212,7 +2215,7 @@ static void publish_http(spw_hub_t *self, int64_t now)
             "Borrowers whose rise in demand was served without a matching.",
             self->stats.grown_at_once);
     spw_metric_counter(&text, "spillway_hub_heartbeats_spared_total",
-            "Heartbeats not sent: the edge had heard from the hub within half a beat.",
+            "Heartbeats not sent: the edge had heard from the hub within a quarter beat.",
             self->stats.heartbeats_spared);
     const spw_metric_sample_t sent[] = {
         { "match", self->stats.matches },
@@ -2270,15 +2273,16 @@ static void publish_http(spw_hub_t *self, int64_t now)
 //  hears one every heartbeat_ms, at the same phase, and a fleet of 10,000
 //  costs SPW_HUB_BEAT_SLICES small bursts a beat rather than one long one
 //  that would hold every message behind it. An edge sent a WELCOME, MATCH
-//  or MEMBER within the last half beat has heard the hub live: it is spared
-//  this one (any message from the hub is a sign of life), so that it
-//  hears something at least every one and a half beats, inside both its
-//  liveness (two beats at least, else every heartbeat goes) and the two
-//  beats after which an edge with standby hubs moves.
+//  or MEMBER within the last SPW_HUB_SPARE_DIVISOR-th of a beat has heard
+//  the hub live: it is spared this one (any message from the hub is a sign
+//  of life), so that it hears something at least every 1.25 beats, well
+//  inside both its liveness (two beats at least, else every heartbeat
+//  goes) and the two beats after which an edge with standby hubs moves,
+//  even when a loaded hub's slices run late.
 static void beat_slice(spw_hub_t *self, int64_t now)
 {
     bool spare = self->config.liveness >= 2;
-    int64_t half = self->config.heartbeat_ms / 2;
+    int64_t recent = self->config.heartbeat_ms / SPW_HUB_SPARE_DIVISOR;
     size_t limit = spw_peers_limit(self->peers);
     size_t slice = (limit + SPW_HUB_BEAT_SLICES - 1) / SPW_HUB_BEAT_SLICES;
     size_t end = self->beat_cursor + slice < limit ? self->beat_cursor + slice : limit;
@@ -2286,7 +2290,7 @@ static void beat_slice(spw_hub_t *self, int64_t now)
         spw_peer_t *peer = spw_peers_slot(self->peers, i);
         if (!peer || !peer->identity_len || !peer_edge(self, peer))
             continue;
-        if (spare && now - peer->spoke_at < half) {
+        if (spare && now - peer->spoke_at < recent) {
             self->stats.heartbeats_spared++;
             continue;
         }
