@@ -991,14 +991,15 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     track->everyone = false;
 }
 
-// -- Serving a newcomer at once -----------------------------------------------
+// -- Deltas: changes served from the last matching's spare --------------------
 
-//  One newcomer as serve_newcomer offers it lenders.
+//  A borrower taking from the spare (take_spare), as spare_may_use sees it.
 typedef struct {
     spw_hub_t *hub;
     const spw_edge_state_t *borrower;
     const char *service;
-} newcomer_t;
+    const spw_peer_t *borrower_peer;   // what it was told: lenders it holds
+} taker_t;
 
 //  How many partners in role peer was told of service, and whether
 //  partner is one of them (with the share it was told in *slots_milli, if
@@ -1020,7 +1021,6 @@ static size_t told_partners(const spw_peer_t *peer, const char *service, uint8_t
     return count;
 }
 
-
 //  Whether a lender of the last matching can give a borrower of the spare
 //  it has left: spent if it no longer lends (dead, another process,
 //  draining, its role or the service gone) or its supply fell by what it
@@ -1029,11 +1029,11 @@ static size_t told_partners(const spw_peer_t *peer, const char *service, uint8_t
 //  share one pair at most), or it has no route to be told.
 static spw_match_use_t spare_may_use(spw_match_lender_t *lender, void *arg)
 {
-    const newcomer_t *newcomer = arg;
+    const taker_t *taker = arg;
     const spw_edge_state_t *edge = lender->edge;
     if (!edge->alive || edge->epoch != lender->epoch || edge->draining
         || lender->service >= edge->service_count
-        || strcmp(edge->services[lender->service].name, newcomer->service) != 0)
+        || strcmp(edge->services[lender->service].name, taker->service) != 0)
         return SPW_MATCH_SPENT;
     uint32_t supply = spw_match_supply(&edge->services[lender->service]);
     if (supply < lender->supply) {
@@ -1043,12 +1043,12 @@ static spw_match_use_t spare_may_use(spw_match_lender_t *lender, void *arg)
         if (lender->left_milli == 0)
             return SPW_MATCH_SPENT;
     }
-    spw_peer_t *peer = edge_peer(newcomer->hub, edge);
-    if (!peer || !peer->identity_len || spw_capacity_avoids(newcomer->borrower, edge))
+    spw_peer_t *peer = edge_peer(taker->hub, edge);
+    if (!peer || !peer->identity_len || spw_capacity_avoids(taker->borrower, edge))
         return SPW_MATCH_SKIP;
     bool holds = false;
-    told_partners(edge_peer(newcomer->hub, newcomer->borrower), newcomer->service,
-                  SPW_MATCH_BORROW_FROM, edge->name, &holds, NULL);
+    told_partners(taker->borrower_peer, taker->service, SPW_MATCH_BORROW_FROM, edge->name,
+                  &holds, NULL);
     return holds ? SPW_MATCH_SKIP : SPW_MATCH_USE;
 }
 
@@ -1061,7 +1061,8 @@ static spw_match_use_t spare_may_use(spw_match_lender_t *lender, void *arg)
 static uint64_t take_spare(spw_hub_t *self, spw_track_t *track, const spw_edge_state_t *borrower,
                            size_t bs, uint64_t want, size_t *made, size_t *room)
 {
-    newcomer_t newcomer = { .hub = self, .borrower = borrower, .service = track->name };
+    taker_t taker = { .hub = self, .borrower = borrower, .service = track->name,
+                      .borrower_peer = edge_peer(self, borrower) };
     bool zoned = borrower->zone[0] && spw_match_spare_zoned(track->leftover);
     uint64_t taken = 0;
     for (int pass = zoned ? 0 : 1; pass < 2; pass++) {
@@ -1069,7 +1070,7 @@ static uint64_t take_spare(spw_hub_t *self, spw_track_t *track, const spw_edge_s
         uint64_t milli;
         while (want > taken && *room > 0 && *made < SPW_HUB_MAX_PAIRS
                && (milli = spw_match_spare_take(track->leftover, pass == 0 ? borrower->zone : NULL,
-                                                spare_may_use, &newcomer, want - taken, &lender))
+                                                spare_may_use, &taker, want - taken, &lender))
                       > 0) {
             taken += milli;
             (*room)--;
@@ -1129,6 +1130,24 @@ static void tell_added(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, bo
         track->told[track->told_count++] = peer;
 }
 
+//  The track of service if a delta may serve a change of edge's figures,
+//  more being what it adds to demand or takes from supply, without a
+//  matching: the service was matched and its spare kept, supply is not
+//  short and stays enough, and the edge has a route and is not draining.
+//  Else NULL.
+static spw_track_t *delta_track(spw_hub_t *self, const spw_edge_state_t *edge,
+                                const char *service, uint64_t more)
+{
+    spw_track_t *track = zhashx_lookup(self->tracks, service);
+    spw_peer_t *peer = edge_peer(self, edge);
+    return track && track->matched_at && track->leftover && !track->short_supply && peer
+                   && peer->identity_len && !edge->draining
+                   && track->totals.supply >= track->totals.demand
+                   && track->totals.supply - track->totals.demand >= more
+             ? track
+             : NULL;
+}
+
 //  Gives a borrower (edge, its record s of the service) up to want
 //  thousandths more from the spare the last matching left (take_spare),
 //  through at most room new partners, and adds more, the rise of its
@@ -1169,14 +1188,12 @@ static uint64_t serve_from_spare(spw_hub_t *self, spw_track_t *track, const spw_
 static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t s, int64_t now)
 {
     const spw_service_state_t *state = &edge->services[s];
-    spw_track_t *track = zhashx_lookup(self->tracks, state->name);
+    uint32_t demand = spw_match_demand(state);
+    spw_track_t *track = delta_track(self, edge, state->name, demand);
     spw_peer_t *borrower = edge_peer(self, edge);
-    uint64_t demand = edge->draining ? 0 : spw_match_demand(state);
-    if (!track || !track->leftover || !track->matched_at || demand == 0 || !borrower
-        || !borrower->identity_len || track->totals.supply < track->totals.demand + demand
-        || track->last_count >= SPW_HUB_MAX_PAIRS)
+    if (!track || demand == 0 || track->last_count >= SPW_HUB_MAX_PAIRS)
         return false;
-    uint64_t want = demand * SPW_MATCH_MILLI;
+    uint64_t want = (uint64_t) demand * SPW_MATCH_MILLI;
     //  Room beside the matches it may still hold from its last turn.
     size_t held = told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL, NULL);
     if (held >= SPW_HUB_MAX_MATCHES)
@@ -1187,20 +1204,6 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
         return false;
     self->stats.served_at_once++;
     return given == want;
-}
-
-//  The track of service if a delta may serve a change of edge's figures
-//  without a matching: the service was matched and its spare kept, supply
-//  is not short, and the edge has a route and is not draining. Else NULL.
-static spw_track_t *delta_track(spw_hub_t *self, const spw_edge_state_t *edge,
-                                const char *service)
-{
-    spw_track_t *track = zhashx_lookup(self->tracks, service);
-    spw_peer_t *peer = edge_peer(self, edge);
-    return track && track->matched_at && track->leftover && !track->short_supply && peer
-                   && peer->identity_len && !edge->draining
-             ? track
-             : NULL;
 }
 
 //  Serves a borrower whose demand rose (its record s of the service now,
@@ -1215,10 +1218,11 @@ static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
                           const spw_service_state_t *was, int64_t now)
 {
     const spw_service_state_t *state = &edge->services[s];
-    spw_track_t *track = delta_track(self, edge, state->name);
-    spw_peer_t *borrower = edge_peer(self, edge);
     uint32_t before = spw_match_demand(was), after = spw_match_demand(state);
-    if (!track || after <= before || track->totals.supply < track->totals.demand + (after - before))
+    spw_track_t *track = after > before ? delta_track(self, edge, state->name, after - before)
+                                        : NULL;
+    spw_peer_t *borrower = edge_peer(self, edge);
+    if (!track)
         return false;
     uint64_t given = 0;
     size_t mine = 0;
@@ -1350,11 +1354,12 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
                           const spw_service_state_t *was, int64_t now)
 {
     const spw_service_state_t *state = &edge->services[s];
-    spw_track_t *track = delta_track(self, edge, state->name);
-    spw_peer_t *lender = edge_peer(self, edge);
     uint32_t before = spw_match_supply(was), after = spw_match_supply(state);
-    if (!track || after == 0 || after >= before
-        || track->totals.supply < track->totals.demand + (before - after))
+    spw_track_t *track = after > 0 && after < before
+                           ? delta_track(self, edge, state->name, before - after)
+                           : NULL;
+    spw_peer_t *lender = edge_peer(self, edge);
+    if (!track)
         return false;
     //  Its pairs, in the last matching's order, keep what after covers;
     //  self->pairs[0, cuts) are those cut or told more than they keep, as

@@ -42,7 +42,6 @@ typedef struct query_t {
     char words[SPW_HTTP_QUERY_BYTES + 1];
     size_t words_len;
     bool bad;              // the query string was refused: words holds why
-    bool answered;
     spw_http_reply_t reply;
 } query_t;
 
@@ -184,9 +183,11 @@ static enum MHD_Result ask_loop(spw_http_t *self, struct MHD_Connection *connect
         self->waiting = query;
         self->outstanding++;
         *state = query;   // freed as the connection completes
+        //  An eventfd's write fails only when its count is full: it is
+        //  readable then, and the loop takes this query with the rest.
         uint64_t one = 1;
-        if (write(self->wake, &one, sizeof one) < 0 && errno != EAGAIN)
-            query->bad = true;   // cannot happen with an eventfd; the loop still finds it
+        ssize_t wrote = write(self->wake, &one, sizeof one);
+        (void) wrote;
     }
     pthread_mutex_unlock(&self->lock);
     if (stopping) {

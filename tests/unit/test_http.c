@@ -89,6 +89,14 @@ static void client_start(client_t *c, pthread_t *thread, unsigned port, const ch
     assert_int_equal(pthread_create(thread, NULL, client_run, c), 0);
 }
 
+//  One request that needs no loop, whole.
+static void client_fetch(client_t *c, unsigned port, const char *path)
+{
+    pthread_t thread;
+    client_start(c, &thread, port, path);
+    pthread_join(thread, NULL);
+}
+
 //  The loop's answer: the path and the words it was asked.
 static void echo_words(void *arg, const char *path, const char *words, spw_http_reply_t *reply)
 {
@@ -132,8 +140,7 @@ static void test_http_query_waits_for_the_loop_and_gets_its_words(void **state)
     client_t c;
     pthread_t thread;
     //  Without a query string: the published copy, no loop.
-    client_start(&c, &thread, port, "/q");
-    pthread_join(thread, NULL);
+    client_fetch(&c, port, "/q");
     assert_non_null(strstr(c.reply, " 200 "));
     assert_non_null(strstr(c.reply, "\r\n\r\ncopy"));
     //  With one: it waits until the loop answers, with the URL's words.
@@ -143,8 +150,7 @@ static void test_http_query_waits_for_the_loop_and_gets_its_words(void **state)
     assert_non_null(strstr(c.reply, " 200 "));
     assert_non_null(strstr(c.reply, "/q [search=ab limit=5]"));
     //  A value with a space is refused there, without the loop.
-    client_start(&c, &thread, port, "/q?search=a%20b");
-    pthread_join(thread, NULL);
+    client_fetch(&c, port, "/q?search=a%20b");
     assert_non_null(strstr(c.reply, " 400 "));
     int asked = 0;
     spw_http_answer_queries(http, echo_words, &asked);
