@@ -217,6 +217,7 @@ struct spw_hub_t {
     spw_status_pair_t *shown_pairs;   // scratch: the pairs /api/v1/pairs lists
     size_t shown_size;
     spw_histogram_t loop_turns;   // how long the loop's turns take
+    spw_histogram_t matchings;    // how long a matching of one service takes, telling included
 };
 
 //  The web page (hub/web/index.html, built in by hub/web/embed.py).
@@ -1478,8 +1479,9 @@ static void rematch(spw_hub_t *self, int64_t now)
         //  cost of matchings after new state (smoothed; the heartbeat's,
         //  which tells everyone, costs more and comes once a beat), and
         //  never less often than four times a heartbeat.
+        double cost_us = (double) (spw_clock_us() - started);
+        spw_histogram_add(&self->matchings, cost_us / 1e6);
         if (!everyone) {
-            double cost_us = (double) (spw_clock_us() - started);
             track->cost_us = track->cost_us > 0 ? 0.8 * track->cost_us + 0.2 * cost_us : cost_us;
         }
         int64_t interval = (int64_t) (track->cost_us * SPW_HUB_MATCH_SHARE / 1000.0);
@@ -2257,6 +2259,9 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_metric_histogram(&text, "spillway_hub_loop_turn_seconds",
                          "How long each turn of the hub's loop takes (its work after a wakeup).",
                          &self->loop_turns);
+    spw_metric_histogram(&text, "spillway_hub_matching_seconds",
+                         "How long one service's matching takes, the MATCHes it sends included.",
+                         &self->matchings);
     if (!text.failed)
         spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
                          text.data, text.len);
@@ -2394,6 +2399,7 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->started = spw_clock_ms();
     self->loop_turns = (spw_histogram_t) { .bounds = loop_bounds,
                                            .bucket_count = sizeof loop_bounds / sizeof loop_bounds[0] };
+    self->matchings = self->loop_turns;
     if (*config->http) {
         self->http = spw_http_open(config->http, config->http_token_file, *config->curve_dir,
                                    err, errlen);

@@ -38,6 +38,9 @@ typedef struct {
     size_t first_pair;     // its first pair in out (SIZE_MAX: none), then next_pair
     uint32_t demand;       // tasks
     uint64_t left_milli;   // demand not yet met
+    uint64_t target_milli; // short supply, scaled: its share of the supply
+    uint64_t held_milli;   // short supply, scaled: what its kept pairs would keep
+    bool needy;            // held is materially below target: filled first
 } borrower_t;
 
 //  One borrower's part of a proportional split.
@@ -81,6 +84,7 @@ typedef struct {
     size_t open;           // borrowers before it have nothing left to get
     size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
     bool kept_any;         // the keep pass gave something: a later pass may repeat a pair
+    uint64_t surplus_milli;   // short supply, scaled: spare beyond what the needy need
     size_t *next_pair;     // max_out: the next pair of the same borrower (SIZE_MAX: none)
     uint64_t stamp;        // this matching's mark on the service records
     spw_match_pair_t *out;
@@ -441,30 +445,39 @@ static spw_service_state_t *record_of(const spw_capacity_t *table, const char *s
     return state && state->match_stamp == stamp ? state : NULL;
 }
 
+//  The lender and borrower of a kept pair in this matching, if both its
+//  edges still lend and borrow the service (and do not avoid each other).
+//  Each edge's place among the lenders or borrowers is on its service
+//  record (match_at, valid under this matching's stamp): no search.
+static bool kept_sides(matching_t *m, const spw_capacity_t *table, const char *service,
+                       const spw_match_kept_t *pair, lender_t **lender, borrower_t **borrower)
+{
+    const spw_service_state_t *lends =
+        record_of(table, service, pair->lender_edge, pair->lender_epoch, pair->lender_service,
+                  pair->lender, m->stamp);
+    const spw_service_state_t *borrows =
+        record_of(table, service, pair->borrower_edge, pair->borrower_epoch,
+                  pair->borrower_service, pair->borrower, m->stamp);
+    if (!lends || !borrows || !lends->match_lends || borrows->match_lends)
+        return false;
+    *lender = &m->order.lenders[lends->match_at];
+    *borrower = &m->borrowers[borrows->match_at];
+    return !spw_capacity_avoids((*borrower)->edge, (*lender)->edge);
+}
+
 //  The keep pass: each pair of the last matching whose edges still lend
 //  and borrow gets what it had, as far as supply and demand still go,
 //  before anything new is decided. One edge appearing or going then
 //  changes its own pairs, not the order-dependent fill of everyone after
-//  it. Each edge's place among the lenders or borrowers is on its service
-//  record (match_at, valid under this matching's stamp): no search. False
-//  once out is full.
+//  it. False once out is full.
 static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *service,
                        const spw_match_kept_t *kept, size_t kept_count)
 {
     bool room = true;
     for (size_t k = 0; k < kept_count && room; k++) {
-        const spw_match_kept_t *pair = &kept[k];
-        const spw_service_state_t *lends =
-            record_of(table, service, pair->lender_edge, pair->lender_epoch,
-                      pair->lender_service, pair->lender, m->stamp);
-        const spw_service_state_t *borrows =
-            record_of(table, service, pair->borrower_edge, pair->borrower_epoch,
-                      pair->borrower_service, pair->borrower, m->stamp);
-        if (!lends || !borrows || !lends->match_lends || borrows->match_lends)
-            continue;
-        lender_t *lender = &m->order.lenders[lends->match_at];
-        borrower_t *borrower = &m->borrowers[borrows->match_at];
-        if (spw_capacity_avoids(borrower->edge, lender->edge))
+        lender_t *lender;
+        borrower_t *borrower;
+        if (!kept_sides(m, table, service, &kept[k], &lender, &borrower))
             continue;
         uint64_t milli = kept[k].slots_milli;
         if (milli > lender->left_milli)
@@ -476,6 +489,118 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
         room = give(m, lender, borrower, milli);
     }
     m->keeping = SIZE_MAX;
+    return room;
+}
+
+//  Needy first, then as ordered (largest demand first).
+static int borrower_by_need(const void *x, const void *y)
+{
+    const borrower_t *a = x, *b = y;
+    if (a->needy != b->needy)
+        return a->needy ? -1 : 1;
+    return borrower_by_demand(a, b);
+}
+
+//  The largest excess over its share first.
+static int share_by_excess(const void *x, const void *y)
+{
+    const share_t *a = x, *b = y;
+    if (a->milli != b->milli)
+        return a->milli > b->milli ? -1 : 1;
+    return a->borrower < b->borrower ? -1 : a->borrower > b->borrower;
+}
+
+//  Short supply, scaled, with a last matching to keep: every figure that
+//  moves moves every borrower's share a little, and keeping each pair
+//  exactly at its new share would move some pair of nearly every borrower
+//  at every matching (a lender freed here, a top-up from another there:
+//  new pairs, each told to both edges). A share that moves by less than a
+//  quarter is not news to the edges (spw_match_changed), so the matching
+//  keeps what a borrower holds while it stays within a quarter of its
+//  share: a borrower over it by more is cut back to its share; one under
+//  it by more (a newcomer, one whose lender fell) is needy, and filled
+//  first, to its share. What the kept pairs leave spare covers the needy
+//  if it can; if not, the borrowers furthest over their share are cut to
+//  it, largest excess first, until it does. Every lender still gives all
+//  of its supply, since what borrowers may take adds up to at least the
+//  supply; each borrower ends within a quarter of its share or at it.
+static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char *service,
+                          const spw_match_kept_t *kept, size_t kept_count)
+{
+    //  What the keep pass would keep of each, lenders' supplies as they are.
+    for (size_t k = 0; k < kept_count; k++) {
+        lender_t *lender;
+        borrower_t *borrower;
+        if (!kept_sides(m, table, service, &kept[k], &lender, &borrower))
+            continue;
+        uint64_t milli = kept[k].slots_milli < lender->left_milli ? kept[k].slots_milli
+                                                                  : lender->left_milli;
+        lender->left_milli -= milli;
+        borrower->held_milli += milli;
+    }
+    uint64_t spare = 0, need = 0;
+    for (size_t l = 0; l < m->order.lender_count; l++) {
+        lender_t *lender = &m->order.lenders[l];
+        spare += lender->left_milli;
+        lender->left_milli = (uint64_t) lender->supply * SPW_MATCH_MILLI;
+    }
+    size_t over = 0;
+    for (size_t b = 0; b < m->borrower_count; b++) {
+        borrower_t *borrower = &m->borrowers[b];
+        uint64_t target = borrower->left_milli, held = borrower->held_milli;
+        uint64_t most = (uint64_t) borrower->demand * SPW_MATCH_MILLI;
+        borrower->target_milli = target;
+        bool material = held > UINT32_MAX || target > UINT32_MAX
+                     || spw_match_changed((uint32_t) held, (uint32_t) target);
+        borrower->needy = held < target && material;
+        if (borrower->needy)
+            need += target - held;
+        else if (held > target && !material) {   // keeps what it holds
+            borrower->left_milli = held < most ? held : most;
+            m->shares[over++] = (share_t) { .borrower = b, .milli = borrower->left_milli - target };
+        }
+        else if (held > target)
+            spare += held - target;   // cut to its share: what it gives back
+    }
+    m->surplus_milli = spare > need ? spare - need : 0;
+    if (need > spare) {
+        qsort(m->shares, over, sizeof *m->shares, share_by_excess);
+        for (size_t i = 0; i < over && spare < need; i++) {
+            borrower_t *borrower = &m->borrowers[m->shares[i].borrower];
+            borrower->left_milli = borrower->target_milli;
+            spare += m->shares[i].milli;
+        }
+    }
+    //  The needy first in the fill; each edge's place is on its record.
+    qsort(m->borrowers, m->borrower_count, sizeof *m->borrowers, borrower_by_need);
+    for (size_t b = 0; b < m->borrower_count; b++)
+        m->borrowers[b].state->match_at = b;
+}
+
+//  After the keep pass of tolerate_kept: what is spare beyond the needy's
+//  need first tops up the pairs kept, each borrower (not needy) from the
+//  lenders it already has, up to its share: a lender's slot freed or
+//  grown then stays with a partner (a share that grows by less than a
+//  quarter, told to nobody) instead of making a new pair. False once out
+//  is full.
+static bool top_up_kept(matching_t *m)
+{
+    bool room = true;
+    for (size_t p = 0, kept = m->made; p < kept && m->surplus_milli > 0 && room; p++) {
+        const spw_match_pair_t *pair = &m->out[p];
+        lender_t *lender =
+            &m->order.lenders[pair->lender->services[pair->lender_service].match_at];
+        borrower_t *borrower =
+            &m->borrowers[pair->borrower->services[pair->borrower_service].match_at];
+        if (borrower->needy)
+            continue;
+        uint64_t milli = lender->left_milli < borrower->left_milli ? lender->left_milli
+                                                                   : borrower->left_milli;
+        if (milli > m->surplus_milli)
+            milli = m->surplus_milli;
+        m->surplus_milli -= milli;
+        room = give(m, lender, borrower, milli);
+    }
     return room;
 }
 
@@ -762,13 +887,19 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
         //  Short supply is scaled and filled unless zones matter (then each
         //  lender splits in proportion, its zone first), and always past
         //  what out can hold.
-        if (m.short_supply && (!zoned || m.order.lender_count > max_out / m.borrower_count))
+        bool scaled =
+            m.short_supply && (!zoned || m.order.lender_count > max_out / m.borrower_count);
+        if (scaled)
             scale_demand(&m, total_supply, total_demand);
+        if (scaled && kept_count)
+            tolerate_kept(&m, table, service, kept, kept_count);
         //  Short supply split in proportion shares every lender anew:
         //  nothing to keep there. The keep pass finds lenders by their
         //  place as found, so it comes before they are ordered.
         bool room = m.short_supply || !kept_count
                  || keep_pairs(&m, table, service, kept, kept_count);
+        if (room && scaled && kept_count)
+            room = top_up_kept(&m);
         order_lenders(&m.order, policy, random_state);
         lender_t *lender;
         for (size_t l = 0; zoned && room && (lender = lender_at(&m.order, l)); l++)

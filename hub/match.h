@@ -38,7 +38,12 @@
 //    whole supply (in proportion to its backlog, largest-remainder rounding
 //    to thousandths of a slot, so the shares add up to the supply exactly)
 //    and the lenders fill those shares as with enough supply, in at most
-//    lenders + borrowers pairs. Where zones matter (some lender and some
+//    lenders + borrowers pairs. With a last matching to keep, a borrower
+//    keeps what it holds while that is within a quarter of its share (not
+//    news to the edges, spw_match_changed); one further over is cut to
+//    it, one further under (a newcomer) is filled to it first, from spare
+//    and else from the borrowers furthest over theirs, and spare beyond
+//    that tops up kept pairs before it makes new ones. Where zones matter (some lender and some
 //    borrower have one), each lender's whole supply is instead split among
 //    the borrowers it serves in proportion to their remaining demand, its
 //    zone's first, which shares every lender among all borrowers; a lender

@@ -513,7 +513,9 @@ def test_http_endpoint_serves_health_readiness_and_metrics():
         samples = c.wait_for("/metrics to count the edge alive", counted)
         check(samples["spillway_hub_registrations_total"] == 1
               and samples['spillway_hub_loop_turn_seconds_bucket{le="+Inf"}']
-              == samples["spillway_hub_loop_turn_seconds_count"] > 0,
+              == samples["spillway_hub_loop_turn_seconds_count"] > 0
+              and samples['spillway_hub_matching_seconds_bucket{le="+Inf"}']
+              == samples["spillway_hub_matching_seconds_count"],
               "metrics: %r" % samples)
         # /api/v1/status is the status's first page, as `status --json` says it.
         api = json.loads(http_get(port, "/api/v1/status")[1])

@@ -581,6 +581,62 @@ static void test_match_kept_pairs_stand_when_a_borrower_joins(void **state)
     spw_capacity_destroy(&table);
 }
 
+//  Matches the table again keeping the previous pairs (out[0, *made), by
+//  name), into out; *made becomes the new count.
+static void match_keeping(spw_capacity_t *table, spw_match_pair_t *out, size_t *made)
+{
+    spw_match_kept_t kept[MAX_PAIRS];
+    for (size_t i = 0; i < *made; i++)
+        kept[i] = (spw_match_kept_t) { .lender = out[i].lender->name,
+                                       .borrower = out[i].borrower->name,
+                                       .slots_milli = out[i].slots_milli };
+    *made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, kept, *made, out,
+                                   MAX_PAIRS, NULL);
+}
+
+//  Short supply, kept: a borrower keeps what it holds while that stays
+//  within a quarter of its share of the supply (a share moving by less is
+//  not news to the edges, and keeping it exactly would move a pair of
+//  nearly every borrower at every matching); one that falls further below
+//  (a newcomer) is filled to its share first, from the borrowers furthest
+//  over theirs, and every lender still gives all it has.
+static void test_match_short_supply_keeps_shares_within_a_quarter(void **state)
+{
+    (void) state;
+    edge_spec_t edges[] = {
+        { LENDER("l1", 6) }, { LENDER("l2", 4) },
+        { BORROWER("b1", 8) }, { BORROWER("b2", 6) }, { BORROWER("b3", 6) },
+        { .name = NULL }, { .name = NULL },
+    };
+    spw_capacity_t *table = build_table(edges);
+    spw_match_pair_t out[MAX_PAIRS];
+    size_t made = spw_match_service(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, out, MAX_PAIRS);
+    char first[256], text[256];
+    describe(out, made, first, sizeof first);
+    assert_string_equal(first, "l1>b1:4000 l1>b2:2000 l2>b2:1000 l2>b3:3000");
+    spw_capacity_destroy(&table);
+    //  b1's backlog grows from 8 to 9: its share from 4 to 4.286 and the
+    //  others' from 3 to 2.857, all within a quarter: nothing moves.
+    edges[2].queued = 9;
+    table = build_table(edges);
+    match_keeping(table, out, &made);
+    describe(out, made, text, sizeof text);
+    assert_string_equal(text, first);
+    check_invariants(edges, table, out, made, "b1 grew");
+    spw_capacity_destroy(&table);
+    //  b4 comes with 6: shares 3.334, 2.222, 2.222, 2.222. b2 and b3 hold
+    //  3 (over by more than a quarter) and go back to their shares; that
+    //  does not cover b4, so b1 (4, within a quarter) gives back its excess
+    //  too, and b4 gets its whole share from what was freed.
+    edges[5] = (edge_spec_t) { BORROWER("b4", 6) };
+    table = build_table(edges);
+    match_keeping(table, out, &made);
+    describe(out, made, text, sizeof text);
+    assert_string_equal(text, "l1>b1:3334 l1>b2:2000 l2>b2:222 l2>b3:2222 l2>b4:1556 l1>b4:666");
+    check_invariants(edges, table, out, made, "b4 came");
+    spw_capacity_destroy(&table);
+}
+
 //  Every lender may serve the newcomer.
 static spw_match_use_t any_lender(spw_match_lender_t *lender, void *arg)
 {
@@ -985,6 +1041,7 @@ int main(void)
         cmocka_unit_test(test_match_skips_a_lender_its_borrower_cut_off),
         cmocka_unit_test(test_match_keeps_its_invariants_over_generated_tables),
         cmocka_unit_test(test_match_kept_pairs_stand_when_a_borrower_joins),
+        cmocka_unit_test(test_match_short_supply_keeps_shares_within_a_quarter),
         cmocka_unit_test(test_match_spare_serves_a_newcomer_as_the_next_matching_would),
         cmocka_unit_test(test_match_random_is_reproducible_per_seed_whatever_the_registration_order),
         cmocka_unit_test(test_match_random_reaches_every_live_lender_about_equally),
