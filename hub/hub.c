@@ -105,6 +105,18 @@
 //  longer is matched at once.
 #define SPW_HUB_MATCH_INTERVAL_MS 1
 #define SPW_HUB_MATCH_SHARE 20
+//  A turn of the loop starts no new matching once its matchings have taken
+//  this long: the rest wait for the next turn, after the input waiting
+//  meanwhile (the heartbeat's matchings of many large services would
+//  otherwise hold every message for hundreds of milliseconds).
+#define SPW_HUB_MATCH_TURN_US 10000
+//  Matchings after new state take at most 1/this of the hub's time, all
+//  services together (the heartbeat's count against it but always run):
+//  past it they wait, so that a fleet whose every figure asks for a
+//  matching slows matching down, not the loop that reads states and
+//  heartbeats. At most SPW_HUB_MATCH_BURST_US of budget is saved.
+#define SPW_HUB_MATCH_BUDGET_DIVISOR 4
+#define SPW_HUB_MATCH_BURST_US 100000
 //  The hub's heartbeats to its edges go out in this many slices a beat.
 #define SPW_HUB_BEAT_SLICES 10
 //  An edge the hub sent something within a beat / this is spared a
@@ -198,6 +210,10 @@ struct spw_hub_t {
     int64_t next_slice;             // of heartbeats (beat_slice)
     size_t beat_cursor;             // the peer slot the next slice starts at
     int64_t next_match;             // when a deferred matching is due (INT64_MAX: none)
+    uint64_t beat;                  // heartbeats begun (tick)
+    bool everyone_due;              // some of the last beat's matchings of every service wait
+    int64_t match_budget_us;        // matching time that matchings after new state may take
+    int64_t budget_at_us;           // when it was last refilled
     spw_drops_t control_drops;
     spw_drops_t state_drops;
     struct {
@@ -205,7 +221,7 @@ struct spw_hub_t {
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
             messages_out, forbidden, handshakes_refused, members, matchings,
             matchings_everyone, served_at_once, released_at_once, shrunk_at_once,
-            grown_at_once, heartbeats_spared;
+            grown_at_once, heartbeats_spared, matchings_deferred;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -1452,21 +1468,55 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
     return whole;
 }
 
+//  The peers the beat's matchings have all retold forget that they were to
+//  be: those welcomed before that beat began (later ones wait for the next).
+static void end_retell(spw_hub_t *self)
+{
+    for (size_t i = 0; i < spw_peers_count(self->peers); i++) {
+        spw_peer_t *peer = spw_peers_at(self->peers, i);
+        if (peer->retell && peer->retell <= self->beat)
+            peer->retell = 0;
+    }
+}
+
 //  Matches the services new state asked for; edges hear only what changed.
+//  A turn starts no new matching past SPW_HUB_MATCH_TURN_US of them, and
+//  matchings after new state wait while they have spent their share of the
+//  hub's time (SPW_HUB_MATCH_BUDGET_DIVISOR).
 static void rematch(spw_hub_t *self, int64_t now)
 {
     //  A hub that has just started waits one liveness for the edges' state
     //  before it says no live edge offers a service.
     bool warm = now - self->started >= self->hold_ms;
     size_t deferred = 0;
+    int64_t began = spw_clock_us();
+    self->match_budget_us += (began - self->budget_at_us) / SPW_HUB_MATCH_BUDGET_DIVISOR;
+    if (self->match_budget_us > SPW_HUB_MATCH_BURST_US)
+        self->match_budget_us = SPW_HUB_MATCH_BURST_US;
+    self->budget_at_us = began;
+    bool everyone_left = false;
     self->next_match = INT64_MAX;
     for (size_t i = 0; i < self->dirty_count; i++) {
         spw_track_t *track = self->dirty[i];
         int64_t due = track->matched_at + track->interval_ms;
-        if (!track->everyone && track->matched_at && now < due) {
-            self->dirty[deferred++] = track;   // coalesced: matched once it is due
+        bool late = spw_clock_us() - began >= SPW_HUB_MATCH_TURN_US;
+        bool coalesced = !track->everyone && track->matched_at && now < due;
+        bool over = !track->everyone && self->match_budget_us < 0;
+        if (late)
+            due = now;   // the next turn, after the input
+        else if (over) {
+            //  Due once the budget is back above zero.
+            int64_t refill_ms = -self->match_budget_us * SPW_HUB_MATCH_BUDGET_DIVISOR / 1000 + 1;
+            if (now + refill_ms > due)
+                due = now + refill_ms;
+            if (!coalesced)
+                self->stats.matchings_deferred++;
+        }
+        if (late || coalesced || over) {
+            self->dirty[deferred++] = track;   // matched once it is due
             if (due < self->next_match)
                 self->next_match = due;
+            everyone_left |= track->everyone;
             continue;
         }
         track->dirty = false;
@@ -1479,11 +1529,12 @@ static void rematch(spw_hub_t *self, int64_t now)
         //  cost of matchings after new state (smoothed; the heartbeat's,
         //  which tells everyone, costs more and comes once a beat), and
         //  never less often than four times a heartbeat.
-        double cost_us = (double) (spw_clock_us() - started);
-        spw_histogram_add(&self->matchings, cost_us / 1e6);
-        if (!everyone) {
-            track->cost_us = track->cost_us > 0 ? 0.8 * track->cost_us + 0.2 * cost_us : cost_us;
-        }
+        int64_t cost = spw_clock_us() - started;
+        self->match_budget_us -= cost;
+        spw_histogram_add(&self->matchings, (double) cost / 1e6);
+        if (!everyone)
+            track->cost_us = track->cost_us > 0 ? 0.8 * track->cost_us + 0.2 * (double) cost
+                                                : (double) cost;
         int64_t interval = (int64_t) (track->cost_us * SPW_HUB_MATCH_SHARE / 1000.0);
         int64_t longest = self->config.heartbeat_ms / 4;
         track->interval_ms = interval < SPW_HUB_MATCH_INTERVAL_MS ? SPW_HUB_MATCH_INTERVAL_MS
@@ -1491,6 +1542,11 @@ static void rematch(spw_hub_t *self, int64_t now)
                                                                 : interval;
     }
     self->dirty_count = deferred;
+    //  Every service was told to every edge it concerns: nothing to retell.
+    if (self->everyone_due && !everyone_left) {
+        self->everyone_due = false;
+        end_retell(self);
+    }
 }
 
 //  Tells the edges matched with gone recently that it died or left (or,
@@ -1607,7 +1663,7 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     spw_peers_route(self->peers, peer, zmq_msg_data(identity), zmq_msg_size(identity));
     //  Welcomed afresh, the edge forgets its matches: it is told them again.
     peer->told_count = 0;
-    peer->retell = true;
+    peer->retell = self->beat + 1;   // the next beat's matchings retell it
     mark_edge(self, edge);
     spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
                           (uint32_t) self->config.liveness);
@@ -1705,6 +1761,7 @@ static char *render_status(spw_hub_t *self, const spw_status_query_t *query, boo
         { "shrunk_at_once", self->stats.shrunk_at_once },
         { "grown_at_once", self->stats.grown_at_once },
         { "heartbeats_spared", self->stats.heartbeats_spared },
+        { "matchings_deferred", self->stats.matchings_deferred },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
@@ -2078,16 +2135,11 @@ static void sample_messages(spw_hub_t *self, int64_t now)
     self->sampled_at = now;
 }
 
-//  Declares silent edges dead and matches every service again.
-static void tick(spw_hub_t *self, int64_t now)
+//  Declares dead the edges silent past the hold, and tells their partners.
+static void expire_dead(spw_hub_t *self, int64_t now)
 {
-    if (self->curve)
-        self->stats.handshakes_refused += spw_curve_tick(self->curve);
-    for (size_t l = 0; l < 2; l++)
-        spw_connections_sweep(self->listeners[l]);
     spw_edge_state_t *dead[SPW_HUB_EXPIRE_BATCH];
     size_t count;
-    sample_messages(self, now);
     do {
         count = spw_capacity_expire(self->capacity, now, self->hold_ms, dead,
                                     SPW_HUB_EXPIRE_BATCH);
@@ -2100,17 +2152,28 @@ static void tick(spw_hub_t *self, int64_t now)
                           now);
         }
     } while (count == SPW_HUB_EXPIRE_BATCH);
+}
+
+//  The heartbeat: declares silent edges dead and matches every service
+//  again (over as many turns as SPW_HUB_MATCH_TURN_US needs).
+static void tick(spw_hub_t *self, int64_t now)
+{
+    if (self->curve)
+        self->stats.handshakes_refused += spw_curve_tick(self->curve);
+    for (size_t l = 0; l < 2; l++)
+        spw_connections_sweep(self->listeners[l]);
+    self->beat++;
+    sample_messages(self, now);
+    expire_dead(self, now);
     if (spw_peers_count(self->peers) > spw_capacity_count(self->capacity))
         sweep_peers(self);   // some record went (evicted): its peer with it
+    self->everyone_due = true;
     mark_all(self);
     rematch(self, now);
     publish_http(self, now);
     size_t alive = spw_capacity_live(self->capacity);
     spw_notify_status("serving: %zu edges alive, %zu dead; %.0f messages/s", alive,
                       spw_capacity_count(self->capacity) - alive, self->messages_per_s);
-    //  Every service was told to every edge it concerns: nothing to retell.
-    for (size_t i = 0; i < spw_peers_count(self->peers); i++)
-        spw_peers_at(self->peers, i)->retell = false;
 }
 
 // -- The http endpoint ---------------------------------------------------------
@@ -2224,6 +2287,9 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_metric_counter(&text, "spillway_hub_heartbeats_spared_total",
             "Heartbeats not sent: the edge had heard from the hub within a quarter beat.",
             self->stats.heartbeats_spared);
+    spw_metric_counter(&text, "spillway_hub_matchings_deferred_total",
+            "Matchings after new state that waited: matching had spent its share of the hub's time.",
+            self->stats.matchings_deferred);
     const spw_metric_sample_t sent[] = {
         { "match", self->stats.matches },
         { "member", self->stats.members },

@@ -60,7 +60,8 @@ typedef struct {
     char lends_to[SPW_CAPACITY_NAME_MAX + 1];
     bool lends_many;                      // ... and to others too
     uint64_t concerned;                   // the matching that tells it afresh
-    bool retell;                          // registered again: told nothing since
+    uint64_t retell;                      // registered again, told nothing since: the hub's
+                                          // beat whose matchings retell it (0: none)
     int64_t spoke_at;                     // ms: the last WELCOME, MATCH or MEMBER sent to it
 } spw_peer_t;
 
