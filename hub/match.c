@@ -37,6 +37,7 @@ typedef struct {
     spw_service_state_t *state;   // that record, to mark with the matching's stamp
     size_t first_pair;     // its first pair in out (SIZE_MAX: none), then next_pair
     uint32_t demand;       // tasks
+    uint64_t name_key;     // its name's first bytes, to order ties without strcmp (name_key)
     uint64_t left_milli;   // demand not yet met
     uint64_t target_milli; // short supply, scaled: its share of the supply
     uint64_t held_milli;   // short supply, scaled: what its kept pairs would keep
@@ -85,6 +86,10 @@ typedef struct {
     size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
     bool kept_any;         // the keep pass gave something: a later pass may repeat a pair
     uint64_t surplus_milli;   // short supply, scaled: spare beyond what the needy need
+    //  tolerate_kept's finding of each kept pair's sides, for the keep pass
+    //  (NULL: keep_pairs finds them): the lender's index, the borrower's
+    //  record (its index is on it; NULL: the pair does not stand).
+    struct resolved { size_t lender; spw_service_state_t *borrower; } *resolved;
     size_t *next_pair;     // max_out: the next pair of the same borrower (SIZE_MAX: none)
     uint64_t stamp;        // this matching's mark on the service records
     spw_match_pair_t *out;
@@ -147,11 +152,24 @@ static int lender_by_shortest_wait(const void *x, const void *y)
     return lender_by_most_spare(a, b);
 }
 
+//  The first 8 bytes of name (NUL-padded) as a big-endian number: two
+//  names with different keys are in the same order as strcmp puts them.
+static uint64_t name_key(const char *name)
+{
+    uint64_t key = 0;
+    size_t i = 0;
+    for (; i < sizeof key && name[i]; i++)
+        key = key << 8 | (uint8_t) name[i];
+    return key << (8 * (sizeof key - i) % 64);
+}
+
 static int borrower_by_demand(const void *x, const void *y)
 {
     const borrower_t *a = x, *b = y;
     if (a->demand != b->demand)
         return a->demand > b->demand ? -1 : 1;
+    if (a->name_key != b->name_key)
+        return a->name_key < b->name_key ? -1 : 1;
     return strcmp(a->edge->name, b->edge->name);
 }
 
@@ -477,7 +495,13 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
     for (size_t k = 0; k < kept_count && room; k++) {
         lender_t *lender;
         borrower_t *borrower;
-        if (!kept_sides(m, table, service, &kept[k], &lender, &borrower))
+        if (m->resolved) {
+            if (!m->resolved[k].borrower)
+                continue;
+            lender = &m->order.lenders[m->resolved[k].lender];
+            borrower = &m->borrowers[m->resolved[k].borrower->match_at];
+        }
+        else if (!kept_sides(m, table, service, &kept[k], &lender, &borrower))
             continue;
         uint64_t milli = kept[k].slots_milli;
         if (milli > lender->left_milli)
@@ -490,15 +514,6 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
     }
     m->keeping = SIZE_MAX;
     return room;
-}
-
-//  Needy first, then as ordered (largest demand first).
-static int borrower_by_need(const void *x, const void *y)
-{
-    const borrower_t *a = x, *b = y;
-    if (a->needy != b->needy)
-        return a->needy ? -1 : 1;
-    return borrower_by_demand(a, b);
 }
 
 //  The largest excess over its share first.
@@ -528,10 +543,16 @@ static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char
                           const spw_match_kept_t *kept, size_t kept_count)
 {
     //  What the keep pass would keep of each, lenders' supplies as they are.
+    m->resolved = malloc(kept_count * sizeof *m->resolved);
     for (size_t k = 0; k < kept_count; k++) {
         lender_t *lender;
         borrower_t *borrower;
-        if (!kept_sides(m, table, service, &kept[k], &lender, &borrower))
+        bool stands = kept_sides(m, table, service, &kept[k], &lender, &borrower);
+        if (m->resolved)
+            m->resolved[k] = (struct resolved) {
+                .lender = stands ? (size_t) (lender - m->order.lenders) : 0,
+                .borrower = stands ? borrower->state : NULL };
+        if (!stands)
             continue;
         uint64_t milli = kept[k].slots_milli < lender->left_milli ? kept[k].slots_milli
                                                                   : lender->left_milli;
@@ -571,8 +592,18 @@ static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char
             spare += m->shares[i].milli;
         }
     }
-    //  The needy first in the fill; each edge's place is on its record.
-    qsort(m->borrowers, m->borrower_count, sizeof *m->borrowers, borrower_by_need);
+    //  The needy first in the fill, each side in its order (largest demand
+    //  first); each edge's place is on its record.
+    borrower_t *ordered = malloc(m->borrower_count * sizeof *ordered);
+    if (!ordered)
+        return;   // out of memory: the needy are filled in demand order
+    size_t at = 0;
+    for (int needy = 1; needy >= 0; needy--)
+        for (size_t b = 0; b < m->borrower_count; b++)
+            if (m->borrowers[b].needy == needy)
+                ordered[at++] = m->borrowers[b];
+    memcpy(m->borrowers, ordered, m->borrower_count * sizeof *ordered);
+    free(ordered);
     for (size_t b = 0; b < m->borrower_count; b++)
         m->borrowers[b].state->match_at = b;
 }
@@ -869,6 +900,7 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
                 .service = entries[i].service,
                 .state = state,
                 .demand = demand,
+                .name_key = name_key(edge->name),
                 .left_milli = (uint64_t) demand * SPW_MATCH_MILLI,
                 .first_pair = SIZE_MAX,
             };
@@ -923,6 +955,7 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
         spare_keep(spare, &m.order, lenders_zoned);
     else
         order_free(&m.order);
+    free(m.resolved);
     free(m.next_pair);
     free(m.borrowers);
     free(m.shares);

@@ -38,6 +38,7 @@ typedef struct {
 
 typedef struct {
     char name[SPW_CAPACITY_NAME_MAX + 1];
+    uint64_t hash;         // of name, to pass over the others without strcmp
     int64_t last;          // ms: when a matching last paired them
 } spw_partner_t;
 
