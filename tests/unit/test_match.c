@@ -581,17 +581,34 @@ static void test_match_kept_pairs_stand_when_a_borrower_joins(void **state)
     spw_capacity_destroy(&table);
 }
 
-//  Matches the table again keeping the previous pairs (out[0, *made), by
-//  name), into out; *made becomes the new count.
-static void match_keeping(spw_capacity_t *table, spw_match_pair_t *out, size_t *made)
+//  A matching's pairs by name, to keep across tables (their records go
+//  with the table).
+typedef struct {
+    char lender[SPW_CAPACITY_NAME_MAX + 1], borrower[SPW_CAPACITY_NAME_MAX + 1];
+    uint32_t slots_milli;
+} named_pair_t;
+
+static size_t remember(const spw_match_pair_t *out, size_t made, named_pair_t *named)
+{
+    for (size_t i = 0; i < made; i++) {
+        snprintf(named[i].lender, sizeof named[i].lender, "%s", out[i].lender->name);
+        snprintf(named[i].borrower, sizeof named[i].borrower, "%s", out[i].borrower->name);
+        named[i].slots_milli = out[i].slots_milli;
+    }
+    return made;
+}
+
+//  Matches table keeping the pairs named[0, count), into out.
+static size_t match_keeping(spw_capacity_t *table, const named_pair_t *named, size_t count,
+                            spw_match_pair_t *out)
 {
     spw_match_kept_t kept[MAX_PAIRS];
-    for (size_t i = 0; i < *made; i++)
-        kept[i] = (spw_match_kept_t) { .lender = out[i].lender->name,
-                                       .borrower = out[i].borrower->name,
-                                       .slots_milli = out[i].slots_milli };
-    *made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, kept, *made, out,
-                                   MAX_PAIRS, NULL);
+    for (size_t i = 0; i < count; i++)
+        kept[i] = (spw_match_kept_t) { .lender = named[i].lender,
+                                       .borrower = named[i].borrower,
+                                       .slots_milli = named[i].slots_milli };
+    return spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, kept, count, out,
+                                  MAX_PAIRS, NULL);
 }
 
 //  Short supply, kept: a borrower keeps what it holds while that stays
@@ -614,15 +631,18 @@ static void test_match_short_supply_keeps_shares_within_a_quarter(void **state)
     char first[256], text[256];
     describe(out, made, first, sizeof first);
     assert_string_equal(first, "l1>b1:4000 l1>b2:2000 l2>b2:1000 l2>b3:3000");
+    named_pair_t named[MAX_PAIRS];
+    size_t count = remember(out, made, named);
     spw_capacity_destroy(&table);
     //  b1's backlog grows from 8 to 9: its share from 4 to 4.286 and the
     //  others' from 3 to 2.857, all within a quarter: nothing moves.
     edges[2].queued = 9;
     table = build_table(edges);
-    match_keeping(table, out, &made);
+    made = match_keeping(table, named, count, out);
     describe(out, made, text, sizeof text);
     assert_string_equal(text, first);
     check_invariants(edges, table, out, made, "b1 grew");
+    count = remember(out, made, named);
     spw_capacity_destroy(&table);
     //  b4 comes with 6: shares 3.334, 2.222, 2.222, 2.222. b2 and b3 hold
     //  3 (over by more than a quarter) and go back to their shares; that
@@ -630,7 +650,7 @@ static void test_match_short_supply_keeps_shares_within_a_quarter(void **state)
     //  too, and b4 gets its whole share from what was freed.
     edges[5] = (edge_spec_t) { BORROWER("b4", 6) };
     table = build_table(edges);
-    match_keeping(table, out, &made);
+    made = match_keeping(table, named, count, out);
     describe(out, made, text, sizeof text);
     assert_string_equal(text, "l1>b1:3334 l1>b2:2000 l2>b2:222 l2>b3:2222 l2>b4:1556 l1>b4:666");
     check_invariants(edges, table, out, made, "b4 came");
