@@ -163,6 +163,7 @@ typedef struct {
     int64_t decided_at;   // ms: when the last matching decided its pairs
     int64_t interval_ms;  // the least time to the next one after new state
     double cost_us;       // what a matching after new state takes, smoothed
+    bool waited;          // its next matching waited for the matching budget
     //  What the last matching left, for a borrower that appears before
     //  the next (serve_newcomer): its lenders in policy order with their
     //  spare (NULL: none kept), and its totals with what was given since.
@@ -1509,8 +1510,10 @@ static void rematch(spw_hub_t *self, int64_t now)
             int64_t refill_ms = -self->match_budget_us * SPW_HUB_MATCH_BUDGET_DIVISOR / 1000 + 1;
             if (now + refill_ms > due)
                 due = now + refill_ms;
-            if (!coalesced)
+            if (!coalesced && !track->waited) {
+                track->waited = true;   // counted once a matching
                 self->stats.matchings_deferred++;
+            }
         }
         if (late || coalesced || over) {
             self->dirty[deferred++] = track;   // matched once it is due
@@ -1520,6 +1523,7 @@ static void rematch(spw_hub_t *self, int64_t now)
             continue;
         }
         track->dirty = false;
+        track->waited = false;
         track->matched_at = now;
         bool everyone = track->everyone;
         int64_t started = spw_clock_us();

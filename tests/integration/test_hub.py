@@ -21,6 +21,7 @@ from harness import (BUILD, CLI_BIN, HEADER, Cluster, check, free_port, http_get
                      metrics_of, run)
 
 HUB_BIN = os.path.join(BUILD, "hub", "spillway-hub")
+BENCH_HUB_BIN = os.path.join(BUILD, "tests", "bench-hub")
 
 HEADER_V2 = HEADER  # every link speaks SPW2
 HEARTBEAT, DISCONNECT = b"\x13", b"\x14"
@@ -724,6 +725,34 @@ def test_status_is_paged_and_rate_limited_and_edges_are_heard_through_a_flood():
         flood.close()
 
 
+def test_matching_past_its_share_of_the_hub_waits_and_the_fleet_stays():
+    """A fleet in short supply over 16 services asks for matchings all the
+    time: past a quarter of the hub's time they wait (counted), and every
+    edge stays registered and alive (bench-hub simulates the fleet)."""
+    with Cluster("hub-budget") as c:
+        port = free_port()
+        hub = start_hub(c, "--max-edges", "1000", "--http", "127.0.0.1:%d" % port)
+        fleet = subprocess.run([BENCH_HUB_BIN, "--hub", hub.control, "--edges", "300",
+                                "--services", "16", "--lenders", "30", "--borrowers", "30",
+                                "--flip-s", "2", "--duration", "3", "--settle", "1"],
+                               capture_output=True, text=True, timeout=120)
+        check(fleet.returncode == 0, "bench-hub exited %d: %s" % (fleet.returncode,
+                                                               fleet.stderr[-800:]))
+        figures = dict(line.split(": ", 1) for line in fleet.stdout.splitlines() if ": " in line)
+        samples = metrics_of(http_get(port, "/metrics")[1])
+        status = status_json(hub)
+        # /metrics is published every beat: its sum may be a beat old.
+        share = samples["spillway_hub_matching_seconds_sum"] / ((status["uptime_ms"] - 1000) / 1e3)
+        print("    300 edges x 16 services, short: %d matchings deferred, matching %.0f %% "
+              "of the hub's time" % (status["counters"]["matchings_deferred"], 100 * share))
+        check(figures.get("reregistered") == "0" and status["counters"]["died"] == 0
+              and status["summary"]["alive"] == 300,
+              "the fleet suffered: %r %r" % (figures.get("reregistered"), status["counters"]))
+        check(status["counters"]["matchings_deferred"] > 0 and share < 0.5,
+              "matching took %.2f of the hub, %d deferred"
+              % (share, status["counters"]["matchings_deferred"]))
+
+
 if __name__ == "__main__":
     run([
         test_hub_starts_from_flags_alone_and_answers_status,
@@ -740,4 +769,5 @@ if __name__ == "__main__":
         test_garbage_on_both_sockets_does_not_kill_it,
         test_top_refreshes_until_sigterm,
         test_status_is_paged_and_rate_limited_and_edges_are_heard_through_a_flood,
+        test_matching_past_its_share_of_the_hub_waits_and_the_fleet_stays,
     ])
