@@ -114,7 +114,7 @@
 //  services together (the heartbeat's count against it but always run):
 //  past it they wait, so that a fleet whose every figure asks for a
 //  matching slows matching down, not the loop that reads states and
-//  heartbeats. At most SPW_HUB_MATCH_BURST_US of budget is saved.
+//  heartbeats. At most SPW_HUB_MATCH_BURST_US of budget is saved, or owed.
 #define SPW_HUB_MATCH_BUDGET_DIVISOR 4
 #define SPW_HUB_MATCH_BURST_US 100000
 //  The hub's heartbeats to its edges go out in this many slices a beat.
@@ -1534,7 +1534,12 @@ static void rematch(spw_hub_t *self, int64_t now)
         //  which tells everyone, costs more and comes once a beat), and
         //  never less often than four times a heartbeat.
         int64_t cost = spw_clock_us() - started;
+        //  The heartbeat's matchings always run: a debt of more than a
+        //  burst is forgiven, so that matchings after new state wait a
+        //  burst's refill at most once the load has gone.
         self->match_budget_us -= cost;
+        if (self->match_budget_us < -SPW_HUB_MATCH_BURST_US)
+            self->match_budget_us = -SPW_HUB_MATCH_BURST_US;
         spw_histogram_add(&self->matchings, (double) cost / 1e6);
         if (!everyone)
             track->cost_us = track->cost_us > 0 ? 0.8 * track->cost_us + 0.2 * (double) cost
@@ -2158,8 +2163,8 @@ static void expire_dead(spw_hub_t *self, int64_t now)
     } while (count == SPW_HUB_EXPIRE_BATCH);
 }
 
-//  The heartbeat: declares silent edges dead and matches every service
-//  again (over as many turns as SPW_HUB_MATCH_TURN_US needs).
+//  The heartbeat: declares silent edges dead and asks for a matching of
+//  every service (over as many turns as SPW_HUB_MATCH_TURN_US needs).
 static void tick(spw_hub_t *self, int64_t now)
 {
     if (self->curve)
@@ -2172,8 +2177,7 @@ static void tick(spw_hub_t *self, int64_t now)
     if (spw_peers_count(self->peers) > spw_capacity_count(self->capacity))
         sweep_peers(self);   // some record went (evicted): its peer with it
     self->everyone_due = true;
-    mark_all(self);
-    rematch(self, now);
+    mark_all(self);   // the loop's rematch, after the slices, matches them
     publish_http(self, now);
     size_t alive = spw_capacity_live(self->capacity);
     spw_notify_status("serving: %zu edges alive, %zu dead; %.0f messages/s", alive,

@@ -85,7 +85,7 @@ typedef struct {
     size_t open;           // borrowers before it have nothing left to get
     size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
     bool kept_any;         // the keep pass gave something: a later pass may repeat a pair
-    uint64_t surplus_milli;   // short supply, scaled: spare beyond what the needy need
+    uint64_t surplus_milli;   // short supply, scaled, kept: spare beyond what the needy need
     //  tolerate_kept's finding of each kept pair's sides, for the keep pass
     //  (NULL: keep_pairs finds them): the lender's index, the borrower's
     //  record (its index is on it; NULL: the pair does not stand).
@@ -483,6 +483,20 @@ static bool kept_sides(matching_t *m, const spw_capacity_t *table, const char *s
     return !spw_capacity_avoids((*borrower)->edge, (*lender)->edge);
 }
 
+//  The sides of kept pair k as tolerate_kept resolved them, or found now.
+static bool kept_pair_sides(matching_t *m, const spw_capacity_t *table, const char *service,
+                            const spw_match_kept_t *kept, size_t k, lender_t **lender,
+                            borrower_t **borrower)
+{
+    if (!m->resolved)
+        return kept_sides(m, table, service, &kept[k], lender, borrower);
+    if (!m->resolved[k].borrower)
+        return false;
+    *lender = &m->order.lenders[m->resolved[k].lender];
+    *borrower = &m->borrowers[m->resolved[k].borrower->match_at];
+    return true;
+}
+
 //  The keep pass: each pair of the last matching whose edges still lend
 //  and borrow gets what it had, as far as supply and demand still go,
 //  before anything new is decided. One edge appearing or going then
@@ -495,13 +509,7 @@ static bool keep_pairs(matching_t *m, const spw_capacity_t *table, const char *s
     for (size_t k = 0; k < kept_count && room; k++) {
         lender_t *lender;
         borrower_t *borrower;
-        if (m->resolved) {
-            if (!m->resolved[k].borrower)
-                continue;
-            lender = &m->order.lenders[m->resolved[k].lender];
-            borrower = &m->borrowers[m->resolved[k].borrower->match_at];
-        }
-        else if (!kept_sides(m, table, service, &kept[k], &lender, &borrower))
+        if (!kept_pair_sides(m, table, service, kept, k, &lender, &borrower))
             continue;
         uint64_t milli = kept[k].slots_milli;
         if (milli > lender->left_milli)
@@ -531,40 +539,64 @@ static int share_by_excess(const void *x, const void *y)
 //  at every matching (a lender freed here, a top-up from another there:
 //  new pairs, each told to both edges). A share that moves by less than a
 //  quarter is not news to the edges (spw_match_changed), so the matching
-//  keeps what a borrower holds while it stays within a quarter of its
-//  share: a borrower over it by more is cut back to its share; one under
-//  it by more (a newcomer, one whose lender fell) is needy, and filled
-//  first, to its share. What the kept pairs leave spare covers the needy
-//  if it can; if not, the borrowers furthest over their share are cut to
-//  it, largest excess first, until it does. Every lender still gives all
-//  of its supply, since what borrowers may take adds up to at least the
-//  supply; each borrower ends within a quarter of its share or at it.
-static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char *service,
-                          const spw_match_kept_t *kept, size_t kept_count)
+//  keeps what a borrower holds while its share differs from that by at
+//  most a quarter of it (so from 0.8 to 1.33 times its share): a borrower
+//  over that is cut back to its share; one under it (a newcomer, one
+//  whose lender fell) is needy, and filled first, to its share. What the
+//  kept pairs leave spare covers the needy if it can; if not, the
+//  borrowers furthest over their share are cut to it, largest excess
+//  first, until it does. Every lender still gives all of its supply,
+//  since what borrowers may take adds up to at least the supply; each
+//  borrower ends with 0.8 to 1.33 times its share, unless those over
+//  theirs run out.
+//  What the keep pass keeps of each borrower (held_milli), each kept pair
+//  cut to what its lender has left and, if capped, to what its borrower
+//  may still take (left_milli); returns what the lenders have left after
+//  it. The lenders are left as they were.
+static uint64_t simulate_keep(matching_t *m, const spw_capacity_t *table, const char *service,
+                              const spw_match_kept_t *kept, size_t kept_count, bool capped)
 {
-    //  What the keep pass would keep of each, lenders' supplies as they are.
-    m->resolved = malloc(kept_count * sizeof *m->resolved);
+    for (size_t b = 0; b < m->borrower_count; b++)
+        m->borrowers[b].held_milli = 0;
     for (size_t k = 0; k < kept_count; k++) {
         lender_t *lender;
         borrower_t *borrower;
-        bool stands = kept_sides(m, table, service, &kept[k], &lender, &borrower);
-        if (m->resolved)
-            m->resolved[k] = (struct resolved) {
-                .lender = stands ? (size_t) (lender - m->order.lenders) : 0,
-                .borrower = stands ? borrower->state : NULL };
-        if (!stands)
+        if (!kept_pair_sides(m, table, service, kept, k, &lender, &borrower))
             continue;
         uint64_t milli = kept[k].slots_milli < lender->left_milli ? kept[k].slots_milli
                                                                   : lender->left_milli;
+        uint64_t room = borrower->left_milli > borrower->held_milli
+                      ? borrower->left_milli - borrower->held_milli : 0;
+        if (capped && milli > room)
+            milli = room;
         lender->left_milli -= milli;
         borrower->held_milli += milli;
     }
-    uint64_t spare = 0, need = 0;
+    uint64_t spare = 0;
     for (size_t l = 0; l < m->order.lender_count; l++) {
         lender_t *lender = &m->order.lenders[l];
         spare += lender->left_milli;
         lender->left_milli = (uint64_t) lender->supply * SPW_MATCH_MILLI;
     }
+    return spare;
+}
+
+static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char *service,
+                          const spw_match_kept_t *kept, size_t kept_count)
+{
+    //  Each kept pair's sides, found once.
+    m->resolved = malloc(kept_count * sizeof *m->resolved);
+    for (size_t k = 0; m->resolved && k < kept_count; k++) {
+        lender_t *lender;
+        borrower_t *borrower;
+        bool stands = kept_sides(m, table, service, &kept[k], &lender, &borrower);
+        m->resolved[k] = (struct resolved) {
+            .lender = stands ? (size_t) (lender - m->order.lenders) : 0,
+            .borrower = stands ? borrower->state : NULL };
+    }
+    //  What each holds, lenders' supplies as they are: who keeps it, who
+    //  is cut back, who is needy.
+    simulate_keep(m, table, service, kept, kept_count, false);
     size_t over = 0;
     for (size_t b = 0; b < m->borrower_count; b++) {
         borrower_t *borrower = &m->borrowers[b];
@@ -574,22 +606,28 @@ static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char
         bool material = held > UINT32_MAX || target > UINT32_MAX
                      || spw_match_changed((uint32_t) held, (uint32_t) target);
         borrower->needy = held < target && material;
-        if (borrower->needy)
-            need += target - held;
-        else if (held > target && !material) {   // keeps what it holds
+        if (held > target && !material) {   // keeps what it holds
             borrower->left_milli = held < most ? held : most;
             m->shares[over++] = (share_t) { .borrower = b, .milli = borrower->left_milli - target };
         }
-        else if (held > target)
-            spare += held - target;   // cut to its share: what it gives back
     }
-    m->surplus_milli = spare > need ? spare - need : 0;
-    if (need > spare) {
-        qsort(m->shares, over, sizeof *m->shares, share_by_excess);
-        for (size_t i = 0; i < over && spare < need; i++) {
-            borrower_t *borrower = &m->borrowers[m->shares[i].borrower];
+    //  The keep pass as it will run: if what it leaves does not cover the
+    //  needy, the borrowers furthest over their share give back their
+    //  excess, and it is run again (what a borrower cut back leaves to the
+    //  later pairs of its lenders is only known so).
+    qsort(m->shares, over, sizeof *m->shares, share_by_excess);
+    size_t cut = 0;
+    for (int pass = 0; pass < 4; pass++) {
+        uint64_t spare = simulate_keep(m, table, service, kept, kept_count, true), need = 0;
+        for (size_t b = 0; b < m->borrower_count; b++)
+            if (m->borrowers[b].needy && m->borrowers[b].target_milli > m->borrowers[b].held_milli)
+                need += m->borrowers[b].target_milli - m->borrowers[b].held_milli;
+        if (need <= spare || cut == over)
+            break;
+        for (uint64_t freed = 0; cut < over && spare + freed < need; cut++) {
+            borrower_t *borrower = &m->borrowers[m->shares[cut].borrower];
             borrower->left_milli = borrower->target_milli;
-            spare += m->shares[i].milli;
+            freed += m->shares[cut].milli;
         }
     }
     //  The needy first in the fill, each side in its order (largest demand
@@ -612,10 +650,19 @@ static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char
 //  need first tops up the pairs kept, each borrower (not needy) from the
 //  lenders it already has, up to its share: a lender's slot freed or
 //  grown then stays with a partner (a share that grows by less than a
-//  quarter, told to nobody) instead of making a new pair. False once out
-//  is full.
+//  quarter, told to nobody) instead of making a new pair. The surplus is
+//  counted from what the keep pass left, not tolerate_kept's estimate
+//  (which cannot know what borrowers cut to their share leave to later
+//  pairs of their lenders): topping up past it would starve the needy.
+//  False once out is full.
 static bool top_up_kept(matching_t *m)
 {
+    uint64_t spare = 0, need = 0;
+    for (size_t l = 0; l < m->order.lender_count; l++)
+        spare += m->order.lenders[l].left_milli;
+    for (size_t b = 0; b < m->borrower_count && m->borrowers[b].needy; b++)
+        need += m->borrowers[b].left_milli;
+    m->surplus_milli = spare > need ? spare - need : 0;
     bool room = true;
     for (size_t p = 0, kept = m->made; p < kept && m->surplus_milli > 0 && room; p++) {
         const spw_match_pair_t *pair = &m->out[p];
@@ -923,6 +970,13 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
             m.short_supply && (!zoned || m.order.lender_count > max_out / m.borrower_count);
         if (scaled)
             scale_demand(&m, total_supply, total_demand);
+        //  Kept pairs fragment over many matchings (a newcomer is filled
+        //  from what others give back, a little from each); when keeping
+        //  them could leave out no room for the fill, a fresh matching
+        //  (lenders + borrowers pairs at most) gathers them again.
+        if (kept_count > max_out - m.order.lender_count - m.borrower_count
+            || m.order.lender_count + m.borrower_count > max_out)
+            kept_count = 0;
         if (scaled && kept_count)
             tolerate_kept(&m, table, service, kept, kept_count);
         //  Short supply split in proportion shares every lender anew:

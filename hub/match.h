@@ -39,7 +39,7 @@
 //    to thousandths of a slot, so the shares add up to the supply exactly)
 //    and the lenders fill those shares as with enough supply, in at most
 //    lenders + borrowers pairs. With a last matching to keep, a borrower
-//    keeps what it holds while that is within a quarter of its share (not
+//    keeps what it holds while its share is within a quarter of that (not
 //    news to the edges, spw_match_changed); one further over is cut to
 //    it, one further under (a newcomer) is filled to it first, from spare
 //    and else from the borrowers furthest over theirs, and spare beyond

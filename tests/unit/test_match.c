@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_EDGES    10
@@ -657,6 +658,111 @@ static void test_match_short_supply_keeps_shares_within_a_quarter(void **state)
     spw_capacity_destroy(&table);
 }
 
+//  Short supply, kept round after round while every figure walks by one
+//  (as the hub bench's fleet does), some borrowers leaving and coming
+//  back: the invariants hold every round, and no borrower gets less than
+//  0.8 of its proportional share (0.75 here, for rounding), the newcomers
+//  included: what the keep pass leaves the needy is counted as it will
+//  run, not guessed before it (which let the last needy get half).
+#define WALK_LENDERS   60
+#define WALK_BORROWERS 90
+#define WALK_ROUNDS    40
+#define WALK_PAIRS     4096
+
+static void walk_rounds(size_t max_out, const char *what)
+{
+    static char names[WALK_LENDERS + WALK_BORROWERS][8];
+    edge_spec_t edges[WALK_LENDERS + WALK_BORROWERS + 1] = { { .name = NULL } };
+    uint64_t seed = 7;
+    for (size_t e = 0; e < WALK_LENDERS + WALK_BORROWERS; e++) {
+        bool lends = e < WALK_LENDERS;
+        snprintf(names[e], sizeof names[e], "%c%03zu", lends ? 'l' : 'b', e);
+        edges[e] = lends ? (edge_spec_t) { .name = names[e], .workers = 8,
+                                           .idle = 1 + draw(&seed, 8) }
+                         : (edge_spec_t) { .name = names[e], .workers = 1,
+                                           .queued = 1 + draw(&seed, 16) };
+    }
+    static named_pair_t named[WALK_PAIRS];
+    static spw_match_pair_t out[WALK_PAIRS];
+    static spw_match_kept_t kept[WALK_PAIRS];
+    size_t count = 0;
+    double worst = 2.0;
+    for (size_t round = 0; round < WALK_ROUNDS; round++) {
+        spw_capacity_t *table = spw_capacity_new(WALK_LENDERS + WALK_BORROWERS, MAX_SERVICES);
+        assert_non_null(table);
+        for (size_t e = 0; edges[e].name; e++)
+            add_edge(table, &edges[e]);
+        for (size_t i = 0; i < count; i++)
+            kept[i] = (spw_match_kept_t) { .lender = named[i].lender,
+                                           .borrower = named[i].borrower,
+                                           .slots_milli = named[i].slots_milli };
+        size_t made = spw_match_service_kept(table, SERVICE, SPW_POLICY_MOST_SPARE, NULL, kept,
+                                             count, out, max_out, NULL);
+        uint64_t given[WALK_LENDERS + WALK_BORROWERS] = { 0 };
+        uint64_t got[WALK_LENDERS + WALK_BORROWERS] = { 0 };
+        uint64_t supply = 0, demand = 0;
+        for (size_t e = 0; edges[e].name; e++) {
+            const spw_service_state_t *service =
+                spw_capacity_service(spw_capacity_find(table, names[e]), SERVICE);
+            supply += spw_match_supply(service);
+            demand += spw_match_demand(service);
+        }
+        assert_true(supply < demand);
+        for (size_t p = 0; p < made; p++) {
+            size_t l = (size_t) atoi(out[p].lender->name + 1);
+            size_t b = (size_t) atoi(out[p].borrower->name + 1);
+            assert_true(out[p].lender->name[0] == 'l' && out[p].borrower->name[0] == 'b');
+            for (size_t q = 0; q < p; q++)
+                assert_false(out[q].lender == out[p].lender && out[q].borrower == out[p].borrower);
+            given[l] += out[p].slots_milli;
+            got[b] += out[p].slots_milli;
+        }
+        for (size_t e = 0; edges[e].name; e++) {
+            const spw_service_state_t *service =
+                spw_capacity_service(spw_capacity_find(table, names[e]), SERVICE);
+            uint64_t lends = spw_match_supply(service), wants = spw_match_demand(service);
+            if (e < WALK_LENDERS) {
+                if (given[e] != lends * MILLI)
+                    fail_msg("round %zu: %s gave %llu of %llu", round, names[e],
+                             (unsigned long long) given[e], (unsigned long long) (lends * MILLI));
+                continue;
+            }
+            assert_true(got[e] <= wants * MILLI);
+            double share = (double) supply * MILLI * wants / (double) demand;
+            if (wants && got[e] / share < worst)
+                worst = got[e] / share;
+            if (wants && got[e] * 4 < share * 3)
+                fail_msg("round %zu: %s got %llu of a share of %.0f", round, names[e],
+                         (unsigned long long) got[e], share);
+        }
+        count = remember(out, made, named);
+        spw_capacity_destroy(&table);
+        //  Every figure walks by one; every seventh borrower leaves or
+        //  comes back each tenth round.
+        for (size_t e = 0; edges[e].name; e++) {
+            uint32_t *figure = e < WALK_LENDERS ? &edges[e].idle : &edges[e].queued;
+            uint32_t high = e < WALK_LENDERS ? 8 : 16, step = draw(&seed, 3);
+            if (*figure && step == 0 && *figure > 1)
+                --*figure;
+            else if (*figure && step == 2 && *figure < high)
+                ++*figure;
+            if (e >= WALK_LENDERS && e % 7 == round % 7 && round % 10 == 9)
+                *figure = *figure ? 0 : 1 + draw(&seed, 16);
+        }
+    }
+    print_message("    short supply kept for %d rounds, %s: the least a borrower got was "
+                  "%.2f of its share\n", WALK_ROUNDS, what, worst);
+}
+
+static void test_match_short_supply_kept_round_after_round_starves_nobody(void **state)
+{
+    (void) state;
+    walk_rounds(WALK_PAIRS, "room for every pair");
+    //  Room for the lenders and borrowers and 110 more: the kept pairs
+    //  outgrow it in a few rounds, and a fresh matching gathers them.
+    walk_rounds(WALK_LENDERS + WALK_BORROWERS + 110, "room for 260 pairs");
+}
+
 //  Every lender may serve the newcomer.
 static spw_match_use_t any_lender(spw_match_lender_t *lender, void *arg)
 {
@@ -1062,6 +1168,7 @@ int main(void)
         cmocka_unit_test(test_match_keeps_its_invariants_over_generated_tables),
         cmocka_unit_test(test_match_kept_pairs_stand_when_a_borrower_joins),
         cmocka_unit_test(test_match_short_supply_keeps_shares_within_a_quarter),
+        cmocka_unit_test(test_match_short_supply_kept_round_after_round_starves_nobody),
         cmocka_unit_test(test_match_spare_serves_a_newcomer_as_the_next_matching_would),
         cmocka_unit_test(test_match_random_is_reproducible_per_seed_whatever_the_registration_order),
         cmocka_unit_test(test_match_random_reaches_every_live_lender_about_equally),
