@@ -235,6 +235,7 @@ typedef struct {
     double flip_s, duration_s, settle_s, hold_s;
     size_t register_window;     // the whole fleet's; 0: all at once
     size_t procs;
+    size_t first_edge;          // the fleet's edges are sim-(first_edge + 1) on
     long pid;                   // measured over the window; 0: none
     const char *ready_file;
     uint64_t seed;
@@ -318,7 +319,7 @@ static void usage(FILE *out)
             "usage: " PROGRAM " --hub EP --edges N [--duration S] [--services K]\n"
             "                 [--lenders PCT] [--borrowers PCT] [--flip-s S] [--settle S]\n"
             "                 [--register-window W] [--pid PID] [--ready-file PATH]\n"
-            "                 [--hold-s S] [--procs P]\n"
+            "                 [--hold-s S] [--procs P] [--first N]\n"
             "       " PROGRAM " --serve EP\n"
             "\n"
             "Simulates N edges, each with its own connection to the hub's control\n"
@@ -344,6 +345,9 @@ static void usage(FILE *out)
             "                        at most S seconds (default 0)\n"
             "  --procs P             split the fleet over P processes, 1 to %d (default 1):\n"
             "                        each needs 2 open files an edge, and 100 more\n"
+            "  --first N             number the edges from N + 1 (default 0): a second\n"
+            "                        fleet beside a running one, such as a small probe\n"
+            "                        run at a higher priority to measure latency\n"
             "\n"
             "exit codes: 0 ran, 1 a failure, 2 bad arguments or too few open files\n",
             EDGES_MAX, DURATION_S, SERVICES_MAX, SERVICES_DEFAULT, LENDERS_PCT, BORROWERS_PCT,
@@ -768,7 +772,7 @@ static void on_welcome(fleet_t *self, size_t e, const spw_proto_t *in, int64_t n
     }
     //  Its heartbeat at a phase of its own, spread evenly over the beat by
     //  its number in the whole fleet.
-    int64_t phase = edge->heartbeat_us * (int64_t) (self->first + e)
+    int64_t phase = edge->heartbeat_us * (int64_t) ((self->first + e) % self->fleet_edges)
                   / (int64_t) self->fleet_edges;
     int64_t beats = (now - self->grid - phase) / edge->heartbeat_us + 1;
     edge->state_at = self->grid + phase + beats * edge->heartbeat_us;
@@ -1200,8 +1204,9 @@ static int fork_children(coordinator_t *self)
     fflush(stderr);
     for (size_t k = 0; k < self->procs; k++) {
         child_t *child = &self->children[k];
-        child->first = set->edge_count * k / self->procs;
-        child->count = set->edge_count * (k + 1) / self->procs - child->first;
+        child->first = set->first_edge + set->edge_count * k / self->procs;
+        child->count = set->edge_count * (k + 1) / self->procs
+                     - (child->first - set->first_edge);
         int pair[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
             say("cannot make a socketpair: %s", strerror(errno));
@@ -1861,6 +1866,9 @@ static int parse_args(settings_t *self, const char **serve_at, int argc, char **
         } else if (strcmp(flag, "--procs") == 0) {
             ok = bench_parse_number(PROGRAM, flag, value, 1, PROCS_MAX, &number);
             self->procs = (size_t) number;
+        } else if (strcmp(flag, "--first") == 0) {
+            ok = bench_parse_number(PROGRAM, flag, value, 0, EDGES_MAX, &number);
+            self->first_edge = (size_t) number;
         } else if (strcmp(flag, "--pid") == 0) {
             ok = bench_parse_number(PROGRAM, flag, value, 1, 1e9, &number);
             self->pid = (long) number;
