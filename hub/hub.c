@@ -1411,6 +1411,15 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
             .borrower_service = last->borrower_service,
         };
     }
+    //  No pair of the last matching: what it was told is held (from
+    //  borrowers the matching no longer pairs it with), ends with its
+    //  hold, and a matching would keep it as told (hold_matches); the
+    //  lender lends no more than it has. Only the totals change.
+    if (mine == 0) {
+        track->totals.supply = less(track->totals.supply, before - after);
+        track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+        return true;
+    }
     //  Nothing to cut or retell, or it holds matches beside its pairs: the
     //  matching sorts it out.
     if (cuts == 0 || told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL, NULL) != mine)

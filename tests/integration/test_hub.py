@@ -497,6 +497,32 @@ def test_a_lender_that_falls_or_a_borrower_that_grows_is_served_from_spare():
             edge.close()
 
 
+def test_a_lender_that_falls_holding_only_held_matches_asks_no_matching():
+    """A borrower stops: its lender keeps their match for the hold (two
+    beats). If that lender falls meanwhile, below what it was told, no
+    matching runs for it: one would keep the held match as told."""
+    with Cluster("hub-held-fall") as c:
+        hub = start_hub(c, "--heartbeat-ms", "1000")
+        l1, b = fake_fleet(c, hub, "L1", "B")
+        l1.services = figures(("echo", 10, 10, 0, 0, 1000))
+        b.services = figures(("echo", 1, 0, 8, 1, 1000))
+        check(next_match(l1, "echo")[1] == [("B", b.endpoint, LEND_TO, 8000)], "L1")
+        b.services = figures(("echo", 1, 0, 0, 1, 1000))
+
+        def echo_of(edge):
+            return next(s for s in edge["services"] if s["name"] == "echo")
+        wait_for_figures(c, hub, [b], "B", lambda e: echo_of(e)["role"] == "none", "B stopped")
+        before = status_json(hub)["counters"]
+        l1.services = figures(("echo", 10, 5, 0, 0, 1000))
+        wait_for_figures(c, hub, [l1], "L1", lambda e: echo_of(e)["idle"] == 5, "L1 fell")
+        after = status_json(hub)["counters"]
+        check(after["matchings"] - after["matchings_everyone"]
+              == before["matchings"] - before["matchings_everyone"],
+              "a matching ran for the fall: %r -> %r" % (before, after))
+        for edge in (l1, b):
+            edge.close()
+
+
 def test_http_endpoint_serves_health_readiness_and_metrics():
     with Cluster("hub-http") as c:
         port = free_port()
@@ -764,6 +790,7 @@ if __name__ == "__main__":
         test_match_pairs_borrower_and_lender_once_and_again_only_on_change,
         test_a_borrower_is_served_on_arrival_and_released_as_it_stops,
         test_a_lender_that_falls_or_a_borrower_that_grows_is_served_from_spare,
+        test_a_lender_that_falls_holding_only_held_matches_asks_no_matching,
         test_http_endpoint_serves_health_readiness_and_metrics,
         test_http_endpoint_wants_its_token_and_refuses_bad_settings,
         test_garbage_on_both_sockets_does_not_kill_it,
