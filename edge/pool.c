@@ -7,6 +7,8 @@
 
 #include "pool.h"
 
+#include "spw_random.h"
+
 #include <czmq.h>
 #include <string.h>
 
@@ -34,10 +36,7 @@ void spw_identity_index(zhashx_t *table)
 static size_t identity_hash(const void *key)
 {
     const spw_identity_t *id = key;
-    size_t hash = 14695981039346656037u;  // FNV-1a
-    for (size_t i = 0; i < id->len; i++)
-        hash = (hash ^ id->data[i]) * 1099511628211u;
-    return hash;
+    return (size_t) spw_hash_bytes(id->data, id->len);
 }
 
 static int identity_compare(const void *a, const void *b)

@@ -85,7 +85,6 @@ typedef struct {
     size_t open;           // borrowers before it have nothing left to get
     size_t keeping;        // the kept pair being given (SIZE_MAX: a new pair)
     bool kept_any;         // the keep pass gave something: a later pass may repeat a pair
-    uint64_t surplus_milli;   // short supply, scaled, kept: spare beyond what the needy need
     //  tolerate_kept's finding of each kept pair's sides, for the keep pass
     //  (NULL: keep_pairs finds them): the lender's index, the borrower's
     //  record (its index is on it; NULL: the pair does not stand).
@@ -533,22 +532,6 @@ static int share_by_excess(const void *x, const void *y)
     return a->borrower < b->borrower ? -1 : a->borrower > b->borrower;
 }
 
-//  Short supply, scaled, with a last matching to keep: every figure that
-//  moves moves every borrower's share a little, and keeping each pair
-//  exactly at its new share would move some pair of nearly every borrower
-//  at every matching (a lender freed here, a top-up from another there:
-//  new pairs, each told to both edges). A share that moves by less than a
-//  quarter is not news to the edges (spw_match_changed), so the matching
-//  keeps what a borrower holds while its share differs from that by at
-//  most a quarter of it (so from 0.8 to 1.33 times its share): a borrower
-//  over that is cut back to its share; one under it (a newcomer, one
-//  whose lender fell) is needy, and filled first, to its share. What the
-//  kept pairs leave spare covers the needy if it can; if not, the
-//  borrowers furthest over their share are cut to it, largest excess
-//  first, until it does. Every lender still gives all of its supply,
-//  since what borrowers may take adds up to at least the supply; each
-//  borrower ends with 0.8 to 1.33 times its share, unless those over
-//  theirs run out.
 //  What the keep pass keeps of each borrower (held_milli), each kept pair
 //  cut to what its lender has left and, if capped, to what its borrower
 //  may still take (left_milli); returns what the lenders have left after
@@ -581,6 +564,22 @@ static uint64_t simulate_keep(matching_t *m, const spw_capacity_t *table, const 
     return spare;
 }
 
+//  Short supply, scaled, with a last matching to keep: every figure that
+//  moves moves every borrower's share a little, and keeping each pair
+//  exactly at its new share would move some pair of nearly every borrower
+//  at every matching (a lender freed here, a top-up from another there:
+//  new pairs, each told to both edges). A share that moves by less than a
+//  quarter is not news to the edges (spw_match_changed), so the matching
+//  keeps what a borrower holds while its share differs from that by at
+//  most a quarter of it (so from 0.8 to 1.33 times its share): a borrower
+//  over that is cut back to its share; one under it (a newcomer, one
+//  whose lender fell) is needy, and filled first, to its share. What the
+//  kept pairs leave spare covers the needy if it can; if not, the
+//  borrowers furthest over their share are cut to it, largest excess
+//  first, until it does. Every lender still gives all of its supply,
+//  since what borrowers may take adds up to at least the supply; each
+//  borrower ends with 0.8 to 1.33 times its share, unless those over
+//  theirs run out.
 static void tolerate_kept(matching_t *m, const spw_capacity_t *table, const char *service,
                           const spw_match_kept_t *kept, size_t kept_count)
 {
@@ -662,9 +661,9 @@ static bool top_up_kept(matching_t *m)
         spare += m->order.lenders[l].left_milli;
     for (size_t b = 0; b < m->borrower_count && m->borrowers[b].needy; b++)
         need += m->borrowers[b].left_milli;
-    m->surplus_milli = spare > need ? spare - need : 0;
+    uint64_t surplus = spare > need ? spare - need : 0;
     bool room = true;
-    for (size_t p = 0, kept = m->made; p < kept && m->surplus_milli > 0 && room; p++) {
+    for (size_t p = 0, kept = m->made; p < kept && surplus > 0 && room; p++) {
         const spw_match_pair_t *pair = &m->out[p];
         lender_t *lender =
             &m->order.lenders[pair->lender->services[pair->lender_service].match_at];
@@ -674,9 +673,9 @@ static bool top_up_kept(matching_t *m)
             continue;
         uint64_t milli = lender->left_milli < borrower->left_milli ? lender->left_milli
                                                                    : borrower->left_milli;
-        if (milli > m->surplus_milli)
-            milli = m->surplus_milli;
-        m->surplus_milli -= milli;
+        if (milli > surplus)
+            milli = surplus;
+        surplus -= milli;
         room = give(m, lender, borrower, milli);
     }
     return room;
@@ -974,8 +973,8 @@ size_t spw_match_service_spare(const spw_capacity_t *table, const char *service,
         //  from what others give back, a little from each); when keeping
         //  them could leave out no room for the fill, a fresh matching
         //  (lenders + borrowers pairs at most) gathers them again.
-        if (kept_count > max_out - m.order.lender_count - m.borrower_count
-            || m.order.lender_count + m.borrower_count > max_out)
+        if (m.order.lender_count + m.borrower_count > max_out
+            || kept_count > max_out - m.order.lender_count - m.borrower_count)
             kept_count = 0;
         if (scaled && kept_count)
             tolerate_kept(&m, table, service, kept, kept_count);

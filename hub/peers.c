@@ -9,6 +9,7 @@
 #include "peers.h"
 
 #include "spw_array.h"
+#include "spw_random.h"
 
 #include <czmq.h>
 #include <stdlib.h>
@@ -175,19 +176,10 @@ spw_peer_t *spw_peers_slot(spw_peers_t *self, size_t i)
     return peer && peer->name[0] ? peer : NULL;
 }
 
-//  FNV-1a of a name.
-static uint64_t name_hash(const char *name)
-{
-    uint64_t hash = 14695981039346656037ull;
-    for (; *name; name++)
-        hash = (hash ^ (uint8_t) *name) * 1099511628211ull;
-    return hash;
-}
-
 void spw_peers_met(spw_peer_t *peer, const char *partner, int64_t now)
 {
     size_t oldest = 0;
-    uint64_t hash = name_hash(partner);
+    uint64_t hash = spw_hash_bytes(partner, strlen(partner));
     for (size_t i = 0; i < peer->partner_count; i++) {
         if (peer->partners[i].hash == hash && strcmp(peer->partners[i].name, partner) == 0) {
             peer->partners[i].last = now;
@@ -203,7 +195,7 @@ void spw_peers_met(spw_peer_t *peer, const char *partner, int64_t now)
         return;
     size_t at = peer->partner_count < peer->partner_size ? peer->partner_count++ : oldest;
     snprintf(peer->partners[at].name, sizeof peer->partners[at].name, "%s", partner);
-    peer->partners[at].hash = name_hash(peer->partners[at].name);
+    peer->partners[at].hash = hash;
     peer->partners[at].last = now;
 }
 

@@ -16,6 +16,15 @@ uint64_t spw_random_next(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+uint64_t spw_hash_bytes(const void *data, size_t len)
+{
+    const uint8_t *bytes = data;
+    uint64_t hash = 14695981039346656037u;
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ bytes[i]) * 1099511628211u;
+    return hash;
+}
+
 uint64_t spw_random_seed(void)
 {
     uint64_t seed = 0;
