@@ -1113,7 +1113,7 @@ static void tick(spw_edge_t *self, int64_t now)
     if (self->curve)
         self->stats.handshakes_refused += spw_curve_tick(self->curve);
     for (size_t l = 0; l < self->listener_count; l++)
-        spw_connections_sweep(self->listeners[l]);
+        spw_connections_sweep(self->listeners[l], 1);
     int64_t interval_ms = self->config.heartbeat_ms;
     spw_pool_each_service(self->pool, measure_rate, &interval_ms);
     forget_unused_services(self, now);

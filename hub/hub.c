@@ -68,7 +68,7 @@
 
 //  Messages read from one socket in one turn, so one socket cannot starve
 //  the other or the timers.
-#define SPW_HUB_BATCH 256
+#define SPW_HUB_BATCH 64
 //  Dead edges handled per call of spw_capacity_expire.
 #define SPW_HUB_EXPIRE_BATCH 64
 //  The shortest interval over which delegated rates are measured.
@@ -109,7 +109,7 @@
 //  this long: the rest wait for the next turn, after the input waiting
 //  meanwhile (the heartbeat's matchings of many large services would
 //  otherwise hold every message for hundreds of milliseconds).
-#define SPW_HUB_MATCH_TURN_US 10000
+#define SPW_HUB_MATCH_TURN_US 2000
 //  Matchings after new state take at most 1/this of the hub's time, all
 //  services together (the heartbeat's count against it but always run):
 //  past it they wait, so that a fleet whose every figure asks for a
@@ -117,8 +117,14 @@
 //  heartbeats. At most SPW_HUB_MATCH_BURST_US of budget is saved, or owed.
 #define SPW_HUB_MATCH_BUDGET_DIVISOR 4
 #define SPW_HUB_MATCH_BURST_US 100000
-//  The hub's heartbeats to its edges go out in this many slices a beat.
-#define SPW_HUB_BEAT_SLICES 10
+//  The messages of a matching's tells wait in the outbox and go out in
+//  turns of at most this long, between the input: a matching that tells a
+//  thousand edges does not hold the loop while libzmq takes them.
+#define SPW_HUB_OUTBOX_TURN_US 500
+//  Messages the outbox holds at most (past it, it is flushed whole first),
+//  and the frames of one (a message with more goes out after the outbox).
+#define SPW_HUB_OUTBOX_MAX   16384
+#define SPW_HUB_OUTBOX_FRAMES 8
 //  An edge the hub sent something within a beat / this is spared a
 //  heartbeat (beat_slice).
 #define SPW_HUB_SPARE_DIVISOR 4
@@ -171,6 +177,15 @@ typedef struct {
     spw_match_totals_t totals;
 } spw_track_t;
 
+//  A message to an edge in the outbox: its frames, moved in, and the route
+//  it was queued for (its peer's queued counts it while that route stands).
+typedef struct {
+    spw_peer_t *peer;
+    uint64_t route;
+    size_t count;
+    zmq_msg_t frame[SPW_HUB_OUTBOX_FRAMES];
+} spw_queued_t;
+
 //  One side of a decided pair: the peer and the pair's index.
 typedef struct {
     spw_peer_t *peer;
@@ -205,6 +220,9 @@ struct spw_hub_t {
     bool *continued;                // scratch: kept pairs the matching continued
     spw_match_entry_t *entries;     // scratch: one MATCH message
     spw_told_t *fresh;              // scratch: what one edge should be told
+    spw_queued_t *outbox;           // a ring of messages to edges (send_to)
+    size_t outbox_head, outbox_count, outbox_size;
+    bool deferring;                 // a matching tells: its messages wait in the outbox
     uint64_t random_state;          // a copy is used per matching: stable between changes
     int64_t started;
     int64_t next_tick;
@@ -222,7 +240,7 @@ struct spw_hub_t {
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
             messages_out, forbidden, handshakes_refused, members, matchings,
             matchings_everyone, served_at_once, released_at_once, shrunk_at_once,
-            grown_at_once, heartbeats_spared, matchings_deferred;
+            grown_at_once, heartbeats_spared, matchings_deferred, outbox_peak;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -337,6 +355,103 @@ static bool send_control(spw_hub_t *self, spw_msg_t *msg, const char *what)
         return false;
     }
     return true;
+}
+
+// -- The outbox: a matching's messages, sent between the input -------------
+
+//  Sends the outbox's oldest message.
+static void send_queued(spw_hub_t *self)
+{
+    spw_queued_t *q = &self->outbox[self->outbox_head];
+    self->outbox_head = (self->outbox_head + 1) % self->outbox_size;
+    self->outbox_count--;
+    if (q->peer->route == q->route && q->peer->queued > 0)
+        q->peer->queued--;
+    size_t f = 0;
+    for (; f < q->count; f++)
+        if (zmq_msg_send(&q->frame[f], self->control,
+                         (f + 1 < q->count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT)
+            < 0)
+            break;
+    if (f < q->count) {
+        self->stats.unroutable++;
+        spw_log(SPW_LOG_DEBUG, "send_failed", "message=queued error=\"%s\"",
+                zmq_strerror(errno));
+    }
+    for (; f < q->count; f++)
+        zmq_msg_close(&q->frame[f]);
+}
+
+//  Sends what the outbox holds, oldest first, for at most budget_us
+//  (everything if negative).
+static void flush_outbox(spw_hub_t *self, int64_t budget_us)
+{
+    int64_t began = budget_us >= 0 ? spw_clock_us() : 0;
+    for (size_t sent = 0; self->outbox_count > 0; sent++) {
+        //  The clock is read every few messages: one costs microseconds.
+        if (budget_us >= 0 && sent % 16 == 15 && spw_clock_us() - began >= budget_us)
+            break;
+        send_queued(self);
+    }
+}
+
+//  Room for one more message in the outbox, its ring grown (its messages
+//  moved in order) as needed; false if it is full or out of memory.
+static bool outbox_room(spw_hub_t *self)
+{
+    if (self->outbox_count < self->outbox_size)
+        return true;
+    if (self->outbox_size >= SPW_HUB_OUTBOX_MAX)
+        return false;
+    size_t size = self->outbox_size ? 2 * self->outbox_size : 256;
+    spw_queued_t *grown = malloc(size * sizeof *grown);
+    if (!grown)
+        return false;
+    for (size_t i = 0; i < self->outbox_count; i++) {
+        spw_queued_t *from = &self->outbox[(self->outbox_head + i) % self->outbox_size];
+        grown[i].peer = from->peer;
+        grown[i].route = from->route;
+        grown[i].count = from->count;
+        for (size_t f = 0; f < from->count; f++) {
+            zmq_msg_init(&grown[i].frame[f]);
+            zmq_msg_move(&grown[i].frame[f], &from->frame[f]);
+        }
+    }
+    free(self->outbox);
+    self->outbox = grown;
+    self->outbox_size = size;
+    self->outbox_head = 0;
+    return true;
+}
+
+//  Sends msg (its frame 0 peer's identity) to peer: into the outbox while a
+//  matching tells (deferring) or while earlier messages to the same route
+//  wait there, so that an edge hears its messages in the order they were
+//  decided; else at once. True if it went out or waits to.
+static bool send_to(spw_hub_t *self, spw_peer_t *peer, spw_msg_t *msg, const char *what)
+{
+    bool queue = self->deferring || peer->queued > 0;
+    if (queue && msg->count <= SPW_HUB_OUTBOX_FRAMES && outbox_room(self)) {
+        size_t at = (self->outbox_head + self->outbox_count) % self->outbox_size;
+        spw_queued_t *q = &self->outbox[at];
+        q->peer = peer;
+        q->route = peer->route;
+        q->count = msg->count;
+        for (size_t f = 0; f < msg->count; f++) {
+            zmq_msg_init(&q->frame[f]);
+            zmq_msg_move(&q->frame[f], &msg->frame[f]);
+        }
+        msg->count = 0;
+        self->outbox_count++;
+        peer->queued++;
+        if (self->outbox_count > self->stats.outbox_peak)
+            self->stats.outbox_peak = self->outbox_count;
+        self->stats.messages_out++;
+        return true;
+    }
+    if (peer->queued > 0)
+        flush_outbox(self, -1);   // full, or a message too long for it: after the others
+    return send_control(self, msg, what);
 }
 
 //  A subtraction of what was added, clamped at 0: figures read at
@@ -671,7 +786,7 @@ static void send_match(spw_hub_t *self, spw_peer_t *peer, const char *service,
     self->stats.matches++;
     spw_log(SPW_LOG_DEBUG, "match", "edge=%s service=%s matches=%zu no_offer=%s", peer->name,
             service, entries, flags ? "yes" : "no");
-    if (send_control(self, &out, "match"))
+    if (send_to(self, peer, &out, "match"))
         peer->spoke_at = spw_clock_ms();
 }
 
@@ -977,6 +1092,7 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
             self->sides[sides++] = (spw_side_t) { borrower, p };
     }
     qsort(self->sides, sides, sizeof *self->sides, side_order);
+    self->deferring = true;   // its messages go out between the input (send_to)
     size_t still = 0;
     for (size_t first = 0, next; first < sides; first = next) {
         for (next = first + 1; next < sides && self->sides[next].peer == self->sides[first].peer;)
@@ -995,6 +1111,7 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
             && tell_edge(self, track, peer, NULL, 0, nobody, now) && !held)
             self->still_told[still++] = peer;
     }
+    self->deferring = false;
     //  Those newly told join the list of those told of it (those told
     //  before are on it); the heartbeat's matching tidies it.
     track->decided_at = now;
@@ -1192,6 +1309,15 @@ static uint64_t serve_from_spare(spw_hub_t *self, spw_track_t *track, const spw_
     return given;
 }
 
+//  The demand a borrower is in a delta's totals with, while no demand went
+//  unmet: what its pairs give (given thousandths), the whole slots it
+//  asked for when it was counted. Its figure of the moment may have moved
+//  since without a matching hearing of it (change_matters).
+static uint32_t counted_demand(uint64_t given)
+{
+    return (uint32_t) ((given + SPW_MATCH_MILLI - 1) / SPW_MATCH_MILLI);
+}
+
 //  Serves a borrower that has just appeared (it was not one) at once from
 //  the spare the last matching left,
 //  instead of waiting for the next matching: the lenders in policy order,
@@ -1256,7 +1382,12 @@ static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
         return false;
     uint64_t want = (uint64_t) after * SPW_MATCH_MILLI;
     want = want > given ? want - given : 0;
-    uint64_t more = serve_from_spare(self, track, edge, s, want, after - before,
+    //  It is in the totals with the demand it was counted at, which is what
+    //  its pairs give while no demand goes unmet: a fall since, which no
+    //  matching heard of, is not counted twice.
+    uint32_t counted = track->unmet ? before : counted_demand(given);
+    uint64_t more = serve_from_spare(self, track, edge, s, want,
+                                     after > counted ? after - counted : 0,
                                      SPW_HUB_MAX_MATCHES - mine, now);
     if (more == want)
         self->stats.grown_at_once++;
@@ -1326,7 +1457,7 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
         track->last[kept++] = *last;
     }
     track->last_count = kept;
-    track->totals.demand = less(track->totals.demand, spw_match_demand(was));
+    track->totals.demand = less(track->totals.demand, counted_demand(given));
     track->totals.given_milli = less(track->totals.given_milli, given);
     track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
     //  A match ends unless its lender lends to nobody else and its hold
@@ -1597,7 +1728,7 @@ static void tell_partners(spw_hub_t *self, spw_peer_t *gone, spw_member_event_t 
             continue;
         }
         self->stats.members++;
-        if (send_control(self, &out, "member"))
+        if (send_to(self, peer, &out, "member"))
             peer->spoke_at = now;
     }
     gone->partner_count = 0;
@@ -1685,7 +1816,7 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     mark_edge(self, edge);
     spw_proto_put_welcome(&out, self->state_endpoint, (uint32_t) self->config.heartbeat_ms,
                           (uint32_t) self->config.liveness);
-    if (send_control(self, &out, "welcome"))
+    if (send_to(self, peer, &out, "welcome"))
         peer->spoke_at = now;
     if (result == SPW_REG_SAME)
         return;
@@ -1780,6 +1911,7 @@ static char *render_status(spw_hub_t *self, const spw_status_query_t *query, boo
         { "grown_at_once", self->stats.grown_at_once },
         { "heartbeats_spared", self->stats.heartbeats_spared },
         { "matchings_deferred", self->stats.matchings_deferred },
+        { "outbox_peak", self->stats.outbox_peak },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
@@ -2178,8 +2310,6 @@ static void tick(spw_hub_t *self, int64_t now)
 {
     if (self->curve)
         self->stats.handshakes_refused += spw_curve_tick(self->curve);
-    for (size_t l = 0; l < 2; l++)
-        spw_connections_sweep(self->listeners[l]);
     self->beat++;
     sample_messages(self, now);
     expire_dead(self, now);
@@ -2334,6 +2464,13 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_text_printf(&text, "spillway_hub_connections %zu\n",
                     spw_connections_open(self->listeners[0])
                         + spw_connections_open(self->listeners[1]));
+    spw_metric_head(&text, "spillway_hub_outbox_messages", "gauge",
+                    "Messages of matchings waiting in the outbox to go out between the input.");
+    spw_text_printf(&text, "spillway_hub_outbox_messages %zu\n", self->outbox_count);
+    spw_metric_head(&text, "spillway_hub_outbox_peak_messages", "gauge",
+                    "The most messages the outbox has held at once.");
+    spw_text_printf(&text, "spillway_hub_outbox_peak_messages %llu\n",
+                    (unsigned long long) self->stats.outbox_peak);
     spw_metric_head(&text, "spillway_hub_messages_per_delegated_task", "gauge",
                     "Hub messages per task delegated between edges, over the last second.");
     spw_text_printf(&text, "spillway_hub_messages_per_delegated_task %.3f\n",
@@ -2343,7 +2480,8 @@ static void publish_http(spw_hub_t *self, int64_t now)
                          "How long each turn of the hub's loop takes (its work after a wakeup).",
                          &self->loop_turns);
     spw_metric_histogram(&text, "spillway_hub_matching_seconds",
-                         "How long one service's matching takes, the MATCHes it sends included.",
+                         "How long one service's matching takes, "
+                         "its MATCHes put in the outbox included.",
                          &self->matchings);
     if (!text.failed)
         spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -2364,8 +2502,9 @@ static void publish_http(spw_hub_t *self, int64_t now)
 
 //  Sends HEARTBEAT to the next slice of the peers' slots: each live edge
 //  hears one every heartbeat_ms, at the same phase, and a fleet of 10,000
-//  costs SPW_HUB_BEAT_SLICES small bursts a beat rather than one long one
-//  that would hold every message behind it. An edge sent a WELCOME, MATCH
+//  costs small bursts of at most SPW_BEAT_SLICE_SLOTS slots
+//  (spw_beat_slices) rather than one long one that would hold every
+//  message behind it. An edge sent a WELCOME, MATCH
 //  or MEMBER within the last SPW_HUB_SPARE_DIVISOR-th of a beat has heard
 //  the hub live: it is spared this one (any message from the hub is a sign
 //  of life), so that it hears something at least every 1.25 beats, well
@@ -2377,7 +2516,10 @@ static void beat_slice(spw_hub_t *self, int64_t now)
     bool spare = self->config.liveness >= 2;
     int64_t recent = self->config.heartbeat_ms / SPW_HUB_SPARE_DIVISOR;
     size_t limit = spw_peers_limit(self->peers);
-    size_t slice = (limit + SPW_HUB_BEAT_SLICES - 1) / SPW_HUB_BEAT_SLICES;
+    size_t slices = spw_beat_slices(limit, self->config.heartbeat_ms);
+    size_t slice = (limit + slices - 1) / slices;
+    for (size_t l = 0; l < 2; l++)   // a beat's slices sweep them all
+        spw_connections_sweep(self->listeners[l], slices);
     size_t end = self->beat_cursor + slice < limit ? self->beat_cursor + slice : limit;
     for (size_t i = self->beat_cursor; i < end; i++) {
         spw_peer_t *peer = spw_peers_slot(self->peers, i);
@@ -2391,7 +2533,7 @@ static void beat_slice(spw_hub_t *self, int64_t now)
         spw_msg_init(&out);
         spw_msg_add_mem(&out, peer->identity, peer->identity_len);
         spw_proto_put_heartbeat(&out);
-        send_control(self, &out, "heartbeat");
+        send_to(self, peer, &out, "heartbeat");
     }
     self->beat_cursor = end < limit ? end : 0;
 }
@@ -2399,7 +2541,8 @@ static void beat_slice(spw_hub_t *self, int64_t now)
 //  The interval of heartbeat slices (at least 1 ms).
 static int64_t slice_ms(const spw_hub_t *self)
 {
-    int64_t ms = self->config.heartbeat_ms / SPW_HUB_BEAT_SLICES;
+    int64_t ms = self->config.heartbeat_ms
+               / (int64_t) spw_beat_slices(spw_peers_limit(self->peers), self->config.heartbeat_ms);
     return ms > 0 ? ms : 1;
 }
 
@@ -2532,6 +2675,8 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             next = ping;
         if (self->dirty_count && self->next_match < next)
             next = self->next_match;
+        if (self->outbox_count)
+            next = now;   // what waits in the outbox goes on after the input
         long timeout = next > now ? (long) (next - now) : 0;
         if (zmq_poll(items, item_count, timeout) < 0) {
             if (errno == EINTR)
@@ -2570,8 +2715,10 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         }
         if (self->dirty_count && now >= self->next_match)
             rematch(self, now);
+        flush_outbox(self, SPW_HUB_OUTBOX_TURN_US);
         spw_histogram_add(&self->loop_turns, (double) (spw_clock_us() - turn) / 1e6);
     }
+    flush_outbox(self, -1);   // what was decided is told
     spw_notify_stopping("stopping: the edges keep their matches for a lease");
     spw_log(SPW_LOG_INFO, "stopped", "edges=%zu registered=%llu matches=%llu",
             spw_capacity_count(self->capacity), (unsigned long long) self->stats.registered,
@@ -2586,6 +2733,13 @@ void spw_hub_destroy(spw_hub_t **self_p)
     spw_hub_t *self = *self_p;
     for (size_t l = 0; l < 2; l++)
         spw_connections_destroy(&self->listeners[l]);
+    for (; self->outbox_count > 0; self->outbox_count--) {
+        spw_queued_t *q = &self->outbox[self->outbox_head];
+        for (size_t f = 0; f < q->count; f++)
+            zmq_msg_close(&q->frame[f]);
+        self->outbox_head = (self->outbox_head + 1) % self->outbox_size;
+    }
+    free(self->outbox);
     spw_socket_destroy(&self->control);
     spw_socket_destroy(&self->state);
     spw_capacity_destroy(&self->capacity);

@@ -25,6 +25,7 @@ struct spw_peers_t {
     size_t free_count;
     zhashx_t *by_name;
     zhashx_t *by_identity;
+    uint64_t routes;   // routes given, for each its serial
 };
 
 #define IDENTITY_KEY_MAX (2 * SPW_MAX_IDENTITY_LEN + 1)
@@ -130,7 +131,9 @@ void spw_peers_route(spw_peers_t *self, spw_peer_t *peer, const void *identity, 
     if (len == 0 || len > SPW_MAX_IDENTITY_LEN)
         return;
     spw_peer_t *other = spw_peers_by_identity(self, identity, len);
-    if (other && other != peer)
+    if (other == peer)
+        return;   // the same connection: its route, and what waits for it, stay
+    if (other)
         unroute(self, other);
     unroute(self, peer);
     char key[IDENTITY_KEY_MAX];
@@ -139,6 +142,8 @@ void spw_peers_route(spw_peers_t *self, spw_peer_t *peer, const void *identity, 
         return;   // out of memory: no route, the edge's silence will end it
     memcpy(peer->identity, identity, len);
     peer->identity_len = len;
+    peer->route = ++self->routes;
+    peer->queued = 0;   // what waits for the old route goes there, in its order
 }
 
 void spw_peers_release(spw_peers_t *self, spw_peer_t *peer)

@@ -64,6 +64,8 @@ typedef struct {
     uint64_t retell;                      // registered again, told nothing since: the hub's
                                           // beat whose matchings retell it (0: none)
     int64_t spoke_at;                     // ms: the last WELCOME, MATCH or MEMBER sent to it
+    uint64_t route;                       // this route's serial, unique in the table (0: none)
+    size_t queued;                        // messages to this route in the hub's outbox
 } spw_peer_t;
 
 //  A table of at most limit peers. NULL if out of memory or limit is 0.
@@ -81,6 +83,8 @@ spw_peer_t *spw_peers_by_identity(spw_peers_t *self, const void *identity, size_
 spw_peer_t *spw_peers_claim(spw_peers_t *self, const char *name);
 
 //  Routes peer through identity, taking it from any other peer that had it.
+//  A new route gets a new serial (peer->route) and nothing queued; peer's
+//  route already, it stays as it is.
 void spw_peers_route(spw_peers_t *self, spw_peer_t *peer, const void *identity, size_t len);
 
 //  Frees a peer (and what it was told and its partners). The pointer is

@@ -62,8 +62,10 @@ void *spw_connections_socket(spw_connections_t *self);
 //  down those past the limit.
 void spw_connections_on_events(spw_connections_t *self, int64_t now);
 
-//  Forgets connections whose file is closed without an event said so.
-void spw_connections_sweep(spw_connections_t *self);
+//  Forgets connections whose file is closed without an event said so: of
+//  the next 1/parts of the files, so that parts calls sweep them all (a
+//  system call a file: a loop of 10,000 connections sweeps in parts).
+void spw_connections_sweep(spw_connections_t *self, size_t parts);
 
 //  Connections open now, and refused in all.
 size_t spw_connections_open(const spw_connections_t *self);

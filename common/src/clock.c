@@ -15,3 +15,13 @@ int64_t spw_clock_ms(void)
 {
     return spw_clock_us() / 1000;
 }
+
+size_t spw_beat_slices(size_t slots, int64_t beat_ms)
+{
+    size_t slices = (slots + SPW_BEAT_SLICE_SLOTS - 1) / SPW_BEAT_SLICE_SLOTS;
+    if (slices < SPW_BEAT_SLICES_MIN)
+        slices = SPW_BEAT_SLICES_MIN;
+    if (beat_ms > 0 && slices > (uint64_t) beat_ms)
+        slices = (size_t) beat_ms;
+    return slices;
+}

@@ -49,6 +49,7 @@ struct spw_connections_t {
     uint8_t *marked;  // marked[fd]: an open connection of ours
     size_t files;     // size of marked
     size_t highest;   // every marked fd is below this
+    size_t swept;     // the fd the next part of a sweep starts at
     uint64_t refused;
     uint64_t refused_since_log;
     int64_t logged_at;
@@ -232,11 +233,15 @@ void spw_connections_on_events(spw_connections_t *self, int64_t now)
     }
 }
 
-void spw_connections_sweep(spw_connections_t *self)
+void spw_connections_sweep(spw_connections_t *self, size_t parts)
 {
-    for (size_t fd = 0; fd < self->highest; fd++)
+    size_t part = parts > 1 ? (self->highest + parts - 1) / parts : self->highest;
+    size_t fd = self->swept < self->highest ? self->swept : 0;
+    size_t end = fd + part < self->highest ? fd + part : self->highest;
+    for (; fd < end; fd++)
         if (self->marked[fd] && fcntl((int) fd, F_GETFD) < 0 && errno == EBADF)
             unmark(self, fd);
+    self->swept = end < self->highest ? end : 0;
 }
 
 size_t spw_connections_open(const spw_connections_t *self)

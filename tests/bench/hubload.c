@@ -168,7 +168,6 @@
 #define UNIFORM_SCALE      0x1.0p-53
 //  The null hub.
 #define NULL_HEARTBEAT_MS  1000
-#define NULL_BEAT_SLICES   10     // heartbeats go out in this many slices a beat
 #define NULL_LIVENESS      3
 #define NULL_HWM           1000
 #define NULL_BACKLOG       4096
@@ -1756,10 +1755,11 @@ static void null_on_message(void *arg, spw_msg_t *msg, int64_t now)
 }
 
 //  HEARTBEAT to the registered edges of the next slice of the set: as the
-//  hub, in NULL_BEAT_SLICES small bursts a beat rather than one.
+//  hub, in small bursts (spw_beat_slices) rather than one.
 static void null_beat(null_hub_t *self, size_t *cursor)
 {
-    size_t slice = (self->size + NULL_BEAT_SLICES - 1) / NULL_BEAT_SLICES;
+    size_t slices = spw_beat_slices(self->size, NULL_HEARTBEAT_MS);
+    size_t slice = (self->size + slices - 1) / slices;
     size_t end = *cursor + slice < self->size ? *cursor + slice : self->size;
     size_t i = *cursor;
     *cursor = end < self->size ? end : 0;
@@ -1772,6 +1772,13 @@ static void null_beat(null_hub_t *self, size_t *cursor)
         spw_proto_put_heartbeat(&out);
         spw_msg_send(&out, self->router, ZMQ_DONTWAIT);
     }
+}
+
+//  The interval of its heartbeat slices (at least 1 ms).
+static int64_t null_slice_ms(const null_hub_t *self)
+{
+    int64_t ms = NULL_HEARTBEAT_MS / (int64_t) spw_beat_slices(self->size, NULL_HEARTBEAT_MS);
+    return ms > 0 ? ms : 1;
 }
 
 //  bench-hub --serve EP: the null hub, until SIGINT or SIGTERM.
@@ -1793,7 +1800,7 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
         return 1;
     }
     spw_drops_t drops = { .name = "control" };
-    int64_t next_beat = spw_clock_ms() + NULL_HEARTBEAT_MS / NULL_BEAT_SLICES;
+    int64_t next_beat = spw_clock_ms() + null_slice_ms(&self);
     size_t beat_cursor = 0;
     int rc = 0;
     while (!*stop) {
@@ -1814,9 +1821,9 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
         }
         if (now >= next_beat) {
             null_beat(&self, &beat_cursor);
-            next_beat += NULL_HEARTBEAT_MS / NULL_BEAT_SLICES;
+            next_beat += null_slice_ms(&self);
             if (next_beat <= now)
-                next_beat = now + NULL_HEARTBEAT_MS / NULL_BEAT_SLICES;
+                next_beat = now + null_slice_ms(&self);
         }
     }
     fprintf(stderr, PROGRAM ": null hub: edges=%zu registered=%llu states=%llu dropped=%llu\n",

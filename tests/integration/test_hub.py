@@ -777,6 +777,12 @@ def test_matching_past_its_share_of_the_hub_waits_and_the_fleet_stays():
         check(status["counters"]["matchings_deferred"] > 0 and share < 0.5,
               "matching took %.2f of the hub, %d deferred"
               % (share, status["counters"]["matchings_deferred"]))
+        # Their MATCHes went out between the input, through the outbox,
+        # which drains.
+        check(status["counters"]["outbox_peak"] > 0
+              and samples["spillway_hub_outbox_messages"] < status["counters"]["outbox_peak"],
+              "outbox: peak %d, %d waiting" % (status["counters"]["outbox_peak"],
+                                               samples["spillway_hub_outbox_messages"]))
 
 
 if __name__ == "__main__":
