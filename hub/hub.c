@@ -121,9 +121,12 @@
 //  turns of at most this long, between the input: a matching that tells a
 //  thousand edges does not hold the loop while libzmq takes them.
 #define SPW_HUB_OUTBOX_TURN_US 500
-//  Messages the outbox holds at most (past it, it is flushed whole first),
-//  and the frames of one (a message with more goes out after the outbox).
-#define SPW_HUB_OUTBOX_MAX   16384
+//  Messages the outbox holds at most, and the frames of one: a message to
+//  an edge with messages waiting that does not fit goes out after all of
+//  them (the outbox flushed whole first). No matching starts while it
+//  holds SPW_HUB_OUTBOX_DEEP or more, so that it drains before it fills.
+#define SPW_HUB_OUTBOX_MAX    16384
+#define SPW_HUB_OUTBOX_DEEP   2048
 #define SPW_HUB_OUTBOX_FRAMES 8
 //  An edge the hub sent something within a beat / this is spared a
 //  heartbeat (beat_slice).
@@ -227,6 +230,7 @@ struct spw_hub_t {
     int64_t started;
     int64_t next_tick;
     int64_t next_slice;             // of heartbeats (beat_slice)
+    int64_t slices_began;           // when the round of slices in progress began
     size_t beat_cursor;             // the peer slot the next slice starts at
     int64_t next_match;             // when a deferred matching is due (INT64_MAX: none)
     uint64_t beat;                  // heartbeats begun (tick)
@@ -313,6 +317,18 @@ static spw_peer_t *edge_peer(spw_hub_t *self, const spw_edge_state_t *edge)
     return peer && peer->epoch == edge->epoch ? peer : NULL;
 }
 
+static void send_peer_queued(spw_hub_t *self, spw_peer_t *peer);
+
+//  Sends what waits in the outbox for peer's route before that route goes
+//  (released, or its connection taken by another peer): that connection
+//  may register again as another peer, which must hear its WELCOME after
+//  the old route's messages, not before.
+static void settle_route(spw_hub_t *self, spw_peer_t *peer)
+{
+    if (peer && peer->queued > 0)
+        send_peer_queued(self, peer);
+}
+
 //  Frees the peers whose edge the capacity table no longer holds.
 static void sweep_peers(spw_hub_t *self)
 {
@@ -320,8 +336,10 @@ static void sweep_peers(spw_hub_t *self)
         spw_peer_t *peer = spw_peers_at(self->peers, i);
         if (spw_capacity_find(self->capacity, peer->name))
             i++;
-        else
+        else {
+            settle_route(self, peer);
             spw_peers_release(self->peers, peer);   // the last one moved to i
+        }
     }
 }
 
@@ -359,14 +377,13 @@ static bool send_control(spw_hub_t *self, spw_msg_t *msg, const char *what)
 
 // -- The outbox: a matching's messages, sent between the input -------------
 
-//  Sends the outbox's oldest message.
-static void send_queued(spw_hub_t *self)
+//  Sends one message of the outbox and leaves its place empty (no frames,
+//  no peer): its peer counts it out if it was queued for its route.
+static void send_entry(spw_hub_t *self, spw_queued_t *q)
 {
-    spw_queued_t *q = &self->outbox[self->outbox_head];
-    self->outbox_head = (self->outbox_head + 1) % self->outbox_size;
-    self->outbox_count--;
-    if (q->peer->route == q->route && q->peer->queued > 0)
+    if (q->peer && q->peer->route == q->route && q->peer->queued > 0)
         q->peer->queued--;
+    q->peer = NULL;
     size_t f = 0;
     for (; f < q->count; f++)
         if (zmq_msg_send(&q->frame[f], self->control,
@@ -380,6 +397,28 @@ static void send_queued(spw_hub_t *self)
     }
     for (; f < q->count; f++)
         zmq_msg_close(&q->frame[f]);
+    q->count = 0;
+}
+
+//  Sends the outbox's oldest message (or passes its empty place).
+static void send_queued(spw_hub_t *self)
+{
+    spw_queued_t *q = &self->outbox[self->outbox_head];
+    self->outbox_head = (self->outbox_head + 1) % self->outbox_size;
+    self->outbox_count--;
+    send_entry(self, q);
+}
+
+//  Sends at once, in their order, the messages waiting for peer's route,
+//  so that a message decided after them may go out now: an edge's order
+//  is kept, and what others wait for does not hold it.
+static void send_peer_queued(spw_hub_t *self, spw_peer_t *peer)
+{
+    for (size_t i = 0; i < self->outbox_count && peer->queued > 0; i++) {
+        spw_queued_t *q = &self->outbox[(self->outbox_head + i) % self->outbox_size];
+        if (q->peer == peer && q->route == peer->route)
+            send_entry(self, q);
+    }
 }
 
 //  Sends what the outbox holds, oldest first, for at most budget_us
@@ -425,13 +464,12 @@ static bool outbox_room(spw_hub_t *self)
 }
 
 //  Sends msg (its frame 0 peer's identity) to peer: into the outbox while a
-//  matching tells (deferring) or while earlier messages to the same route
-//  wait there, so that an edge hears its messages in the order they were
-//  decided; else at once. True if it went out or waits to.
+//  matching tells (deferring); else at once, after what waits there for
+//  the same route (send_peer_queued), so that an edge hears its messages
+//  in the order they were decided. True if it went out or waits to.
 static bool send_to(spw_hub_t *self, spw_peer_t *peer, spw_msg_t *msg, const char *what)
 {
-    bool queue = self->deferring || peer->queued > 0;
-    if (queue && msg->count <= SPW_HUB_OUTBOX_FRAMES && outbox_room(self)) {
+    if (self->deferring && msg->count <= SPW_HUB_OUTBOX_FRAMES && outbox_room(self)) {
         size_t at = (self->outbox_head + self->outbox_count) % self->outbox_size;
         spw_queued_t *q = &self->outbox[at];
         q->peer = peer;
@@ -450,7 +488,7 @@ static bool send_to(spw_hub_t *self, spw_peer_t *peer, spw_msg_t *msg, const cha
         return true;
     }
     if (peer->queued > 0)
-        flush_outbox(self, -1);   // full, or a message too long for it: after the others
+        send_peer_queued(self, peer);
     return send_control(self, msg, what);
 }
 
@@ -461,13 +499,26 @@ static uint64_t less(uint64_t total, uint64_t part)
     return total > part ? total - part : 0;
 }
 
+//  Sends msg (its frame 0 identity) behind what waits in the outbox for
+//  the peer routed through identity, if any.
+static void send_to_identity(spw_hub_t *self, zmq_msg_t *identity, spw_msg_t *msg,
+                             const char *what)
+{
+    spw_peer_t *peer = spw_peers_by_identity(self->peers, zmq_msg_data(identity),
+                                             zmq_msg_size(identity));
+    if (peer)
+        send_to(self, peer, msg, what);
+    else
+        send_control(self, msg, what);
+}
+
 static void send_disconnect(spw_hub_t *self, zmq_msg_t *identity)
 {
     spw_msg_t out;
     spw_msg_init(&out);
     spw_msg_add_share(&out, identity);
     spw_proto_put_dismiss(&out, "unknown edge: register again", 0);
-    send_control(self, &out, "disconnect");
+    send_to_identity(self, identity, &out, "disconnect");
 }
 
 //  Sends a native REPLY with one body frame of text.
@@ -1355,16 +1406,15 @@ static bool serve_newcomer(spw_hub_t *self, const spw_edge_state_t *edge, size_t
 //  stay, and what they do not cover of its demand now comes from the spare
 //  the others have left, as the next matching's keep and fill passes
 //  would give it (a lender it holds already is passed over rather than
-//  given a second pair). Not under short supply, not while it holds a
-//  match no matching decides, and not if the spare cannot cover it: the
-//  matching does it. Returns whether the rise was served.
+//  given a second pair; one it holds beside its pairs stays held). Not
+//  under short supply and not if the spare cannot cover it: the matching
+//  does it. Returns whether the rise was served.
 static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
                           const spw_service_state_t *was, int64_t now)
 {
     const spw_service_state_t *state = &edge->services[s];
     uint32_t before = spw_match_demand(was), after = spw_match_demand(state);
-    spw_track_t *track = after > before ? delta_track(self, edge, state->name, after - before)
-                                        : NULL;
+    spw_track_t *track = after > before ? zhashx_lookup(self->tracks, state->name) : NULL;
     spw_peer_t *borrower = edge_peer(self, edge);
     if (!track)
         return false;
@@ -1377,8 +1427,11 @@ static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
             mine++;
         }
     }
-    if (mine == 0 || mine >= SPW_HUB_MAX_MATCHES
-        || told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL, NULL) != mine)
+    //  Matches it holds beside its pairs (from its last turn as a borrower)
+    //  stay as they are, as a matching would keep or end them; they take
+    //  room in its MATCH.
+    size_t told = told_partners(borrower, track->name, SPW_MATCH_BORROW_FROM, NULL, NULL, NULL);
+    if (mine == 0 || told < mine || told >= SPW_HUB_MAX_MATCHES)
         return false;
     uint64_t want = (uint64_t) after * SPW_MATCH_MILLI;
     want = want > given ? want - given : 0;
@@ -1386,19 +1439,21 @@ static bool grow_borrower(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
     //  its pairs give while no demand goes unmet: a fall since, which no
     //  matching heard of, is not counted twice.
     uint32_t counted = track->unmet ? before : counted_demand(given);
-    uint64_t more = serve_from_spare(self, track, edge, s, want,
-                                     after > counted ? after - counted : 0,
-                                     SPW_HUB_MAX_MATCHES - mine, now);
+    uint32_t rise = after > counted ? after - counted : 0;
+    if (delta_track(self, edge, state->name, rise) != track)
+        return false;
+    uint64_t more = serve_from_spare(self, track, edge, s, want, rise,
+                                     SPW_HUB_MAX_MATCHES - told, now);
     if (more == want)
         self->stats.grown_at_once++;
     return more == want;
 }
 
 //  Tells peer its matches of a service as it was last told them, less its
-//  matches in role with the partners[0, count): a MATCH that ends those
-//  and changes no other.
+//  matches in role with the partners named partners[0, count): a MATCH
+//  that ends those and changes no other.
 static void tell_without(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, uint8_t role,
-                         const spw_edge_state_t *const *partners, size_t count)
+                         const char *const *partners, size_t count)
 {
     size_t fresh = 0;
     for (size_t t = 0; t < peer->told_count && fresh < SPW_HUB_TOLD_MAX; t++) {
@@ -1407,7 +1462,7 @@ static void tell_without(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer, 
             continue;
         bool ends = false;
         for (size_t i = 0; i < count && !ends && told->role == role; i++)
-            ends = strcmp(told->partner, partners[i]->name) == 0;
+            ends = strcmp(told->partner, partners[i]) == 0;
         if (!ends)
             self->fresh[fresh++] = *told;
     }
@@ -1463,7 +1518,7 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
     //  A match ends unless its lender lends to nobody else and its hold
     //  (from the matching that last decided it) still runs.
     int64_t hold_ms = SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms;
-    const spw_edge_state_t *ended[SPW_HUB_MAX_MATCHES];
+    const char *ended[SPW_HUB_MAX_MATCHES];
     size_t ending = 0;
     bool holds = false;
     for (size_t i = 0; i < mine; i++) {
@@ -1476,10 +1531,9 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
             add_holder(track, lender);
             continue;
         }
-        ended[ending++] = lenders[i];
+        ended[ending++] = lenders[i]->name;
         if (lender && lender->identity_len)
-            tell_without(self, track, lender, SPW_MATCH_LEND_TO, (const spw_edge_state_t *[]) { edge },
-                         1);
+            tell_without(self, track, lender, SPW_MATCH_LEND_TO, (const char *[]) { edge->name }, 1);
     }
     if (ending)
         tell_without(self, track, borrower, SPW_MATCH_BORROW_FROM, ended, ending);
@@ -1489,16 +1543,59 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
     return true;
 }
 
+//  Ends what a lender (peer, edge) was told it lends of a service beside
+//  the pairs of the last matching (matches held after their borrowers
+//  stopped): each such borrower is told so, and the lender too if
+//  tell_lender (else what it was told forgets them, and the caller's MATCH
+//  to it says so).
+static void end_held_lends(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer,
+                           const spw_edge_state_t *edge, bool tell_lender)
+{
+    const char *held[SPW_HUB_TOLD_MAX];
+    char names[SPW_HUB_TOLD_MAX][SPW_CAPACITY_NAME_MAX + 1];
+    size_t count = 0;
+    for (size_t t = 0; t < peer->told_count && count < SPW_HUB_TOLD_MAX; t++) {
+        const spw_told_t *told = &peer->told[t];
+        if (told->role != SPW_MATCH_LEND_TO || strcmp(told->service, track->name) != 0)
+            continue;
+        bool paired = false;
+        for (size_t p = 0; p < track->last_count && !paired; p++)
+            paired = track->last[p].lender_edge == edge
+                  && track->last[p].lender_epoch == edge->epoch
+                  && strcmp(track->last[p].borrower, told->partner) == 0;
+        if (paired)
+            continue;
+        copy_name(names[count], sizeof names[count], told->partner);
+        held[count] = names[count];
+        count++;
+    }
+    for (size_t i = 0; i < count; i++) {
+        spw_peer_t *borrower = spw_peers_find(self->peers, held[i]);
+        if (borrower && borrower->identity_len)
+            tell_without(self, track, borrower, SPW_MATCH_BORROW_FROM,
+                         (const char *[]) { edge->name }, 1);
+    }
+    if (!count)
+        return;
+    if (tell_lender)
+        tell_without(self, track, peer, SPW_MATCH_LEND_TO, held, count);
+    else
+        for (size_t i = 0; i < count; i++)
+            told_remove(peer, track->name, held[i]);
+}
+
 //  Serves a lender whose supply fell below what it lends (its record s of
 //  the service now, was before) at once, instead of matching the service
 //  again: its pairs of the last matching keep, in their order, what its
 //  supply still covers, as the next matching's keep pass would, and what
 //  that cuts from each borrower is made up from the spare the others have
 //  left, as its fill pass would (the borrower's zone first). Only the edges
-//  whose pairs changed are told. Not under short supply (shares in
-//  proportion move everyone), not while it holds a match no matching
-//  decides, and not if the spare cannot make up the cut: the matching
-//  does it, coalesced as ever. Returns whether the fall was served.
+//  whose pairs changed are told, and the matches it holds beside its pairs
+//  end, as a matching would end them (end_held_lends). Not under short
+//  supply (shares in proportion move everyone), not if the cuts leave it
+//  no pair while it holds matches (a matching would keep those), and not
+//  if the spare cannot make up the cut: the matching does it, coalesced
+//  as ever. Returns whether the fall was served.
 static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t s,
                           const spw_service_state_t *was, int64_t now)
 {
@@ -1549,12 +1646,27 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
     if (mine == 0) {
         track->totals.supply = less(track->totals.supply, before - after);
         track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+        self->stats.shrunk_at_once++;
         return true;
     }
-    //  Nothing to cut or retell, or it holds matches beside its pairs: the
-    //  matching sorts it out.
-    if (cuts == 0 || told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL, NULL) != mine)
+    //  It holds matches beside its pairs (borrowers it lent to, which
+    //  stopped): a matching ends them, as it lends to others (hold_matches),
+    //  so they end here. Not if no pair keeps anything: it would lend to
+    //  nobody and a matching would keep them; the matching sorts it out.
+    size_t told = told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL, NULL);
+    bool keeps = budget < (uint64_t) after * SPW_MATCH_MILLI;
+    if (told < mine || (told > mine && !keeps))
         return false;
+    //  Nothing to cut or retell: only its holds end, and the totals change.
+    if (cuts == 0) {
+        end_held_lends(self, track, lender, edge, true);
+        track->totals.supply = less(track->totals.supply, before - after);
+        track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
+        self->stats.shrunk_at_once++;
+        return true;
+    }
+    if (told > mine)
+        end_held_lends(self, track, lender, edge, false);   // its MATCH below says so
     //  Each cut borrower takes what it lost from the spare, lender by lender:
     //  self->pairs[cuts, made) hold, for each, a copy of its cut pair (kept
     //  set) and then its new pairs (kept SIZE_MAX), for its one MATCH.
@@ -1640,7 +1752,8 @@ static void rematch(spw_hub_t *self, int64_t now)
     for (size_t i = 0; i < self->dirty_count; i++) {
         spw_track_t *track = self->dirty[i];
         int64_t due = track->matched_at + track->interval_ms;
-        bool late = spw_clock_us() - began >= SPW_HUB_MATCH_TURN_US;
+        bool late = spw_clock_us() - began >= SPW_HUB_MATCH_TURN_US
+                 || self->outbox_count >= SPW_HUB_OUTBOX_DEEP;
         bool coalesced = !track->everyone && track->matched_at && now < due;
         bool over = !track->everyone && self->match_budget_us < 0;
         if (late)
@@ -1788,7 +1901,7 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
         spw_log(SPW_LOG_WARNING, "edge_refused", "name=%s epoch=%016llx endpoint=%s reason=\"%s\"",
                 name, (unsigned long long) in->epoch, endpoint, reason);
         spw_proto_put_refused(&out, reason, retry_ms);
-        send_control(self, &out, "refused");
+        send_to_identity(self, identity, &out, "refused");
         return;
     }
     spw_peer_t *peer = peer_claim(self, name);
@@ -1809,6 +1922,10 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     }
     peer->epoch = in->epoch;
     edge->loop = peer;
+    settle_route(self, spw_peers_by_identity(self->peers, zmq_msg_data(identity),
+                                             zmq_msg_size(identity)));
+    if (spw_peers_by_identity(self->peers, zmq_msg_data(identity), zmq_msg_size(identity)) != peer)
+        settle_route(self, peer);   // its old connection goes
     spw_peers_route(self->peers, peer, zmq_msg_data(identity), zmq_msg_size(identity));
     //  Welcomed afresh, the edge forgets its matches: it is told them again.
     peer->told_count = 0;
@@ -1851,6 +1968,7 @@ static void on_goodbye(spw_hub_t *self, spw_msg_t *msg, int64_t now)
     mark_edge(self, edge);
     tell_partners(self, peer, SPW_MEMBER_LEFT, endpoint, now);
     spw_capacity_forget(self->capacity, peer->name);
+    settle_route(self, peer);
     spw_peers_release(self->peers, peer);
 }
 
@@ -2062,7 +2180,7 @@ static bool allowed(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, int6
     spw_msg_add_share(&out, identity);
     if (in->cmd == SPW_CMD_REGISTER) {
         spw_proto_put_refused(&out, reason, 0);  // final: another key will not come of waiting
-        send_control(self, &out, "refused");
+        send_to_identity(self, identity, &out, "refused");
     }
     else {
         spw_msg_reset(&out);
@@ -2640,6 +2758,7 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     }
     self->next_tick = self->started + config->heartbeat_ms;
     self->next_slice = self->started + slice_ms(self);
+    self->slices_began = self->started;
     self->status_tokens = SPW_HUB_STATUS_PER_S;
     self->status_filled_at = self->started;
     return self;
@@ -2703,19 +2822,36 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         }
         if (item_count > 4 && (items[4].revents & ZMQ_POLLIN))
             spw_http_answer_queries(self->http, answer_http, self);
-        if (now >= self->next_tick) {
+        bool ticked = now >= self->next_tick;
+        if (ticked) {
             tick(self, now);
             self->next_tick = now + self->config.heartbeat_ms;
         }
         if (now >= self->next_slice) {
             beat_slice(self, now);
-            self->next_slice += slice_ms(self);
-            if (self->next_slice <= now)   // fell behind: no burst to catch up
+            //  A round of the slots takes a beat, whatever the division
+            //  leaves: the last slice waits for the beat's end.
+            if (self->beat_cursor == 0)
+                self->next_slice = self->slices_began += self->config.heartbeat_ms;
+            else
+                self->next_slice += slice_ms(self);
+            if (self->next_slice <= now) {   // fell behind: no burst to catch up
                 self->next_slice = now + slice_ms(self);
+                if (self->beat_cursor == 0)
+                    self->slices_began = now;
+            }
         }
-        if (self->dirty_count && now >= self->next_match)
+        if (self->dirty_count && now >= self->next_match && !ticked)   // not in the tick's turn
             rematch(self, now);
-        flush_outbox(self, SPW_HUB_OUTBOX_TURN_US);
+        //  A matching's sends are matching's time: they count against its
+        //  budget (rematch).
+        int64_t flushed = spw_clock_us();
+        if (self->outbox_count) {
+            flush_outbox(self, SPW_HUB_OUTBOX_TURN_US);
+            self->match_budget_us -= spw_clock_us() - flushed;
+            if (self->match_budget_us < -SPW_HUB_MATCH_BURST_US)
+                self->match_budget_us = -SPW_HUB_MATCH_BURST_US;
+        }
         spw_histogram_add(&self->loop_turns, (double) (spw_clock_us() - turn) / 1e6);
     }
     flush_outbox(self, -1);   // what was decided is told

@@ -1800,7 +1800,8 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
         return 1;
     }
     spw_drops_t drops = { .name = "control" };
-    int64_t next_beat = spw_clock_ms() + null_slice_ms(&self);
+    int64_t round_began = spw_clock_ms();
+    int64_t next_beat = round_began + null_slice_ms(&self);
     size_t beat_cursor = 0;
     int rc = 0;
     while (!*stop) {
@@ -1821,9 +1822,16 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
         }
         if (now >= next_beat) {
             null_beat(&self, &beat_cursor);
-            next_beat += null_slice_ms(&self);
-            if (next_beat <= now)
+            //  As the hub: a round of the slots takes a beat.
+            if (beat_cursor == 0)
+                next_beat = round_began += NULL_HEARTBEAT_MS;
+            else
+                next_beat += null_slice_ms(&self);
+            if (next_beat <= now) {
                 next_beat = now + null_slice_ms(&self);
+                if (beat_cursor == 0)
+                    round_began = now;
+            }
         }
     }
     fprintf(stderr, PROGRAM ": null hub: edges=%zu registered=%llu states=%llu dropped=%llu\n",

@@ -523,6 +523,39 @@ def test_a_lender_that_falls_holding_only_held_matches_asks_no_matching():
             edge.close()
 
 
+def test_a_falling_lender_ends_its_holds_at_once_when_it_lends_to_others():
+    """L lends to B, which stops: held (L lends to nobody else). C comes and
+    takes L's spare: L now lends to C and still holds B. L falls: a
+    matching would end the hold (L lends to others), and so does the fall
+    at once, without a matching: B hears its match end, L hears C alone."""
+    with Cluster("hub-held-ends") as c:
+        hub = start_hub(c, "--heartbeat-ms", "5000")   # no heartbeat's matching in between
+        l, b, cc = fake_fleet(c, hub, "L", "B", "C")
+        l.services = figures(("echo", 10, 10, 0, 0, 1000))
+        b.services = figures(("echo", 1, 0, 8, 1, 1000))
+        cc.services = figures(("echo", 1, 0, 0, 1, 1000))
+        check(next_match(l, "echo")[1] == [("B", b.endpoint, LEND_TO, 8000)], "L lends to B")
+        check(next_match(b, "echo")[1] == [("L", l.endpoint, BORROW_FROM, 8000)], "B")
+        b.services = figures(("echo", 1, 0, 0, 1, 1000))
+        check(no_match_for(b, "echo", 0.3), "B's match ended without its hold")
+        cc.services = figures(("echo", 1, 0, 2, 1, 1000))
+        check(next_match(cc, "echo")[1] == [("L", l.endpoint, BORROW_FROM, 2000)], "C came")
+        check(sorted(next_match(l, "echo")[1])
+              == [("B", b.endpoint, LEND_TO, 8000), ("C", cc.endpoint, LEND_TO, 2000)],
+              "L should lend to C and hold B")
+        before = status_json(hub)["counters"]
+        l.services = figures(("echo", 10, 5, 0, 0, 1000))
+        check(next_match(b, "echo")[1] == [], "B should hear its held match end")
+        check(next_match(l, "echo")[1] == [("C", cc.endpoint, LEND_TO, 2000)],
+              "L should lend to C alone")
+        after = status_json(hub)["counters"]
+        check(after["matchings"] == before["matchings"]
+              and after["shrunk_at_once"] == before["shrunk_at_once"] + 1,
+              "the fall should be served at once: %r -> %r" % (before, after))
+        for edge in (l, b, cc):
+            edge.close()
+
+
 def test_http_endpoint_serves_health_readiness_and_metrics():
     with Cluster("hub-http") as c:
         port = free_port()
@@ -797,6 +830,7 @@ if __name__ == "__main__":
         test_a_borrower_is_served_on_arrival_and_released_as_it_stops,
         test_a_lender_that_falls_or_a_borrower_that_grows_is_served_from_spare,
         test_a_lender_that_falls_holding_only_held_matches_asks_no_matching,
+        test_a_falling_lender_ends_its_holds_at_once_when_it_lends_to_others,
         test_http_endpoint_serves_health_readiness_and_metrics,
         test_http_endpoint_wants_its_token_and_refuses_bad_settings,
         test_garbage_on_both_sockets_does_not_kill_it,
