@@ -126,6 +126,8 @@
 //  them (the outbox flushed whole first). No matching starts while it
 //  holds SPW_HUB_OUTBOX_DEEP or more, so that it drains before it fills.
 #define SPW_HUB_OUTBOX_MAX    16384
+//  What a send from the outbox is taken to cost until it is measured (us).
+#define SPW_HUB_SEND_US       10
 #define SPW_HUB_OUTBOX_DEEP   2048
 #define SPW_HUB_OUTBOX_FRAMES 8
 //  An edge the hub sent something within a beat / this is spared a
@@ -226,6 +228,8 @@ struct spw_hub_t {
     spw_queued_t *outbox;           // a ring of messages to edges (send_to)
     size_t outbox_head, outbox_count, outbox_size;
     bool deferring;                 // a matching tells: its messages wait in the outbox
+    uint64_t queued_total;          // messages ever put in the outbox
+    double send_us;                 // what sending one from the outbox takes, smoothed
     uint64_t random_state;          // a copy is used per matching: stable between changes
     int64_t started;
     int64_t next_tick;
@@ -425,13 +429,16 @@ static void send_peer_queued(spw_hub_t *self, spw_peer_t *peer)
 //  (everything if negative).
 static void flush_outbox(spw_hub_t *self, int64_t budget_us)
 {
-    int64_t began = budget_us >= 0 ? spw_clock_us() : 0;
-    for (size_t sent = 0; self->outbox_count > 0; sent++) {
+    int64_t began = spw_clock_us();
+    size_t sent = 0;
+    for (; self->outbox_count > 0; sent++) {
         //  The clock is read every few messages: one costs microseconds.
         if (budget_us >= 0 && sent % 16 == 15 && spw_clock_us() - began >= budget_us)
             break;
         send_queued(self);
     }
+    if (sent >= 16)
+        self->send_us = 0.9 * self->send_us + 0.1 * (double) (spw_clock_us() - began) / sent;
 }
 
 //  Room for one more message in the outbox, its ring grown (its messages
@@ -481,6 +488,7 @@ static bool send_to(spw_hub_t *self, spw_peer_t *peer, spw_msg_t *msg, const cha
         }
         msg->count = 0;
         self->outbox_count++;
+        self->queued_total++;
         peer->queued++;
         if (self->outbox_count > self->stats.outbox_peak)
             self->stats.outbox_peak = self->outbox_count;
@@ -1780,20 +1788,24 @@ static void rematch(spw_hub_t *self, int64_t now)
         track->matched_at = now;
         bool everyone = track->everyone;
         int64_t started = spw_clock_us();
+        uint64_t queued = self->queued_total;
         match_service(self, track, warm, now);
         //  A matching that costs more is done less often: at most
         //  1/SPW_HUB_MATCH_SHARE of the loop's time per service, by the
         //  cost of matchings after new state (smoothed; the heartbeat's,
         //  which tells everyone, costs more and comes once a beat), and
         //  never less often than four times a heartbeat.
-        int64_t cost = spw_clock_us() - started;
+        //  Its messages are sent later (the outbox), at a cost that is
+        //  matching's too: counted here, as sending them will take.
+        int64_t took = spw_clock_us() - started;
+        int64_t cost = took + (int64_t) ((double) (self->queued_total - queued) * self->send_us);
         //  The heartbeat's matchings always run: a debt of more than a
         //  burst is forgiven, so that matchings after new state wait a
         //  burst's refill at most once the load has gone.
         self->match_budget_us -= cost;
         if (self->match_budget_us < -SPW_HUB_MATCH_BURST_US)
             self->match_budget_us = -SPW_HUB_MATCH_BURST_US;
-        spw_histogram_add(&self->matchings, (double) cost / 1e6);
+        spw_histogram_add(&self->matchings, (double) took / 1e6);
         if (!everyone)
             track->cost_us = track->cost_us > 0 ? 0.8 * track->cost_us + 0.2 * (double) cost
                                                 : (double) cost;
@@ -2759,6 +2771,7 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
     self->next_tick = self->started + config->heartbeat_ms;
     self->next_slice = self->started + slice_ms(self);
     self->slices_began = self->started;
+    self->send_us = SPW_HUB_SEND_US;
     self->status_tokens = SPW_HUB_STATUS_PER_S;
     self->status_filled_at = self->started;
     return self;
@@ -2843,15 +2856,8 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
         }
         if (self->dirty_count && now >= self->next_match && !ticked)   // not in the tick's turn
             rematch(self, now);
-        //  A matching's sends are matching's time: they count against its
-        //  budget (rematch).
-        int64_t flushed = spw_clock_us();
-        if (self->outbox_count) {
+        if (self->outbox_count)
             flush_outbox(self, SPW_HUB_OUTBOX_TURN_US);
-            self->match_budget_us -= spw_clock_us() - flushed;
-            if (self->match_budget_us < -SPW_HUB_MATCH_BURST_US)
-                self->match_budget_us = -SPW_HUB_MATCH_BURST_US;
-        }
         spw_histogram_add(&self->loop_turns, (double) (spw_clock_us() - turn) / 1e6);
     }
     flush_outbox(self, -1);   // what was decided is told
