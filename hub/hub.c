@@ -121,15 +121,15 @@
 //  turns of at most this long, between the input: a matching that tells a
 //  thousand edges does not hold the loop while libzmq takes them.
 #define SPW_HUB_OUTBOX_TURN_US 500
-//  Messages the outbox holds at most, and the frames of one: a message to
-//  an edge with messages waiting that does not fit goes out after all of
-//  them (the outbox flushed whole first). No matching starts while it
-//  holds SPW_HUB_OUTBOX_DEEP or more, so that it drains before it fills.
+//  Messages the outbox holds at most, and the frames of one: a matching's
+//  message that does not fit goes out at once, after what waits for its
+//  edge. No matching starts while it holds SPW_HUB_OUTBOX_DEEP or more, so
+//  that it drains before it fills.
 #define SPW_HUB_OUTBOX_MAX    16384
-//  What a send from the outbox is taken to cost until it is measured (us).
-#define SPW_HUB_SEND_US       10
 #define SPW_HUB_OUTBOX_DEEP   2048
 #define SPW_HUB_OUTBOX_FRAMES 8
+//  What a send from the outbox is taken to cost until it is measured (us).
+#define SPW_HUB_SEND_US       10
 //  An edge the hub sent something within a beat / this is spared a
 //  heartbeat (beat_slice).
 #define SPW_HUB_SPARE_DIVISOR 4
@@ -233,8 +233,7 @@ struct spw_hub_t {
     uint64_t random_state;          // a copy is used per matching: stable between changes
     int64_t started;
     int64_t next_tick;
-    int64_t next_slice;             // of heartbeats (beat_slice)
-    int64_t slices_began;           // when the round of slices in progress began
+    spw_beat_round_t slices;        // of heartbeats (beat_slice)
     size_t beat_cursor;             // the peer slot the next slice starts at
     int64_t next_match;             // when a deferred matching is due (INT64_MAX: none)
     uint64_t beat;                  // heartbeats begun (tick)
@@ -441,6 +440,15 @@ static void flush_outbox(spw_hub_t *self, int64_t budget_us)
         self->send_us = 0.9 * self->send_us + 0.1 * (double) (spw_clock_us() - began) / sent;
 }
 
+//  Moves count frames from from[] into to[] (from's left empty).
+static void move_frames(zmq_msg_t *to, zmq_msg_t *from, size_t count)
+{
+    for (size_t f = 0; f < count; f++) {
+        zmq_msg_init(&to[f]);
+        zmq_msg_move(&to[f], &from[f]);
+    }
+}
+
 //  Room for one more message in the outbox, its ring grown (its messages
 //  moved in order) as needed; false if it is full or out of memory.
 static bool outbox_room(spw_hub_t *self)
@@ -458,10 +466,7 @@ static bool outbox_room(spw_hub_t *self)
         grown[i].peer = from->peer;
         grown[i].route = from->route;
         grown[i].count = from->count;
-        for (size_t f = 0; f < from->count; f++) {
-            zmq_msg_init(&grown[i].frame[f]);
-            zmq_msg_move(&grown[i].frame[f], &from->frame[f]);
-        }
+        move_frames(grown[i].frame, from->frame, from->count);
     }
     free(self->outbox);
     self->outbox = grown;
@@ -482,10 +487,7 @@ static bool send_to(spw_hub_t *self, spw_peer_t *peer, spw_msg_t *msg, const cha
         q->peer = peer;
         q->route = peer->route;
         q->count = msg->count;
-        for (size_t f = 0; f < msg->count; f++) {
-            zmq_msg_init(&q->frame[f]);
-            zmq_msg_move(&q->frame[f], &msg->frame[f]);
-        }
+        move_frames(q->frame, msg->frame, msg->count);
         msg->count = 0;
         self->outbox_count++;
         self->queued_total++;
@@ -1647,27 +1649,22 @@ static bool shrink_lender(spw_hub_t *self, const spw_edge_state_t *edge, size_t 
             .borrower_service = last->borrower_service,
         };
     }
-    //  No pair of the last matching: what it was told is held (from
-    //  borrowers the matching no longer pairs it with), ends with its
-    //  hold, and a matching would keep it as told (hold_matches); the
-    //  lender lends no more than it has. Only the totals change.
-    if (mine == 0) {
-        track->totals.supply = less(track->totals.supply, before - after);
-        track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
-        self->stats.shrunk_at_once++;
-        return true;
-    }
-    //  It holds matches beside its pairs (borrowers it lent to, which
-    //  stopped): a matching ends them, as it lends to others (hold_matches),
-    //  so they end here. Not if no pair keeps anything: it would lend to
-    //  nobody and a matching would keep them; the matching sorts it out.
+    //  With no pair of the last matching, what it was told is held (from
+    //  borrowers the matching no longer pairs it with), ends with its hold,
+    //  and a matching would keep it as told (hold_matches); the lender
+    //  lends no more than it has. With pairs, it may hold matches beside
+    //  them: a matching ends those, as it lends to others, so they end
+    //  here; not if no pair keeps anything (it would lend to nobody and a
+    //  matching would keep them): the matching sorts it out.
     size_t told = told_partners(lender, track->name, SPW_MATCH_LEND_TO, NULL, NULL, NULL);
     bool keeps = budget < (uint64_t) after * SPW_MATCH_MILLI;
-    if (told < mine || (told > mine && !keeps))
+    if (mine > 0 && (told < mine || (told > mine && !keeps)))
         return false;
-    //  Nothing to cut or retell: only its holds end, and the totals change.
+    //  Nothing to cut or retell: only the holds beside its pairs end, and
+    //  the totals change.
     if (cuts == 0) {
-        end_held_lends(self, track, lender, edge, true);
+        if (mine > 0)
+            end_held_lends(self, track, lender, edge, true);
         track->totals.supply = less(track->totals.supply, before - after);
         track->spare = track->totals.given_milli < track->totals.supply * SPW_MATCH_MILLI;
         self->stats.shrunk_at_once++;
@@ -1934,9 +1931,10 @@ static void on_register(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, 
     }
     peer->epoch = in->epoch;
     edge->loop = peer;
-    settle_route(self, spw_peers_by_identity(self->peers, zmq_msg_data(identity),
-                                             zmq_msg_size(identity)));
-    if (spw_peers_by_identity(self->peers, zmq_msg_data(identity), zmq_msg_size(identity)) != peer)
+    spw_peer_t *holder = spw_peers_by_identity(self->peers, zmq_msg_data(identity),
+                                               zmq_msg_size(identity));
+    settle_route(self, holder);   // the connection's messages, before it is anyone's again
+    if (holder != peer)
         settle_route(self, peer);   // its old connection goes
     spw_peers_route(self->peers, peer, zmq_msg_data(identity), zmq_msg_size(identity));
     //  Welcomed afresh, the edge forgets its matches: it is told them again.
@@ -2646,10 +2644,10 @@ static void beat_slice(spw_hub_t *self, int64_t now)
     bool spare = self->config.liveness >= 2;
     int64_t recent = self->config.heartbeat_ms / SPW_HUB_SPARE_DIVISOR;
     size_t limit = spw_peers_limit(self->peers);
-    size_t slices = spw_beat_slices(limit, self->config.heartbeat_ms);
-    size_t slice = (limit + slices - 1) / slices;
+    size_t slice = spw_beat_slice_slots(limit, self->config.heartbeat_ms);
     for (size_t l = 0; l < 2; l++)   // a beat's slices sweep them all
-        spw_connections_sweep(self->listeners[l], slices);
+        spw_connections_sweep(self->listeners[l],
+                              spw_beat_slices(limit, self->config.heartbeat_ms));
     size_t end = self->beat_cursor + slice < limit ? self->beat_cursor + slice : limit;
     for (size_t i = self->beat_cursor; i < end; i++) {
         spw_peer_t *peer = spw_peers_slot(self->peers, i);
@@ -2666,14 +2664,6 @@ static void beat_slice(spw_hub_t *self, int64_t now)
         send_to(self, peer, &out, "heartbeat");
     }
     self->beat_cursor = end < limit ? end : 0;
-}
-
-//  The interval of heartbeat slices (at least 1 ms).
-static int64_t slice_ms(const spw_hub_t *self)
-{
-    int64_t ms = self->config.heartbeat_ms
-               / (int64_t) spw_beat_slices(spw_peers_limit(self->peers), self->config.heartbeat_ms);
-    return ms > 0 ? ms : 1;
 }
 
 spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
@@ -2769,8 +2759,8 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         publish_http(self, self->started);
     }
     self->next_tick = self->started + config->heartbeat_ms;
-    self->next_slice = self->started + slice_ms(self);
-    self->slices_began = self->started;
+    spw_beat_round_start(&self->slices, spw_peers_limit(self->peers), config->heartbeat_ms,
+                         self->started);
     self->send_us = SPW_HUB_SEND_US;
     self->status_tokens = SPW_HUB_STATUS_PER_S;
     self->status_filled_at = self->started;
@@ -2801,7 +2791,7 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
     while (!*stop) {
         spw_daemon_check_reload();
         int64_t now = spw_clock_ms();
-        int64_t next = self->next_tick < self->next_slice ? self->next_tick : self->next_slice;
+        int64_t next = self->next_tick < self->slices.next ? self->next_tick : self->slices.next;
         int64_t ping = spw_notify_watchdog(now);
         if (ping < next)
             next = ping;
@@ -2840,19 +2830,10 @@ int spw_hub_run(spw_hub_t *self, volatile sig_atomic_t *stop)
             tick(self, now);
             self->next_tick = now + self->config.heartbeat_ms;
         }
-        if (now >= self->next_slice) {
+        if (now >= self->slices.next) {
             beat_slice(self, now);
-            //  A round of the slots takes a beat, whatever the division
-            //  leaves: the last slice waits for the beat's end.
-            if (self->beat_cursor == 0)
-                self->next_slice = self->slices_began += self->config.heartbeat_ms;
-            else
-                self->next_slice += slice_ms(self);
-            if (self->next_slice <= now) {   // fell behind: no burst to catch up
-                self->next_slice = now + slice_ms(self);
-                if (self->beat_cursor == 0)
-                    self->slices_began = now;
-            }
+            spw_beat_round_next(&self->slices, spw_peers_limit(self->peers),
+                                self->config.heartbeat_ms, self->beat_cursor == 0, now);
         }
         if (self->dirty_count && now >= self->next_match && !ticked)   // not in the tick's turn
             rematch(self, now);

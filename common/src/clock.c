@@ -25,3 +25,35 @@ size_t spw_beat_slices(size_t slots, int64_t beat_ms)
         slices = (size_t) beat_ms;
     return slices;
 }
+
+size_t spw_beat_slice_slots(size_t slots, int64_t beat_ms)
+{
+    size_t slices = spw_beat_slices(slots, beat_ms);
+    return (slots + slices - 1) / slices;
+}
+
+static int64_t slice_ms(size_t slots, int64_t beat_ms)
+{
+    int64_t ms = beat_ms / (int64_t) spw_beat_slices(slots, beat_ms);
+    return ms > 0 ? ms : 1;
+}
+
+void spw_beat_round_start(spw_beat_round_t *round, size_t slots, int64_t beat_ms, int64_t now)
+{
+    round->began = now;
+    round->next = now + slice_ms(slots, beat_ms);
+}
+
+void spw_beat_round_next(spw_beat_round_t *round, size_t slots, int64_t beat_ms, bool done,
+                         int64_t now)
+{
+    if (done)
+        round->next = round->began += beat_ms;
+    else
+        round->next += slice_ms(slots, beat_ms);
+    if (round->next <= now) {
+        round->next = now + slice_ms(slots, beat_ms);
+        if (done)
+            round->began = now;
+    }
+}

@@ -1758,8 +1758,7 @@ static void null_on_message(void *arg, spw_msg_t *msg, int64_t now)
 //  hub, in small bursts (spw_beat_slices) rather than one.
 static void null_beat(null_hub_t *self, size_t *cursor)
 {
-    size_t slices = spw_beat_slices(self->size, NULL_HEARTBEAT_MS);
-    size_t slice = (self->size + slices - 1) / slices;
+    size_t slice = spw_beat_slice_slots(self->size, NULL_HEARTBEAT_MS);
     size_t end = *cursor + slice < self->size ? *cursor + slice : self->size;
     size_t i = *cursor;
     *cursor = end < self->size ? end : 0;
@@ -1772,13 +1771,6 @@ static void null_beat(null_hub_t *self, size_t *cursor)
         spw_proto_put_heartbeat(&out);
         spw_msg_send(&out, self->router, ZMQ_DONTWAIT);
     }
-}
-
-//  The interval of its heartbeat slices (at least 1 ms).
-static int64_t null_slice_ms(const null_hub_t *self)
-{
-    int64_t ms = NULL_HEARTBEAT_MS / (int64_t) spw_beat_slices(self->size, NULL_HEARTBEAT_MS);
-    return ms > 0 ? ms : 1;
 }
 
 //  bench-hub --serve EP: the null hub, until SIGINT or SIGTERM.
@@ -1800,14 +1792,14 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
         return 1;
     }
     spw_drops_t drops = { .name = "control" };
-    int64_t round_began = spw_clock_ms();
-    int64_t next_beat = round_began + null_slice_ms(&self);
+    spw_beat_round_t round;
+    spw_beat_round_start(&round, self.size, NULL_HEARTBEAT_MS, spw_clock_ms());
     size_t beat_cursor = 0;
     int rc = 0;
     while (!*stop) {
         int64_t now = spw_clock_ms();
         zmq_pollitem_t item = { self.router, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll(&item, 1, next_beat > now ? (long) (next_beat - now) : 0) < 0) {
+        if (zmq_poll(&item, 1, round.next > now ? (long) (round.next - now) : 0) < 0) {
             if (errno == EINTR)
                 continue;
             rc = 1;
@@ -1820,18 +1812,9 @@ static int serve(const char *endpoint, volatile sig_atomic_t *stop)
             rc = 1;
             break;
         }
-        if (now >= next_beat) {
+        if (now >= round.next) {
             null_beat(&self, &beat_cursor);
-            //  As the hub: a round of the slots takes a beat.
-            if (beat_cursor == 0)
-                next_beat = round_began += NULL_HEARTBEAT_MS;
-            else
-                next_beat += null_slice_ms(&self);
-            if (next_beat <= now) {
-                next_beat = now + null_slice_ms(&self);
-                if (beat_cursor == 0)
-                    round_began = now;
-            }
+            spw_beat_round_next(&round, self.size, NULL_HEARTBEAT_MS, beat_cursor == 0, now);
         }
     }
     fprintf(stderr, PROGRAM ": null hub: edges=%zu registered=%llu states=%llu dropped=%llu\n",

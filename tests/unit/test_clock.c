@@ -49,12 +49,32 @@ static void test_slices_come_at_most_once_a_millisecond(void **state)
     assert_true(spw_beat_slices(100000, 0) >= SPW_BEAT_SLICES_MIN);
 }
 
+static void test_a_round_of_slices_takes_a_beat(void **state)
+{
+    (void) state;
+    //  20,000 slots, 157 slices of 6 ms: 942 ms, and the last waits to 1,000.
+    spw_beat_round_t round;
+    spw_beat_round_start(&round, 20000, 1000, 0);
+    assert_int_equal(round.next, 6);
+    size_t slices = spw_beat_slices(20000, 1000);
+    for (size_t i = 1; i < slices; i++)
+        spw_beat_round_next(&round, 20000, 1000, false, round.next);
+    assert_int_equal(round.next, 6 * (int64_t) slices);
+    spw_beat_round_next(&round, 20000, 1000, true, round.next);
+    assert_int_equal(round.next, 1000);
+    assert_int_equal(round.began, 1000);
+    //  A loop that fell behind goes on from now, without a burst.
+    spw_beat_round_next(&round, 20000, 1000, false, 5000);
+    assert_int_equal(round.next, 5006);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_small_table_goes_in_the_least_slices),
         cmocka_unit_test(test_a_large_table_goes_in_slices_of_at_most_the_bound),
         cmocka_unit_test(test_slices_come_at_most_once_a_millisecond),
+        cmocka_unit_test(test_a_round_of_slices_takes_a_beat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
