@@ -164,12 +164,8 @@ typedef struct {
     //  How the last matching left supply and demand: short (split in
     //  proportion or scaled), some demand unmet, some supply left.
     bool short_supply, unmet, spare;
-    //  The next matching is the heartbeat's: it also retells the edges
-    //  that hold matches no matching decides (holders, as each was told
-    //  last), so that a hold ends on time, and tidies the told list.
+    //  The next matching is the heartbeat's: it also tidies the told list.
     bool everyone;
-    spw_peer_t **holders;
-    size_t holders_count, holders_size;
     int64_t matched_at;   // ms: the last matching (0: never)
     int64_t decided_at;   // ms: when the last matching decided its pairs
     int64_t interval_ms;  // the least time to the next one after new state
@@ -247,7 +243,8 @@ struct spw_hub_t {
             unknown_peers, unroutable, status_requests, status_refused, messages_in,
             messages_out, forbidden, handshakes_refused, members, matchings,
             matchings_everyone, served_at_once, released_at_once, shrunk_at_once,
-            grown_at_once, heartbeats_spared, matchings_deferred, outbox_peak;
+            grown_at_once, heartbeats_spared, matchings_deferred, outbox_peak,
+            holds_ended;
     } stats;
     double status_tokens;      // status requests that may be answered now
     int64_t status_filled_at;  // when status_tokens was last refilled
@@ -550,7 +547,6 @@ static void track_destroy(void **item)
     spw_track_t *track = *item;
     if (track) {
         free(track->told);
-        free(track->holders);
         free(track->last);
         spw_match_spare_destroy(&track->leftover);
         free(track);
@@ -717,8 +713,9 @@ static void mark_changes(spw_hub_t *self, const spw_edge_state_t *edge,
             mark_dirty(self, old[s].name);
 }
 
-//  Asks for a new matching of every service: each heartbeat, so that held
-//  matches expire and drift below the material threshold is caught up.
+//  Asks for a new matching of every service: each heartbeat, so that
+//  drift below the material threshold is caught up (holds end in the
+//  slices, expire_holds).
 //  Tracks of services nobody offers, takes part in or was told of any more
 //  are freed here, where no matching is in progress.
 static void mark_all(spw_hub_t *self)
@@ -860,9 +857,21 @@ static bool lends_elsewhere(spw_hub_t *self, const char *lender, const char *bor
         && (peer->lends_many || strcmp(peer->lends_to, borrower) != 0);
 }
 
+//  True if a match told and held (no matching decides it) has run out:
+//  the matching that last decided it was hold_ms ago or more, or its
+//  partner is gone or another process.
+static bool hold_ends(spw_hub_t *self, const spw_told_t *told, int64_t hold_ms, int64_t now)
+{
+    const spw_edge_state_t *partner = spw_capacity_find(self->capacity, told->partner);
+    return now - told->seen >= hold_ms || !partner || !partner->alive
+        || partner->epoch != told->epoch;
+}
+
 //  Keeps in fresh the partners peer was told of service that the matching
-//  no longer decides but saw within hold_ms (still there), and stamps the
-//  told entries the matching decided again as seen now. A match is not
+//  no longer decides but saw within hold_ms (still there), stamps the
+//  told entries the matching decided again as seen now, and marks which
+//  of them are held (the heartbeat's slices end those on time,
+//  expire_holds). A match is not
 //  held when its lender now lends to others: its slots have a use, and
 //  holding would leave them with a borrower that no longer asks (the
 //  overload moved on) for the whole hold.
@@ -881,27 +890,15 @@ static size_t hold_matches(spw_hub_t *self, spw_peer_t *peer, const char *servic
         const char *borrower = lends ? old->partner : peer->name;
         if (decided) {
             old->seen = now;
+            old->held = false;
             continue;
         }
-        //  Held only while the partner is the process it was told of.
-        spw_edge_state_t *partner = spw_capacity_find(self->capacity, old->partner);
-        if (now - old->seen < hold_ms && count < SPW_HUB_MAX_MATCHES && partner
-            && partner->alive && partner->epoch == old->epoch
+        old->held = true;   // as told, if it stays so (told_differs)
+        if (!hold_ends(self, old, hold_ms, now) && count < SPW_HUB_MAX_MATCHES
             && !lends_elsewhere(self, lender, borrower))
             fresh[count++] = *old;
     }
     return count;
-}
-
-//  Lists peer among a track's holders: the heartbeat's matching retells
-//  it, so that what it holds ends on time.
-static void add_holder(spw_track_t *track, spw_peer_t *peer)
-{
-    if (peer
-        && spw_grow(&track->holders, &track->holders_size, track->holders_count + 1,
-                    sizeof *track->holders, 16, 0)
-               == 0)
-        track->holders[track->holders_count++] = peer;
 }
 
 //  Tells one edge what changed in its matches of a service: the pairs of
@@ -928,13 +925,10 @@ static bool tell_edge(spw_hub_t *self, spw_track_t *track, spw_peer_t *peer,
         f->slots_milli = pair->slots_milli;
         f->epoch = lends ? pair->borrower->epoch : pair->lender->epoch;
         f->seen = now;
+        f->held = false;
     }
-    size_t decided = fresh;
     fresh = hold_matches(self, peer, service, self->fresh, fresh,
                          SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms, now);
-    //  It holds what no matching decides: the heartbeat's retells it.
-    if (fresh > decided)
-        add_holder(track, peer);
     //  An edge waiting on a service nobody offers hears so, once.
     spw_service_state_t *mine = spw_capacity_service(edge, service);
     if (nobody && mine && mine->queued && fresh < SPW_HUB_TOLD_MAX) {
@@ -994,17 +988,20 @@ static int side_order(const void *x, const void *y)
 //  afresh, once; false if it was marked already (or is NULL).
 static bool concern(spw_hub_t *self, spw_peer_t *peer)
 {
-    if (!peer || peer->concerned == self->visit)
-        return false;
+    if (!peer || peer->concerned == self->visit
+        || spw_grow(&self->concerned, &self->concerned_size, self->concerned_count + 1,
+                    sizeof *self->concerned, 64, 0)
+               != 0)
+        return false;   // out of memory: not told now, a later matching tells it
     peer->concerned = self->visit;
     self->concerned[self->concerned_count++] = peer;
     return true;
 }
 
-//  Records that peer's match with partner (in role) of service was decided
-//  at the matching of time at: a pair kept unchanged is not retold, so its
-//  told entry says when it was last decided only once the pair ends, and
-//  its hold counts from then.
+//  Records that peer's match with partner (in role) of service, a pair that
+//  ends, was decided at the matching of time at: a pair kept unchanged is
+//  not retold, so its told entry says when it was last decided only once
+//  the pair ends, and its hold counts from then.
 //  Returns that entry (NULL if peer was not told it).
 static const spw_told_t *told_decided(spw_peer_t *peer, const char *service,
                                       const char *partner, uint8_t role, int64_t at)
@@ -1015,6 +1012,7 @@ static const spw_told_t *told_decided(spw_peer_t *peer, const char *service,
             && strcmp(told->service, service) == 0) {
             if (told->seen < at)
                 told->seen = at;
+            told->held = true;   // no matching decides it now
             return told;
         }
     }
@@ -1023,10 +1021,11 @@ static const spw_told_t *told_decided(spw_peer_t *peer, const char *service,
 
 //  Marks the edges a matching concerns: those whose pairs changed (a pair
 //  that is new or whose share moved, a kept pair that was dropped), an
-//  edge that registered again (told nothing since), and, at the
-//  heartbeat's matching, the edges that hold matches no matching decides.
-//  So a matching after one edge's change tells a few edges, however many
-//  pairs stand.
+//  edge that registered again (told nothing since), and the borrowers a
+//  lender with pairs holds matches with (it lends to others now: those
+//  end, hold_matches). So a matching after one edge's change tells a few
+//  edges, however many pairs stand; holds that run out end in the
+//  heartbeat's slices (expire_holds), not in a matching.
 static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
                            const spw_match_kept_t *kept, size_t kept_count)
 {
@@ -1057,11 +1056,18 @@ static void find_concerned(spw_hub_t *self, spw_track_t *track, size_t pairs,
             concern(self, lender);
             concern(self, borrower);
         }
-    for (size_t i = 0; track->everyone && i < track->holders_count; i++)
-        if (*track->holders[i]->name)
-            concern(self, track->holders[i]);
-    if (track->everyone)
-        track->holders_count = 0;   // those that still hold are listed again as told
+    //  A lender with a pair and a held match has a new pair (a matching
+    //  would not have let it hold one beside a pair it kept): concerned.
+    for (size_t p = 0; p < pairs; p++) {
+        spw_peer_t *lender = edge_peer(self, self->pairs[p].lender);
+        for (size_t t = 0; lender && lender->concerned == self->visit && t < lender->told_count;
+             t++) {
+            const spw_told_t *told = &lender->told[t];
+            if (told->held && told->role == SPW_MATCH_LEND_TO
+                && strcmp(told->service, track->name) == 0)
+                concern(self, spw_peers_find(self->peers, told->partner));
+        }
+    }
 }
 
 //  Drops from a track's told list the edges that hold nothing of it any
@@ -1117,20 +1123,19 @@ static void match_service(spw_hub_t *self, spw_track_t *track, bool warm, int64_
     const spw_capacity_entry_t *waiting = NULL;
     size_t waiting_count =
         nobody ? spw_capacity_taking_part(self->capacity, track->name, &waiting) : 0;
-    size_t needed = 2 * pairs + 2 * kept_count + track->holders_count + waiting_count;
-    if (spw_grow(&self->concerned, &self->concerned_size, needed, sizeof *self->concerned, 64, 0)
-            != 0
-        || spw_grow(&self->still_told, &self->still_size, needed, sizeof *self->still_told, 64, 0)
-               != 0)
-        return;   // out of memory: the next heartbeat's matching tries again
     self->visit++;
     find_concerned(self, track, pairs, self->kept, kept_count);   // before kept names go
+    for (size_t i = 0; i < waiting_count; i++)   // nobody offers it: those waiting
+        concern(self, edge_peer(self, waiting[i].edge));
+    //  Those told afresh that hold it then join the told list (still_told).
+    if (spw_grow(&self->still_told, &self->still_size, self->concerned_count,
+                 sizeof *self->still_told, 64, 0)
+        != 0)
+        return;   // out of memory, nothing told: the next heartbeat's matching tries again
     remember_pairs(track, 0, self->pairs, pairs);
     track->short_supply = totals.supply < totals.demand;
     track->unmet = totals.given_milli < totals.demand * SPW_MATCH_MILLI;
     track->spare = totals.given_milli < totals.supply * SPW_MATCH_MILLI;
-    for (size_t i = 0; i < waiting_count; i++)   // nobody offers it: those waiting
-        concern(self, edge_peer(self, waiting[i].edge));
     //  The sides of the pairs of the edges concerned, grouped by edge, and
     //  which lenders lend to others than a given borrower (hold_matches).
     size_t sides = 0;
@@ -1530,25 +1535,19 @@ static bool release_borrower(spw_hub_t *self, const spw_edge_state_t *edge,
     int64_t hold_ms = SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms;
     const char *ended[SPW_HUB_MAX_MATCHES];
     size_t ending = 0;
-    bool holds = false;
     for (size_t i = 0; i < mine; i++) {
         spw_peer_t *lender = edge_peer(self, lenders[i]);
         const spw_told_t *told = told_decided(borrower, track->name, lenders[i]->name,
                                               SPW_MATCH_BORROW_FROM, track->decided_at);
         told_decided(lender, track->name, edge->name, SPW_MATCH_LEND_TO, track->decided_at);
-        if (!elsewhere[i] && told && now - told->seen < hold_ms && lenders[i]->alive) {
-            holds = true;
-            add_holder(track, lender);
-            continue;
-        }
+        if (!elsewhere[i] && told && !hold_ends(self, told, hold_ms, now))
+            continue;   // held: the heartbeat's slices end it (expire_holds)
         ended[ending++] = lenders[i]->name;
         if (lender && lender->identity_len)
             tell_without(self, track, lender, SPW_MATCH_LEND_TO, (const char *[]) { edge->name }, 1);
     }
     if (ending)
         tell_without(self, track, borrower, SPW_MATCH_BORROW_FROM, ended, ending);
-    if (holds)
-        add_holder(track, borrower);
     self->stats.released_at_once++;
     return true;
 }
@@ -2040,6 +2039,7 @@ static char *render_status(spw_hub_t *self, const spw_status_query_t *query, boo
         { "heartbeats_spared", self->stats.heartbeats_spared },
         { "matchings_deferred", self->stats.matchings_deferred },
         { "outbox_peak", self->stats.outbox_peak },
+        { "holds_ended", self->stats.holds_ended },
         { "members", self->stats.members },
         { "messages_in", self->stats.messages_in },
         { "messages_out", self->stats.messages_out },
@@ -2559,6 +2559,10 @@ static void publish_http(spw_hub_t *self, int64_t now)
     spw_metric_counter(&text, "spillway_hub_borrowers_grown_at_once_total",
             "Borrowers whose rise in demand was served without a matching.",
             self->stats.grown_at_once);
+    spw_metric_counter(&text, "spillway_hub_holds_ended_total",
+            "Held matches (no matching decides them) ended as their hold ran out, "
+            "each edge's side counted.",
+            self->stats.holds_ended);
     spw_metric_counter(&text, "spillway_hub_heartbeats_spared_total",
             "Heartbeats not sent: the edge had heard from the hub within a quarter beat.",
             self->stats.heartbeats_spared);
@@ -2628,6 +2632,67 @@ static void publish_http(spw_hub_t *self, int64_t now)
     free(json);
 }
 
+//  Ends peer's held matches of service that ran out (hold_ends), or, with
+//  a partner, its held match in role with partner: tells it its matches
+//  less those, and lists their partners and roles in ended[0, return)
+//  (room for SPW_HUB_TOLD_MAX) if not NULL. Returns how many ended.
+static size_t end_held(spw_hub_t *self, spw_peer_t *peer, const char *service,
+                       const char *partner, uint8_t role, spw_told_t *ended, int64_t now)
+{
+    int64_t hold_ms = SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms;
+    size_t fresh = 0, count = 0;
+    for (size_t t = 0; t < peer->told_count; t++) {
+        const spw_told_t *told = &peer->told[t];
+        if (strcmp(told->service, service) != 0)
+            continue;
+        bool ends = told->held
+                 && (partner ? told->role == role && strcmp(told->partner, partner) == 0
+                             : hold_ends(self, told, hold_ms, now));
+        if (!ends && fresh < SPW_HUB_TOLD_MAX)
+            self->fresh[fresh++] = *told;
+        else if (ends && ended)
+            ended[count++] = *told;
+        else if (ends)
+            count++;
+    }
+    if (count == 0)
+        return 0;
+    self->stats.holds_ended += count;
+    if (peer->identity_len && peer_edge(self, peer))
+        send_match(self, peer, service, self->fresh, fresh);
+    told_replace(peer, service, self->fresh, fresh);   // no route: told afresh with one
+    return count;
+}
+
+//  Ends the holds of peer that ran out, each with its partner's side of
+//  it (which ends at the same time, whichever of the two looks first):
+//  the heartbeat's slices look at every peer once a beat, so a hold ends
+//  within a beat of running out, in small bursts, instead of in a
+//  matching that tells every holder at once.
+static void expire_holds(spw_hub_t *self, spw_peer_t *peer, int64_t now)
+{
+    int64_t hold_ms = SPW_HUB_MATCH_HOLD_BEATS * self->config.heartbeat_ms;
+    spw_told_t ended[SPW_HUB_TOLD_MAX];
+    for (size_t t = 0; t < peer->told_count;) {
+        const spw_told_t *told = &peer->told[t];
+        if (!told->held || !hold_ends(self, told, hold_ms, now)) {
+            t++;
+            continue;
+        }
+        char service[SPW_MAX_SERVICE_LEN + 1];
+        copy_name(service, sizeof service, told->service);
+        size_t count = end_held(self, peer, service, NULL, 0, ended, now);
+        for (size_t i = 0; i < count; i++) {
+            spw_peer_t *partner = spw_peers_find(self->peers, ended[i].partner);
+            uint8_t role = ended[i].role == SPW_MATCH_LEND_TO ? SPW_MATCH_BORROW_FROM
+                                                              : SPW_MATCH_LEND_TO;
+            if (partner)
+                end_held(self, partner, service, peer->name, role, NULL, now);
+        }
+        t = 0;   // what it was told moved: the services left, from the start
+    }
+}
+
 //  Sends HEARTBEAT to the next slice of the peers' slots: each live edge
 //  hears one every heartbeat_ms, at the same phase, and a fleet of 10,000
 //  costs small bursts of at most SPW_BEAT_SLICE_SLOTS slots
@@ -2653,6 +2718,7 @@ static void beat_slice(spw_hub_t *self, int64_t now)
         spw_peer_t *peer = spw_peers_slot(self->peers, i);
         if (!peer || !peer->identity_len || !peer_edge(self, peer))
             continue;
+        expire_holds(self, peer, now);
         if (spare && now - peer->spoke_at < recent) {
             self->stats.heartbeats_spared++;
             continue;

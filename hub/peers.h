@@ -34,6 +34,8 @@ typedef struct {
     uint32_t slots_milli;
     uint64_t epoch;        // the partner's process, as told
     int64_t seen;          // ms: the last matching that decided it
+    bool held;             // no matching decides it now: it ends when its hold
+                           // runs out (the heartbeat's slices look)
 } spw_told_t;
 
 typedef struct {

@@ -444,11 +444,17 @@ def test_a_borrower_is_served_on_arrival_and_released_as_it_stops():
         # B1 stops: L lends to nobody else, so the match is held two
         # heartbeats from the matching that last decided it (at most one
         # heartbeat before the stop), then ends for both.
+        held = status_json(hub)["counters"]
         b1.services = figures(("echo", 1, 1, 0, 0, 1000))
         check(no_match_for(b1, "echo", 0.3), "B1's match ended without its hold")
         ended = next_match(b1, "echo")[1]
         check(ended == [], "B1's match should end after its hold: %r" % ended)
         check(next_match(l, "echo")[1] == [], "L should hear the end")
+        # The heartbeat's slices ended it, both sides at once, not a matching.
+        now = status_json(hub)["counters"]
+        check(now["holds_ended"] == held["holds_ended"] + 2,
+              "the hold should end in the slices for both edges: %r -> %r"
+              % (held["holds_ended"], now["holds_ended"]))
         for edge in (l, b1, b2):
             edge.close()
 
