@@ -2137,17 +2137,33 @@ static void on_request(spw_hub_t *self, spw_msg_t *msg, const spw_proto_t *in, i
     free(answer);
 }
 
-//  Answers a query of the http endpoint (hub/status.h's words, from the
-//  URL's query string) as a status request: out of the same budget.
+static char *render_pairs(spw_hub_t *self, size_t *len);
+
+//  Answers the http endpoint: a query of /api/v1/status (hub/status.h's
+//  words, from the URL's query string) as a status request, out of the
+//  same budget; and, without words, the documents it renders when read
+//  (the status's first page, as `spillway status --json` prints it, and
+//  the pairs), which the endpoint keeps for a heartbeat, so at most one
+//  render a beat each, outside the budget.
 static void answer_http(void *arg, const char *path, const char *words, spw_http_reply_t *reply)
 {
-    (void) path;   // /api/v1/status, the one path asked
     spw_hub_t *self = arg;
     char reason[200];
     size_t len = 0;
     char *answer = NULL;
-    spw_status_t status = answer_status(self, words, strlen(words), true, spw_clock_ms(), &answer,
-                                        &len, reason, sizeof reason);
+    spw_status_t status = SPW_STATUS_FAILED;
+    snprintf(reason, sizeof reason, "out of memory");
+    if (*words)
+        status = answer_status(self, words, strlen(words), true, spw_clock_ms(), &answer, &len,
+                               reason, sizeof reason);
+    else {
+        spw_status_query_t query;
+        if (strcmp(path, "/api/v1/pairs") == 0)
+            answer = render_pairs(self, &len);
+        else if (spw_status_query_parse("", 0, &query, reason, sizeof reason) == 0)
+            answer = render_status(self, &query, true, spw_clock_ms(), &len);
+        status = answer ? SPW_STATUS_OK : SPW_STATUS_FAILED;
+    }
     if (status == SPW_STATUS_OK) {
         *reply = (spw_http_reply_t) { 200, "application/json", answer, len };
         return;
@@ -2468,13 +2484,14 @@ static int pair_by_rate(const void *x, const void *y)
                                             : strcmp(a->lender, b->lender);
 }
 
-//  Publishes /api/v1/pairs: the last matchings' pairs, the busiest first
-//  (the lending the web page draws). A pair's rate is its borrower's rate
+//  Renders /api/v1/pairs: the last matchings' pairs, the busiest first
+//  (the lending the web page draws), into *len bytes (NULL if out of
+//  memory). A pair's rate is its borrower's rate
 //  of tasks delegated out, split over the borrower's pairs (of every
 //  service) by their shares: a borrower's tasks go to its lenders as they
 //  offer credit, in proportion to the shares they were told. No edge counts
 //  tasks per partner, so this is what the hub can know.
-static void publish_pairs(spw_hub_t *self)
+static char *render_pairs(spw_hub_t *self, size_t *len)
 {
     size_t count = 0;
     for (spw_track_t *track = zhashx_first(self->tracks); track;
@@ -2506,15 +2523,13 @@ static void publish_pairs(spw_hub_t *self)
     }
     if (count > 1)
         qsort(self->shown_pairs, count, sizeof *self->shown_pairs, pair_by_rate);
-    size_t len = 0;
-    char *json = spw_status_pairs_json(self->shown_pairs, count, count, &len);
-    if (json)
-        spw_http_publish(self->http, "/api/v1/pairs", 200, "application/json", json, len);
-    free(json);
+    return spw_status_pairs_json(self->shown_pairs, count, count, len);
 }
 
 //  Publishes /metrics and /readyz (docs/operations.md lists every metric):
 //  once a heartbeat, from the loop, so that a request never waits on it.
+//  The status and the pairs cost more at scale (5-7 ms each at 10,000
+//  edges): they are rendered when read (answer_http).
 static void publish_http(spw_hub_t *self, int64_t now)
 {
     if (!self->http)
@@ -2619,17 +2634,6 @@ static void publish_http(spw_hub_t *self, int64_t now)
         spw_http_publish(self->http, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8",
                          text.data, text.len);
     spw_text_free(&text);
-    publish_pairs(self);
-    //  The status's first page, as `spillway status --json` prints it.
-    spw_status_query_t query;
-    char err[200];
-    size_t len = 0;
-    char *json = spw_status_query_parse("", 0, &query, err, sizeof err) == 0
-                   ? render_status(self, &query, true, now, &len)
-                   : NULL;
-    if (json)
-        spw_http_publish(self->http, "/api/v1/status", 200, "application/json", json, len);
-    free(json);
 }
 
 //  Ends peer's held matches of service that ran out (hold_ends), or, with
@@ -2821,7 +2825,9 @@ spw_hub_t *spw_hub_new(const spw_hub_config_t *config, char *err, size_t errlen)
         }
         spw_http_publish(self->http, "/", 200, "text/html; charset=utf-8",
                          (const char *) spw_web_index, spw_web_index_len);
-        spw_http_ask(self->http, "/api/v1/status");   // with a query: the loop answers
+        //  Rendered when read, and any page with a query (answer_http).
+        spw_http_ask(self->http, "/api/v1/status", self->config.heartbeat_ms);
+        spw_http_ask(self->http, "/api/v1/pairs", self->config.heartbeat_ms);
         publish_http(self, self->started);
     }
     self->next_tick = self->started + config->heartbeat_ms;

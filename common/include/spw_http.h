@@ -15,6 +15,14 @@
 //  answers when it turns, as it does a message, and what that costs it is
 //  for it to bound (the hub spends its status budget on them).
 //
+//  A path asked with a max age is rendered when read instead of published:
+//  a request without a query gets the loop's last answer to no words while
+//  it is younger than the max age, else it waits for the loop as a query
+//  with no words does. The loop answers such a query from a copy another
+//  made fresh meanwhile, so requests that come together cost one render,
+//  and a path costs the loop at most one render a max age, and none while
+//  nobody reads it.
+//
 //  Bounds: SPW_HTTP_MAX_CONNECTIONS connections at once (SPW_HTTP_PER_IP
 //  from one address), so as many queries waiting at most; SPW_HTTP_TIMEOUT_S
 //  of silence closes one, request headers beyond SPW_HTTP_REQUEST_BYTES
@@ -26,6 +34,7 @@
 #define SPW_HTTP_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SPW_HTTP_MAX_CONNECTIONS 32
 #define SPW_HTTP_PER_IP          8
@@ -68,8 +77,11 @@ int spw_http_publish(spw_http_t *self, const char *path, unsigned status, const 
                      const char *body, size_t len);
 
 //  Makes path one the loop answers queries of (at most SPW_HTTP_MAX_ASKED).
-//  -1 if the table is full or path too long.
-int spw_http_ask(spw_http_t *self, const char *path);
+//  With max_age_ms > 0 the loop also renders its document, on demand (an
+//  empty query's answer, kept as the copy if 200, for max_age_ms); with 0
+//  the document is what spw_http_publish last gave. -1 if the table is
+//  full or path too long.
+int spw_http_ask(spw_http_t *self, const char *path, int64_t max_age_ms);
 
 //  A descriptor that polls readable while queries wait (for zmq_poll), -1
 //  on NULL.
@@ -86,6 +98,8 @@ typedef struct {
 
 //  Answers a query of path: its words "KEY=VALUE KEY=VALUE" in the order
 //  the URL gives them (values decoded; none holds a space), into reply.
+//  Words are empty only when the path's document is wanted (a path asked
+//  with a max age, read without a query).
 typedef void (*spw_http_answer_fn)(void *arg, const char *path, const char *words,
                                    spw_http_reply_t *reply);
 

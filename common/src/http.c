@@ -32,7 +32,14 @@ typedef struct {
     char type[64];
     char *body;
     size_t len;
+    int64_t published_ms;   // on the monotonic clock
 } document_t;
+
+//  A path the loop answers queries of, and renders if max_age_ms > 0.
+typedef struct {
+    char path[64];
+    int64_t max_age_ms;
+} asked_t;
 
 //  A query waiting for the loop, then its answer.
 typedef struct query_t {
@@ -42,6 +49,8 @@ typedef struct query_t {
     char words[SPW_HTTP_QUERY_BYTES + 1];
     size_t words_len;
     bool bad;              // the query string was refused: words holds why
+    int64_t max_age_ms;    // > 0: the path's document is wanted (no words)
+    char type[64];         // a copy's content type, where reply.type points
     spw_http_reply_t reply;
 } query_t;
 
@@ -50,7 +59,7 @@ struct spw_http_t {
     pthread_mutex_t lock;
     document_t documents[SPW_HTTP_MAX_PATHS];
     size_t count;
-    char asked[SPW_HTTP_MAX_ASKED][64];
+    asked_t asked[SPW_HTTP_MAX_ASKED];
     size_t asked_count;
     query_t *waiting;      // under lock, newest first
     size_t outstanding;    // under lock: queries listed and not yet completed
@@ -149,27 +158,49 @@ static enum MHD_Result add_word(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
-static bool asked(spw_http_t *self, const char *url)
+static int64_t monotonic_ms(void)
 {
-    bool found = false;
-    pthread_mutex_lock(&self->lock);
-    for (size_t i = 0; i < self->asked_count && !found; i++)
-        found = strcmp(self->asked[i], url) == 0;
-    pthread_mutex_unlock(&self->lock);
-    return found;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-//  Suspends a request with a query string of an asked path until the loop
-//  answers it. MHD_YES once listed (or answered with an error).
+//  The asked path url, or NULL. Under lock.
+static const asked_t *find_asked(spw_http_t *self, const char *url)
+{
+    for (size_t i = 0; i < self->asked_count; i++)
+        if (strcmp(self->asked[i].path, url) == 0)
+            return &self->asked[i];
+    return NULL;
+}
+
+//  The document at path, or NULL; with max_age_ms > 0, NULL too if it is
+//  that old. Under lock.
+static document_t *find_document(spw_http_t *self, const char *path, int64_t max_age_ms)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        document_t *doc = &self->documents[i];
+        if (strcmp(doc->path, path) == 0)
+            return max_age_ms <= 0 || monotonic_ms() - doc->published_ms < max_age_ms ? doc
+                                                                                       : NULL;
+    }
+    return NULL;
+}
+
+//  Suspends a request of an asked path until the loop answers it: its
+//  query string's words, or (max_age_ms > 0) none, for the document.
+//  MHD_YES once listed (or answered with an error).
 static enum MHD_Result ask_loop(spw_http_t *self, struct MHD_Connection *connection,
-                                const char *url, void **state)
+                                const char *url, int64_t max_age_ms, void **state)
 {
     query_t *query = calloc(1, sizeof *query);
     if (!query)
         return refuse(self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
     query->connection = connection;
+    query->max_age_ms = max_age_ms;
     snprintf(query->path, sizeof query->path, "%s", url);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_word, query);
+    if (max_age_ms <= 0)
+        MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_word, query);
     if (query->bad) {
         enum MHD_Result rc = refuse(self, connection, MHD_HTTP_BAD_REQUEST, query->words);
         free(query);
@@ -249,24 +280,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return refuse(self, connection, MHD_HTTP_UNAUTHORIZED,
                           "this endpoint wants Authorization: Bearer TOKEN (http_token_file)\n");
     }
-    if (asked(self, url)
-        && MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
-        return ask_loop(self, connection, url, state);
+    bool queried = MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0;
     enum MHD_Result rc = MHD_NO;
-    bool found = false;
     pthread_mutex_lock(&self->lock);
-    for (size_t i = 0; i < self->count && !found; i++) {
-        document_t *doc = &self->documents[i];
-        if (strcmp(doc->path, url) == 0) {
-            found = true;
-            self->answered++;
-            rc = answer(connection, doc->status, doc->type, doc->body, doc->len);
-        }
+    const asked_t *ask = find_asked(self, url);
+    int64_t max_age_ms = ask && !queried ? ask->max_age_ms : 0;
+    document_t *doc = ask && queried ? NULL : find_document(self, url, max_age_ms);
+    if (doc) {
+        self->answered++;
+        rc = answer(connection, doc->status, doc->type, doc->body, doc->len);
     }
     pthread_mutex_unlock(&self->lock);
-    if (!found)
-        return refuse(self, connection, MHD_HTTP_NOT_FOUND, "no such path\n");
-    return rc;
+    if (doc)
+        return rc;
+    if (ask && (queried || max_age_ms > 0))
+        return ask_loop(self, connection, url, max_age_ms, state);
+    return refuse(self, connection, MHD_HTTP_NOT_FOUND, "no such path\n");
 }
 
 spw_http_t *spw_http_start(const char *listen, const char *token, char *err, size_t errlen)
@@ -413,6 +442,7 @@ int spw_http_publish(spw_http_t *self, const char *path, unsigned status, const 
         doc->body = copy;
         doc->len = len;
         doc->status = status;
+        doc->published_ms = monotonic_ms();
         snprintf(doc->type, sizeof doc->type, "%s", type);
     }
     else
@@ -527,13 +557,16 @@ void spw_metric_counter(spw_text_t *text, const char *name, const char *help,
     spw_text_printf(text, "%s %llu\n", name, value);
 }
 
-int spw_http_ask(spw_http_t *self, const char *path)
+int spw_http_ask(spw_http_t *self, const char *path, int64_t max_age_ms)
 {
-    if (!self || self->asked_count == SPW_HTTP_MAX_ASKED || strlen(path) >= sizeof self->asked[0])
+    if (!self || self->asked_count == SPW_HTTP_MAX_ASKED
+        || strlen(path) >= sizeof self->asked[0].path
+        || strlen(path) >= sizeof self->documents[0].path)
         return -1;
     pthread_mutex_lock(&self->lock);
-    snprintf(self->asked[self->asked_count], sizeof self->asked[0], "%s", path);
-    self->asked_count++;
+    asked_t *ask = &self->asked[self->asked_count++];
+    snprintf(ask->path, sizeof ask->path, "%s", path);
+    ask->max_age_ms = max_age_ms;
     pthread_mutex_unlock(&self->lock);
     return 0;
 }
@@ -541,6 +574,25 @@ int spw_http_ask(spw_http_t *self, const char *path)
 int spw_http_wake_fd(spw_http_t *self)
 {
     return self ? self->wake : -1;
+}
+
+//  A copy of the query's document into reply if one younger than its max
+//  age is there (another query of the batch rendered it). False if none,
+//  or out of memory.
+static bool fresh_copy(spw_http_t *self, query_t *query, spw_http_reply_t *reply)
+{
+    bool copied = false;
+    pthread_mutex_lock(&self->lock);
+    const document_t *doc = find_document(self, query->path, query->max_age_ms);
+    char *body = doc ? malloc(doc->len ? doc->len : 1) : NULL;
+    if (body) {
+        memcpy(body, doc->body, doc->len);
+        snprintf(query->type, sizeof query->type, "%s", doc->type);
+        *reply = (spw_http_reply_t) { doc->status, query->type, body, doc->len };
+        copied = true;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return copied;
 }
 
 size_t spw_http_answer_queries(spw_http_t *self, spw_http_answer_fn fn, void *arg)
@@ -566,9 +618,14 @@ size_t spw_http_answer_queries(spw_http_t *self, spw_http_answer_fn fn, void *ar
     for (query_t *query = oldest, *next; query; query = next) {
         next = query->next;   // the query is not ours once resumed
         spw_http_reply_t reply = { .status = 500, .type = "text/plain; charset=utf-8" };
-        fn(arg, query->path, query->words, &reply);
-        if (!reply.type)
-            reply.type = "text/plain; charset=utf-8";
+        if (query->max_age_ms <= 0 || !fresh_copy(self, query, &reply)) {
+            fn(arg, query->path, query->words, &reply);
+            if (!reply.type)
+                reply.type = "text/plain; charset=utf-8";
+            if (query->max_age_ms > 0 && reply.status == 200)
+                spw_http_publish(self, query->path, reply.status, reply.type, reply.body,
+                                 reply.len);
+        }
         query->reply = reply;
         MHD_resume_connection(query->connection);
         answered++;

@@ -597,6 +597,13 @@ def test_http_endpoint_serves_health_readiness_and_metrics():
         check(found["query"]["search"] == "SITE" and found["query"]["limit"] == 5
               and found["matched"] == 1 and [e["name"] for e in found["edges"]] == ["site-B"]
               and found["summary"]["edges"] == 2, "search: %r" % found)
+        # Without a query it is rendered when read and kept for a beat:
+        # fresh within one, and outside the status budget (50 a second).
+        c.wait_for("/api/v1/status to list site-B", lambda: [
+            e["name"] for e in json.loads(http_get(port, "/api/v1/status")[1])["edges"]]
+            == ["A", "site-B"])
+        codes = [http_get(port, "/api/v1/status")[0] for _ in range(80)]
+        check(codes == [200] * 80, "plain reads of the status met its budget: %r" % codes)
         code, text = http_get(port, "/api/v1/status?sort=loud")
         check(code == 400 and "sort=" in text, "a bad query: %r %r" % (code, text))
         code, text = http_get(port, "/api/v1/status?search=a%20b")

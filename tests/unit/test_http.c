@@ -1,7 +1,9 @@
 //  test_http.c: the http endpoint's queries the loop answers (spw_http.h),
 //  over a real loopback socket: a query waits until the loop answers it,
 //  its words are the URL's, a bad query string is refused without the
-//  loop, and one still waiting when the endpoint stops is answered 503.
+//  loop, and one still waiting when the endpoint stops is answered 503; a
+//  path rendered when read is rendered once by the loop, served from that
+//  copy while it is young, and rendered again once it is old.
 
 #include "spw_http.h"
 
@@ -128,7 +130,7 @@ static spw_http_t *endpoint(unsigned *port)
     if (!http)
         fail_msg("cannot start the endpoint: %s", err);
     assert_int_equal(spw_http_publish(http, "/q", 200, "text/plain", "copy", 4), 0);
-    assert_int_equal(spw_http_ask(http, "/q"), 0);
+    assert_int_equal(spw_http_ask(http, "/q", 0), 0);
     return http;
 }
 
@@ -177,11 +179,81 @@ static void test_http_query_waiting_at_stop_is_answered_503(void **state)
     assert_non_null(strstr(c.reply, "stopping"));
 }
 
+//  The loop's answer to a document wanted: 503 while *arg is negative.
+static void render(void *arg, const char *path, const char *words, spw_http_reply_t *reply)
+{
+    int *renders = arg;
+    if (*renders < 0) {
+        *reply = (spw_http_reply_t) { 503, "text/plain", NULL, 0 };
+        return;
+    }
+    (*renders)++;
+    char *body = malloc(64);
+    int n = body ? snprintf(body, 64, "%s render %d [%s]", path, *renders, words) : 0;
+    *reply = (spw_http_reply_t) { 200, "text/plain", body, body ? (size_t) n : 0 };
+}
+
+//  Fetches path while answering as the loop would, until it is answered
+//  or 5 s.
+static void fetch_rendered(spw_http_t *http, client_t *c, unsigned port, const char *path,
+                           int *renders)
+{
+    pthread_t thread;
+    client_start(c, &thread, port, path);
+    for (int64_t until = now_ms() + 5000; !c->done && now_ms() < until;) {
+        struct pollfd item = { .fd = spw_http_wake_fd(http), .events = POLLIN };
+        if (poll(&item, 1, 20) > 0)
+            spw_http_answer_queries(http, render, renders);
+    }
+    pthread_join(thread, NULL);
+}
+
+static void test_http_document_is_rendered_when_read_and_kept_for_its_max_age(void **state)
+{
+    (void) state;
+    unsigned port;
+    spw_http_t *http = endpoint(&port);
+    assert_int_equal(spw_http_ask(http, "/kept", 600000), 0);
+    assert_int_equal(spw_http_ask(http, "/x", 1), -1);   // the table holds two
+    client_t c;
+    //  Nothing published: the loop is asked for the document, with no words.
+    int renders = 0;
+    fetch_rendered(http, &c, port, "/kept", &renders);
+    assert_int_equal(renders, 1);
+    assert_non_null(strstr(c.reply, " 200 "));
+    assert_non_null(strstr(c.reply, "\r\n\r\n/kept render 1 []"));
+    //  Young: the copy, without the loop.
+    client_fetch(&c, port, "/kept");
+    assert_non_null(strstr(c.reply, "/kept render 1 []"));
+    spw_http_stop(&http);
+
+    http = endpoint(&port);
+    assert_int_equal(spw_http_ask(http, "/old", 1), 0);
+    //  An answer other than 200 is not kept: the next read asks again.
+    renders = -1;
+    fetch_rendered(http, &c, port, "/old", &renders);
+    assert_non_null(strstr(c.reply, " 503 "));
+    renders = 0;
+    fetch_rendered(http, &c, port, "/old", &renders);
+    assert_non_null(strstr(c.reply, "/old render 1 []"));
+    //  Once older than its max age (1 ms), it is rendered again.
+    for (int64_t past = now_ms() + 2; now_ms() < past;) {
+    }
+    fetch_rendered(http, &c, port, "/old", &renders);
+    assert_int_equal(renders, 2);
+    assert_non_null(strstr(c.reply, "/old render 2 []"));
+    //  A query of it still goes to the loop with its words.
+    fetch_rendered(http, &c, port, "/old?limit=3", &renders);
+    assert_non_null(strstr(c.reply, "/old render 3 [limit=3]"));
+    spw_http_stop(&http);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_query_waits_for_the_loop_and_gets_its_words),
         cmocka_unit_test(test_http_query_waiting_at_stop_is_answered_503),
+        cmocka_unit_test(test_http_document_is_rendered_when_read_and_kept_for_its_max_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
